@@ -1,0 +1,116 @@
+/* Client connections: reading, protocol detection, the RESP parser state, pipelining and
+ * writing replies. A client belongs to the worker that accepted it; its fields are touched by
+ * that thread only, except while one of its commands runs elsewhere (client.waiting), when the
+ * running command may use the fields cmd_ctx exposes and the ones marked below. */
+#ifndef DFLY_CLIENT_H
+#define DFLY_CLIENT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "command.h"
+
+struct worker;
+
+enum client_proto { PROTO_UNKNOWN = 0, PROTO_RESP, PROTO_HTTP };
+
+enum {
+    CLIENT_MULTI = 1u << 0,
+    CLIENT_DIRTY_EXEC = 1u << 1, /* a command failed while queueing: EXEC aborts */
+    CLIENT_CLOSE_AFTER_REPLY = 1u << 2,
+    CLIENT_MONITOR = 1u << 3,
+    CLIENT_NO_EVICT = 1u << 4,
+    CLIENT_REPLY_OFF = 1u << 5,
+    CLIENT_REPLY_SKIP_NEXT = 1u << 6,
+    CLIENT_REPLY_SKIP = 1u << 7,
+    CLIENT_PUBSUB = 1u << 8,
+    CLIENT_NO_TOUCH = 1u << 9,
+    CLIENT_BLOCKED = 1u << 10,
+    CLIENT_ADMIN_PORT = 1u << 11,
+};
+
+/* A command queued by MULTI: its own copy of the arguments. */
+typedef struct queued_cmd {
+    const struct command *cmd;
+    int argc;
+    slice *argv;
+} queued_cmd;
+
+/* Parser state for one RESP request. Offsets are into rbuf so that growth keeps them valid. */
+typedef struct resp_parser {
+    int type;            /* 0 none yet, 1 multibulk, 2 inline */
+    long multibulk_left; /* arguments still to read */
+    long bulk_len;       /* -1 when reading a $ header next */
+    size_t start;        /* where the current request begins in rbuf */
+    size_t pos;          /* parse position in rbuf */
+    int argc;
+    int argv_cap;
+    size_t *arg_off; /* 2 per argument: offset and length in rbuf */
+} resp_parser;
+
+typedef struct client {
+    struct client *prev, *next; /* in the owner's list */
+    struct worker *owner;
+    uint64_t id;
+    uv_tcp_t tcp;
+    uv_write_t wreq;
+    int closing;  /* uv_close called */
+    int waiting;  /* a command runs elsewhere; resume on its completion */
+    int writing;  /* a uv_write is in flight (wout) */
+    int reading_paused;
+    int proto;
+    int resp;
+    int dbid;
+    int authenticated;
+    uint32_t flags;
+    char *name;
+    char *lib_name;
+    char *lib_ver;
+    char addr[64];
+    char laddr[64];
+    int fd;
+    int64_t ctime_ms;
+    uint64_t last_io_ms; /* monotonic */
+    const struct command *last_cmd;
+
+    buf rbuf;  /* received, not yet consumed */
+    buf spill; /* received while a command was running elsewhere */
+    buf wbuf;  /* replies not yet handed to the kernel */
+    buf wout;  /* replies being written */
+    buf xbuf;  /* the reply of a command running on another thread */
+    uint64_t out_total; /* bytes handed to the kernel */
+    resp_parser rp;
+    buf inline_args; /* unescaped inline arguments */
+    slice *argv;
+    int argv_cap;
+    cmd_ctx ctx; /* the command being executed */
+    size_t reply_mark; /* where its reply begins in wbuf (for CLIENT REPLY OFF/SKIP) */
+
+    /* MULTI state (multi.c). */
+    queued_cmd *mqueue;
+    int mcount, mcap;
+    struct watch_state *watch; /* WATCHed keys; dirty flag written by other threads */
+
+    void *http;   /* http.c state */
+    void *pubsub; /* pubsub state (later) */
+} client;
+
+/* Accepts a connection on a worker's listener. */
+void client_accept(struct worker *w, uv_stream_t *listener);
+/* Closes a client (idempotent). Freed once its close completes and no command runs for it. */
+void client_close(client *cl);
+void client_close_all(struct worker *w);
+/* Periodic work: idle timeouts. */
+void client_cron(struct worker *w);
+/* Sends buffered replies. */
+void client_flush(client *cl);
+/* Called on the client's thread when a command that went elsewhere is done. */
+void client_command_done(client *cl);
+/* Writes RESP for a protocol error and closes after replying. */
+void client_protocol_error(client *cl, const char *msg);
+/* Describes the client in CLIENT LIST format. Runs on the owner's thread. */
+void client_describe(client *cl, buf *out);
+
+#endif

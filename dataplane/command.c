@@ -1,0 +1,260 @@
+/* The command table: registration of every family, lookup, key positions, argument helpers. */
+#include "command.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "object.h"
+#include "reply.h"
+
+const char *const acl_category_names[ACL_CATEGORY_COUNT] = {
+    "keyspace", "read",   "write",   "set",      "sortedset",  "list",        "hash",
+    "string",   "bitmap", "hyperloglog", "geo",  "stream",     "pubsub",      "admin",
+    "fast",     "slow",   "blocking", "dangerous", "connection", "transaction", "scripting",
+};
+
+/* Each family's part of the table, ending with an entry whose name is NULL. */
+extern command string_commands[];
+extern command keyspace_commands[];
+extern command server_commands[];
+extern command connection_commands[];
+extern command multi_commands[];
+extern command bits_commands[];
+
+static command *const families[] = {
+    string_commands, keyspace_commands, server_commands, connection_commands, multi_commands,
+    bits_commands,
+};
+
+#define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */
+
+static const command *by_name[COMMAND_TABLE_SIZE];
+static const command *by_id[COMMAND_TABLE_SIZE];
+static int ncommands;
+
+static uint32_t name_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint32_t)tolower((unsigned char)s[i]);
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static int name_eq(const char *lower, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!lower[i] || lower[i] != tolower((unsigned char)s[i]))
+            return 0;
+    return lower[len] == '\0';
+}
+
+static void assign_id(const command *cmd)
+{
+    ((command *)cmd)->id = ncommands;
+    by_id[ncommands++] = cmd;
+}
+
+void command_table_init(void)
+{
+    if (ncommands)
+        return;
+    for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+        for (const command *cmd = families[f]; cmd->name; cmd++) {
+            uint32_t h = name_hash(cmd->name, strlen(cmd->name)) & (COMMAND_TABLE_SIZE - 1);
+            while (by_name[h]) {
+                if (!strcmp(by_name[h]->name, cmd->name))
+                    abort(); /* a command registered twice */
+                h = (h + 1) & (COMMAND_TABLE_SIZE - 1);
+            }
+            by_name[h] = cmd;
+            assign_id(cmd);
+            for (const command *sub = cmd->subcommands; sub && sub->name; sub++)
+                assign_id(sub);
+        }
+    }
+}
+
+const command *command_lookup_name(const char *name, size_t len)
+{
+    uint32_t h = name_hash(name, len) & (COMMAND_TABLE_SIZE - 1);
+    while (by_name[h]) {
+        if (name_eq(by_name[h]->name, name, len))
+            return by_name[h];
+        h = (h + 1) & (COMMAND_TABLE_SIZE - 1);
+    }
+    return NULL;
+}
+
+const command *command_lookup(int argc, const slice *argv, const command **container)
+{
+    *container = NULL;
+    if (argc < 1)
+        return NULL;
+    const command *cmd = command_lookup_name(argv[0].p, argv[0].len);
+    if (!cmd || !cmd->subcommands || argc < 2)
+        return cmd;
+    for (const command *sub = cmd->subcommands; sub->name; sub++) {
+        if (name_eq(sub->name, argv[1].p, argv[1].len)) {
+            *container = cmd;
+            return sub;
+        }
+    }
+    return cmd; /* the container's proc reports the unknown subcommand */
+}
+
+int command_count(void)
+{
+    return ncommands;
+}
+
+const command *command_by_id(int id)
+{
+    return id >= 0 && id < ncommands ? by_id[id] : NULL;
+}
+
+void command_foreach(void (*fn)(const command *cmd, void *arg), void *arg)
+{
+    for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++)
+        for (const command *cmd = families[f]; cmd->name; cmd++)
+            fn(cmd, arg);
+}
+
+int command_arity_ok(const command *cmd, int argc)
+{
+    return cmd->arity >= 0 ? argc == cmd->arity : argc >= -cmd->arity;
+}
+
+int command_get_keys(const command *cmd, int argc, const slice *argv, int *keys, int max)
+{
+    if (cmd->getkeys)
+        return cmd->getkeys(argc, argv, keys, max);
+    if (cmd->first_key <= 0)
+        return 0;
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    int n = 0;
+    for (int i = cmd->first_key; i <= last && i < argc; i += step) {
+        if (n == max)
+            return -1;
+        keys[n++] = i;
+    }
+    return n;
+}
+
+void command_fullname(const command *cmd, const command *container, char *out, size_t outlen)
+{
+    if (container)
+        snprintf(out, outlen, "%s|%s", container->name, cmd->name);
+    else
+        snprintf(out, outlen, "%s", cmd->name);
+}
+
+/* ---- argument helpers -------------------------------------------------------------------- */
+
+int arg_eq(const slice *a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a->len == n && strncasecmp(a->p, lit, n) == 0;
+}
+
+int arg_ll_or_reply(cmd_ctx *c, const slice *a, long long *out, const char *errmsg)
+{
+    if (!str_to_ll(a->p, a->len, out)) {
+        reply_error(c, errmsg ? errmsg : ERR_NOT_INT);
+        return -1;
+    }
+    return 0;
+}
+
+int arg_ll_range_or_reply(cmd_ctx *c, const slice *a, long long min, long long max,
+                          long long *out, const char *errmsg)
+{
+    long long v;
+    if (!str_to_ll(a->p, a->len, &v) || v < min || v > max) {
+        reply_error(c, errmsg ? errmsg : ERR_NOT_INT);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int str_to_long_double(const char *s, size_t len, long double *out)
+{
+    char tmp[5200];
+    if (len == 0 || len >= sizeof(tmp) || isspace((unsigned char)s[0]))
+        return 0;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    char *end;
+    errno = 0;
+    long double v = strtold(tmp, &end);
+    if (*end || isnan(v) || (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL)))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int str_to_double(const char *s, size_t len, double *out)
+{
+    char tmp[512];
+    if (len == 0 || len >= sizeof(tmp) || isspace((unsigned char)s[0]))
+        return 0;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    char *end;
+    errno = 0;
+    double v = strtod(tmp, &end);
+    if (*end || isnan(v) || (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL)))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int arg_double_or_reply(cmd_ctx *c, const slice *a, double *out, const char *errmsg)
+{
+    if (!str_to_double(a->p, a->len, out)) {
+        reply_error(c, errmsg ? errmsg : ERR_NOT_FLOAT);
+        return -1;
+    }
+    return 0;
+}
+
+int arg_long_double_or_reply(cmd_ctx *c, const slice *a, long double *out, const char *errmsg)
+{
+    if (!str_to_long_double(a->p, a->len, out)) {
+        reply_error(c, errmsg ? errmsg : ERR_NOT_FLOAT);
+        return -1;
+    }
+    return 0;
+}
+
+int arg_expire_or_reply(cmd_ctx *c, const slice *a, long long unit_ms, int absolute,
+                        int64_t *when_ms)
+{
+    long long v;
+    if (!str_to_ll(a->p, a->len, &v)) {
+        reply_error(c, ERR_NOT_INT);
+        return -1;
+    }
+    /* Redis rejects values whose millisecond form overflows. */
+    if (v > INT64_MAX / unit_ms || v < INT64_MIN / unit_ms) {
+        reply_errorf(c, "ERR invalid expire time in '%s' command", c->cmd->name);
+        return -1;
+    }
+    long long ms = v * unit_ms;
+    if (!absolute) {
+        if ((ms > 0 && c->now_ms > INT64_MAX - ms)) {
+            reply_errorf(c, "ERR invalid expire time in '%s' command", c->cmd->name);
+            return -1;
+        }
+        ms += c->now_ms;
+    }
+    *when_ms = ms;
+    return 0;
+}

@@ -1,0 +1,515 @@
+/* Shards, databases and the keyspace operations of db.h: lookups with lazy expiry, writes, the
+ * active expiry cycle and eviction. */
+#include "db.h"
+
+#include <string.h>
+
+#include "clock.h"
+#include "server.h"
+#include "zmalloc.h"
+
+shard **shards;
+int dfly_nshards = 1;
+
+void (*db_watch_hook)(shard *s, int dbid, const char *key, size_t len);
+void (*db_flush_hook)(shard *s, int dbid);
+
+/* CRC16-CCITT (XMODEM), the checksum Redis Cluster uses for slots. */
+static uint16_t crc16_table[256];
+
+static void crc16_init(void)
+{
+    for (int i = 0; i < 256; i++) {
+        uint16_t crc = (uint16_t)(i << 8);
+        for (int j = 0; j < 8; j++)
+            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+        crc16_table[i] = crc;
+    }
+}
+
+static uint16_t crc16(const char *buf, size_t len)
+{
+    uint16_t crc = 0;
+    for (size_t i = 0; i < len; i++)
+        crc = (uint16_t)((crc << 8) ^ crc16_table[((crc >> 8) ^ (unsigned char)buf[i]) & 0xff]);
+    return crc;
+}
+
+uint16_t key_slot(const char *key, size_t len)
+{
+    const char *open = memchr(key, '{', len);
+    if (open) {
+        size_t s = (size_t)(open - key);
+        const char *close = memchr(open + 1, '}', len - s - 1);
+        if (close && close > open + 1)
+            return crc16(open + 1, (size_t)(close - open - 1)) & (CLUSTER_SLOTS - 1);
+    }
+    return crc16(key, len) & (CLUSTER_SLOTS - 1);
+}
+
+void shards_init(int n, int ndbs)
+{
+    crc16_init();
+    dfly_nshards = n;
+    shards = zcalloc(sizeof(shard *) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        shard *s = zcalloc(sizeof(shard));
+        s->id = i;
+        s->ndbs = ndbs;
+        s->dbs = zcalloc(sizeof(db) * (size_t)ndbs);
+        for (int d = 0; d < ndbs; d++)
+            table_init(&s->dbs[d].keys);
+        s->rng = 0x853c49e6748fea9bull ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull) ^
+                 clock_mono_ns();
+        shards[i] = s;
+    }
+}
+
+void shards_free(void)
+{
+    for (int i = 0; i < dfly_nshards; i++) {
+        for (int d = 0; d < shards[i]->ndbs; d++)
+            table_clear(&shards[i]->dbs[d].keys);
+        zfree(shards[i]->dbs);
+        zfree(shards[i]);
+    }
+    zfree(shards);
+    shards = NULL;
+}
+
+uint64_t shard_rand(shard *s)
+{
+    /* xorshift64* */
+    uint64_t x = s->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s->rng = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static inline void stat_inc(_Atomic uint64_t *v)
+{
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* ---- LRU / LFU ---------------------------------------------------------------------------- */
+
+#define LRU_CLOCK_MAX ((1u << 23) - 1)
+#define LFU_INIT_VAL 5
+#define LFU_MINUTES_MAX ((1u << 15) - 1)
+
+uint32_t lru_clock(void)
+{
+    return atomic_load_explicit(&server.lru_clock, memory_order_relaxed) & LRU_CLOCK_MAX;
+}
+
+static int lfu_policy(void)
+{
+    return server.policy == MAXMEMORY_ALLKEYS_LFU || server.policy == MAXMEMORY_VOLATILE_LFU;
+}
+
+static uint32_t lfu_minutes(void)
+{
+    return (uint32_t)(clock_mono_ms() / 60000) & LFU_MINUTES_MAX;
+}
+
+/* LFU data: 15 bits of last-decrement minutes, 8 bits of logarithmic counter. */
+static int lfu_decayed(const entry *e)
+{
+    uint32_t ldt = e->lru >> 8, counter = e->lru & 0xff;
+    uint32_t now = lfu_minutes();
+    uint32_t elapsed = now >= ldt ? now - ldt : LFU_MINUTES_MAX - ldt + now;
+    long long decay = server.cfg.lfu_decay_time;
+    uint32_t periods = decay ? elapsed / (uint32_t)decay : 0;
+    return periods > counter ? 0 : (int)(counter - periods);
+}
+
+static int lfu_log_incr(uint32_t counter, uint64_t rnd)
+{
+    if (counter == 255)
+        return 255;
+    double r = (double)(rnd >> 11) / (double)(1ull << 53);
+    double base = (double)counter - LFU_INIT_VAL;
+    if (base < 0)
+        base = 0;
+    double p = 1.0 / (base * (double)server.cfg.lfu_log_factor + 1);
+    return r < p ? (int)counter + 1 : (int)counter;
+}
+
+void entry_touch(entry *e)
+{
+    if (lfu_policy()) {
+        static _Thread_local uint64_t rnd = 88172645463325252ull;
+        rnd ^= rnd << 13;
+        rnd ^= rnd >> 7;
+        rnd ^= rnd << 17;
+        int counter = lfu_decayed(e);
+        counter = lfu_log_incr((uint32_t)counter, rnd);
+        e->lru = (lfu_minutes() << 8) | (uint32_t)counter;
+    } else {
+        e->lru = lru_clock();
+    }
+}
+
+static void entry_init_lru(entry *e)
+{
+    if (lfu_policy())
+        e->lru = (lfu_minutes() << 8) | LFU_INIT_VAL;
+    else
+        e->lru = lru_clock();
+}
+
+uint64_t entry_idle_secs(const entry *e)
+{
+    uint32_t now = lru_clock();
+    return now >= e->lru ? now - e->lru : LRU_CLOCK_MAX - e->lru + now;
+}
+
+int entry_lfu_count(const entry *e)
+{
+    return lfu_decayed(e);
+}
+
+/* ---- lookups ----------------------------------------------------------------------------- */
+
+int db_expired(const entry *e, int64_t now_ms)
+{
+    return e->has_expire && entry_expire(e) <= now_ms;
+}
+
+static void expire_entry(cmd_ctx *c, shard *s, int dbid, entry **ref)
+{
+    db *d = &s->dbs[dbid];
+    entry *e = table_unlink(&d->keys, ref);
+    size_t klen;
+    const char *k = entry_key(e, &klen);
+    if (db_watch_hook)
+        db_watch_hook(s, dbid, k, klen);
+    d->expires--;
+    stat_inc(&s->stats.expired_keys);
+    db_notify(c, NOTIFY_EXPIRED, "expired", k, klen);
+    entry_free(e);
+}
+
+/* Finds key; drops it when expired. */
+static entry **find_live(cmd_ctx *c, shard *s, const char *key, size_t len)
+{
+    db *d = &s->dbs[c->dbid];
+    entry **ref = table_find_ref(&d->keys, key, len);
+    if (ref && db_expired(*ref, c->now_ms)) {
+        expire_entry(c, s, c->dbid, ref);
+        return NULL;
+    }
+    return ref;
+}
+
+entry *db_peek(cmd_ctx *c, const char *key, size_t len)
+{
+    entry **ref = find_live(c, shard_of(key, len), key, len);
+    return ref ? *ref : NULL;
+}
+
+entry *db_lookup_read(cmd_ctx *c, const char *key, size_t len)
+{
+    shard *s = shard_of(key, len);
+    entry **ref = find_live(c, s, key, len);
+    if (!ref) {
+        stat_inc(&s->stats.keyspace_misses);
+        return NULL;
+    }
+    stat_inc(&s->stats.keyspace_hits);
+    entry_touch(*ref);
+    return *ref;
+}
+
+entry *db_lookup_write(cmd_ctx *c, const char *key, size_t len)
+{
+    entry **ref = find_live(c, shard_of(key, len), key, len);
+    if (!ref)
+        return NULL;
+    entry_touch(*ref);
+    return *ref;
+}
+
+int db_wrong_type(cmd_ctx *c, const entry *e, int type)
+{
+    if (e && (int)e->type != type) {
+        extern void reply_error(cmd_ctx * c, const char *msg);
+        reply_error(c, ERR_WRONGTYPE);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- writes ------------------------------------------------------------------------------ */
+
+void db_add(cmd_ctx *c, entry *e)
+{
+    size_t klen;
+    const char *k = entry_key(e, &klen);
+    db *d = ctx_db(c, k, klen);
+    entry_init_lru(e);
+    table_insert(&d->keys, e);
+    if (e->has_expire)
+        d->expires++;
+}
+
+entry *db_put(cmd_ctx *c, entry *e, int keep_ttl)
+{
+    size_t klen;
+    const char *k = entry_key(e, &klen);
+    shard *s = shard_of(k, klen);
+    db *d = &s->dbs[c->dbid];
+    entry **ref = find_live(c, s, k, klen);
+    if (!ref) {
+        db_add(c, e);
+        return e;
+    }
+    entry *old = *ref;
+    if (keep_ttl && old->has_expire && !e->has_expire)
+        e = entry_set_expire(e, entry_expire(old));
+    entry_init_lru(e);
+    table_replace(&d->keys, ref, e);
+    d->expires += (size_t)e->has_expire - (size_t)old->has_expire;
+    entry_free(old);
+    return e;
+}
+
+entry *db_replace(cmd_ctx *c, entry *old, entry *n)
+{
+    size_t klen;
+    const char *k = entry_key(old, &klen);
+    db *d = ctx_db(c, k, klen);
+    entry **ref = table_find_ref(&d->keys, k, klen);
+    table_replace(&d->keys, ref, n);
+    d->expires += (size_t)n->has_expire - (size_t)old->has_expire;
+    if (old != n)
+        zfree(old); /* the value moved to n or was freed by the caller */
+    return n;
+}
+
+int db_delete(cmd_ctx *c, const char *key, size_t len)
+{
+    shard *s = shard_of(key, len);
+    entry **ref = find_live(c, s, key, len);
+    if (!ref)
+        return 0;
+    db *d = &s->dbs[c->dbid];
+    entry *e = table_unlink(&d->keys, ref);
+    if (e->has_expire)
+        d->expires--;
+    entry_free(e);
+    return 1;
+}
+
+entry *db_detach(cmd_ctx *c, entry *e)
+{
+    size_t klen;
+    const char *k = entry_key(e, &klen);
+    db *d = ctx_db(c, k, klen);
+    entry **ref = table_find_ref(&d->keys, k, klen);
+    entry *got = table_unlink(&d->keys, ref);
+    if (got->has_expire)
+        d->expires--;
+    return got;
+}
+
+entry *db_set_expire(cmd_ctx *c, entry *e, int64_t when_ms)
+{
+    size_t klen;
+    const char *k = entry_key(e, &klen);
+    db *d = ctx_db(c, k, klen);
+    entry **ref = table_find_ref(&d->keys, k, klen);
+    int had = e->has_expire;
+    entry *n = entry_set_expire(e, when_ms);
+    if (n != e)
+        *ref = n; /* same chain position: the link still points at the key's slot */
+    d->expires += (size_t)n->has_expire - (size_t)had;
+    return n;
+}
+
+void db_signal_modified(cmd_ctx *c, const char *key, size_t len)
+{
+    shard *s = shard_of(key, len);
+    stat_inc(&s->stats.dirty);
+    if (db_watch_hook)
+        db_watch_hook(s, c->dbid, key, len);
+}
+
+void db_notify(cmd_ctx *c, int type, const char *event, const char *key, size_t len)
+{
+    /* Keyspace notifications are delivered by the Pub/Sub layer once it exists; until then
+     * no client can subscribe, so there is nobody to tell. */
+    (void)c, (void)type, (void)event, (void)key, (void)len;
+}
+
+size_t db_size(shard *s, int dbid)
+{
+    return table_count(&s->dbs[dbid].keys);
+}
+
+void db_flush(shard *s, int dbid)
+{
+    for (int i = 0; i < s->ndbs; i++) {
+        if (dbid >= 0 && i != dbid)
+            continue;
+        table_clear(&s->dbs[i].keys);
+        s->dbs[i].expires = 0;
+        s->dbs[i].expire_cursor = 0;
+    }
+    if (db_flush_hook)
+        db_flush_hook(s, dbid);
+}
+
+/* ---- active expiry ----------------------------------------------------------------------- */
+
+#define EXPIRE_BUCKETS_PER_STEP 64
+
+struct expire_scan {
+    shard *s;
+    int dbid;
+    int64_t now;
+    entry *victims[256];
+    int n;
+    int seen;
+};
+
+static void expire_scan_cb(void *arg, entry *e)
+{
+    struct expire_scan *x = arg;
+    if (e->has_expire) {
+        x->seen++;
+        if (entry_expire(e) <= x->now && x->n < (int)(sizeof(x->victims) / sizeof(x->victims[0])))
+            x->victims[x->n++] = e;
+    }
+}
+
+void db_active_expire(shard *s, uint64_t budget_us)
+{
+    if (!server.cfg.active_expire_enabled)
+        return;
+    uint64_t start = clock_mono_us();
+    cmd_ctx c = {.now_ms = clock_wall_ms()};
+    for (int round = 0; round < s->ndbs; round++) {
+        int dbid = (s->expire_db + round) % s->ndbs;
+        db *d = &s->dbs[dbid];
+        /* Rehash a little on every tick too, so idle shards finish a resize. */
+        table_rehash_step(&d->keys, 16);
+        if (d->expires == 0)
+            continue;
+        c.dbid = dbid;
+        do {
+            struct expire_scan x = {.s = s, .dbid = dbid, .now = c.now_ms};
+            for (int i = 0; i < EXPIRE_BUCKETS_PER_STEP; i++) {
+                d->expire_cursor = table_scan(&d->keys, d->expire_cursor, expire_scan_cb, &x);
+                if (d->expire_cursor == 0)
+                    break;
+            }
+            for (int i = 0; i < x.n; i++) {
+                size_t klen;
+                const char *k = entry_key(x.victims[i], &klen);
+                entry **ref = table_find_ref(&d->keys, k, klen);
+                if (ref)
+                    expire_entry(&c, s, dbid, ref);
+            }
+            if (d->expire_cursor == 0 || x.n * 10 < x.seen + 1)
+                break; /* few expired keys here: move on */
+        } while (clock_mono_us() - start < budget_us);
+        if (clock_mono_us() - start >= budget_us) {
+            s->expire_db = dbid;
+            return;
+        }
+    }
+}
+
+/* ---- eviction ---------------------------------------------------------------------------- */
+
+#define EVICT_MAX_PER_CALL 1024
+
+static int policy_volatile(void)
+{
+    return server.policy == MAXMEMORY_VOLATILE_LRU || server.policy == MAXMEMORY_VOLATILE_LFU ||
+           server.policy == MAXMEMORY_VOLATILE_RANDOM || server.policy == MAXMEMORY_VOLATILE_TTL;
+}
+
+/* Higher score: better eviction candidate. */
+static uint64_t evict_score(const entry *e)
+{
+    switch (server.policy) {
+    case MAXMEMORY_ALLKEYS_LRU:
+    case MAXMEMORY_VOLATILE_LRU:
+        return entry_idle_secs(e);
+    case MAXMEMORY_ALLKEYS_LFU:
+    case MAXMEMORY_VOLATILE_LFU:
+        return 255 - (uint64_t)lfu_decayed(e);
+    case MAXMEMORY_VOLATILE_TTL:
+        return UINT64_MAX - (uint64_t)entry_expire(e);
+    default:
+        return 0;
+    }
+}
+
+/* Samples maxmemory-samples keys of the shard and evicts the best candidate. Returns 1 when a
+ * key was evicted. */
+static int evict_one(shard *s)
+{
+    int volatile_only = policy_volatile();
+    entry *best = NULL;
+    int best_db = -1;
+    uint64_t best_score = 0;
+    int samples = (int)server.cfg.maxmemory_samples;
+    for (int dbid = 0; dbid < s->ndbs; dbid++) {
+        db *d = &s->dbs[dbid];
+        if (table_count(&d->keys) == 0 || (volatile_only && d->expires == 0))
+            continue;
+        for (int i = 0; i < samples * 2 && i < samples * 8; i++) {
+            entry *e = table_random(&d->keys, shard_rand(s));
+            if (!e || (volatile_only && !e->has_expire))
+                continue;
+            uint64_t sc = evict_score(e);
+            if (!best || sc > best_score) {
+                best = e;
+                best_score = sc;
+                best_db = dbid;
+            }
+            if (server.policy == MAXMEMORY_ALLKEYS_RANDOM ||
+                server.policy == MAXMEMORY_VOLATILE_RANDOM)
+                break;
+        }
+        if (best && (server.policy == MAXMEMORY_ALLKEYS_RANDOM ||
+                     server.policy == MAXMEMORY_VOLATILE_RANDOM))
+            break;
+    }
+    if (!best)
+        return 0;
+    db *d = &s->dbs[best_db];
+    size_t klen;
+    const char *k = entry_key(best, &klen);
+    if (db_watch_hook)
+        db_watch_hook(s, best_db, k, klen);
+    entry **ref = table_find_ref(&d->keys, k, klen);
+    entry *e = table_unlink(&d->keys, ref);
+    if (e->has_expire)
+        d->expires--;
+    cmd_ctx c = {.dbid = best_db, .now_ms = clock_wall_ms()};
+    db_notify(&c, NOTIFY_EVICTED, "evicted", k, klen);
+    entry_free(e);
+    stat_inc(&s->stats.evicted_keys);
+    return 1;
+}
+
+int db_evict_if_needed(shard *s, int dbid_hint)
+{
+    (void)dbid_hint;
+    long long max = server.cfg.maxmemory;
+    if (max <= 0 || zmalloc_used() <= max)
+        return 0;
+    if (server.policy == MAXMEMORY_NOEVICTION)
+        return -1;
+    for (int i = 0; i < EVICT_MAX_PER_CALL && zmalloc_used() > max; i++)
+        if (!evict_one(s))
+            return -1;
+    return zmalloc_used() > max ? -1 : 0;
+}

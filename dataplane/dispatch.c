@@ -1,0 +1,192 @@
+/* The way of a command: see dispatch.h. */
+#include "dispatch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "db.h"
+#include "multi.h"
+#include "reply.h"
+#include "server.h"
+#include "stats.h"
+#include "worker.h"
+#include "zmalloc.h"
+
+#define DISPATCH_MAX_KEYS 4096
+#define UNKNOWN_ARGS_MAX 128
+
+static dispatch_route_fn exec_route;
+
+void dispatch_set_exec_route(dispatch_route_fn fn)
+{
+    exec_route = fn;
+}
+
+void dispatch_add_shards(const command *cmd, int argc, const slice *argv, shardset *set)
+{
+    if (cmd->flags & CMD_ALL_SHARDS) {
+        shardset_all(set);
+        return;
+    }
+    int stack_keys[64];
+    int *keys = stack_keys;
+    int max = 64;
+    if (argc > 64) {
+        max = argc < DISPATCH_MAX_KEYS ? argc : DISPATCH_MAX_KEYS;
+        keys = malloc(sizeof(int) * (size_t)max);
+    }
+    int n = command_get_keys(cmd, argc, argv, keys, max);
+    if (n < 0)
+        shardset_all(set); /* keys we cannot list (a syntax error, or very many): hold all */
+    for (int i = 0; i < n; i++)
+        shardset_add(set, key_shard(argv[keys[i]].p, argv[keys[i]].len));
+    if (keys != stack_keys)
+        free(keys);
+}
+
+int dispatch_shards(const command *cmd, int argc, const slice *argv, shardset *set)
+{
+    shardset_clear(set);
+    if (cmd->flags & CMD_CLIENT_STATE)
+        return 0;
+    dispatch_add_shards(cmd, argc, argv, set);
+    return 0;
+}
+
+void dispatch_call(cmd_ctx *c)
+{
+    uint64_t start = clock_mono_us();
+    c->error = 0;
+    if (!(c->flags & CTX_IN_EXEC))
+        c->now_ms = clock_wall_ms();
+    c->cmd->proc(c);
+    uint64_t dur = clock_mono_us() - start;
+    worker *w = current_worker;
+    cmd_stats *st = &w->cmdstats[c->cmd->id];
+    counter_add(&st->calls, 1);
+    counter_add(&st->usec, dur);
+    if (c->error)
+        counter_add(&st->failed, 1);
+    counter_add(&w->stats.commands, 1);
+    stats_after_command(c, dur);
+}
+
+/* Runs on whichever thread holds the command's shards. */
+static void run_body(void *arg)
+{
+    client *cl = arg;
+    cmd_ctx *c = &cl->ctx;
+    if (current_worker != cl->owner) {
+        c->out = &cl->xbuf;
+        c->flags |= CTX_REMOTE;
+    }
+    if ((c->cmd->flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 &&
+        zmalloc_used() > server.cfg.maxmemory) {
+        int over = 1;
+        if (server.policy != MAXMEMORY_NOEVICTION)
+            over = db_evict_if_needed(current_worker->shard, c->dbid) < 0;
+        if (over) {
+            reply_error(c, ERR_OOM);
+            counter_add(&current_worker->cmdstats[c->cmd->id].rejected, 1);
+            return;
+        }
+    }
+    dispatch_call(c);
+}
+
+static void body_done(void *arg)
+{
+    client *cl = arg;
+    if (cl->xbuf.len) {
+        buf_append(&cl->wbuf, cl->xbuf.data, cl->xbuf.len);
+        buf_clear(&cl->xbuf);
+        buf_shrink(&cl->xbuf, 1 << 16);
+    }
+    client_command_done(cl);
+}
+
+static void reply_unknown_command(cmd_ctx *c, int argc, const slice *argv)
+{
+    buf args;
+    buf_init(&args);
+    for (int i = 1; i < argc && args.len < UNKNOWN_ARGS_MAX; i++) {
+        int room = UNKNOWN_ARGS_MAX - (int)args.len;
+        buf_printf(&args, "'%.*s' ", (int)argv[i].len < room ? (int)argv[i].len : room,
+                   argv[i].p);
+    }
+    int nlen = argv[0].len > 128 ? 128 : (int)argv[0].len;
+    reply_errorf(c, "ERR unknown command '%.*s', with args beginning with: %s", nlen, argv[0].p,
+                 args.data ? args.data : "");
+    buf_free(&args);
+}
+
+static int is_tx_control(const command *cmd)
+{
+    static const char *names[] = {"exec", "discard", "multi", "watch", "quit", "reset"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(cmd->name, names[i]))
+            return 1;
+    return 0;
+}
+
+int dispatch_command(client *cl, int argc, slice *argv)
+{
+    cmd_ctx *c = &cl->ctx;
+    memset(c, 0, sizeof(*c));
+    c->cl = cl;
+    c->argc = argc;
+    c->argv = argv;
+    c->dbid = cl->dbid;
+    c->resp = cl->resp;
+    c->out = &cl->wbuf;
+    c->now_ms = clock_wall_ms();
+
+    const command *container;
+    const command *cmd = command_lookup(argc, argv, &container);
+    if (!cmd) {
+        reply_unknown_command(c, argc, argv);
+        if (cl->flags & CLIENT_MULTI)
+            cl->flags |= CLIENT_DIRTY_EXEC;
+        return 0;
+    }
+    c->cmd = cmd;
+    if (!command_arity_ok(cmd, argc)) {
+        char name[128];
+        command_fullname(cmd, container, name, sizeof(name));
+        reply_errorf(c, "ERR wrong number of arguments for '%s' command", name);
+        counter_add(&current_worker->cmdstats[cmd->id].rejected, 1);
+        if (cl->flags & CLIENT_MULTI)
+            cl->flags |= CLIENT_DIRTY_EXEC;
+        return 0;
+    }
+    if (!cl->authenticated && !(cmd->flags & CMD_NO_AUTH) &&
+        !(container && (container->flags & CMD_NO_AUTH))) {
+        reply_error(c, "NOAUTH Authentication required.");
+        counter_add(&current_worker->cmdstats[cmd->id].rejected, 1);
+        if (cl->flags & CLIENT_MULTI)
+            cl->flags |= CLIENT_DIRTY_EXEC;
+        return 0;
+    }
+    cl->last_cmd = cmd;
+    if ((cl->flags & CLIENT_MULTI) && !is_tx_control(container ? container : cmd)) {
+        if ((cmd->flags & CMD_NO_MULTI) || (container && (container->flags & CMD_NO_MULTI))) {
+            reply_errorf(c, "ERR Command not allowed inside a transaction");
+            cl->flags |= CLIENT_DIRTY_EXEC;
+            return 0;
+        }
+        multi_queue(cl, cmd, argc, argv);
+        reply_simple(c, "QUEUED");
+        return 0;
+    }
+
+    shardset set;
+    if (exec_route && !strcmp(cmd->name, "exec"))
+        exec_route(cl, &set);
+    else
+        dispatch_shards(cmd, argc, argv, &set);
+    if (tx_run(&set, run_body, body_done, cl))
+        return 0;
+    cl->waiting = 1;
+    return 1;
+}

@@ -1,0 +1,139 @@
+/* dfly-server: flags, startup, signals and shutdown. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "clock.h"
+#include "command.h"
+#include "db.h"
+#include "log.h"
+#include "multi.h"
+#include "server.h"
+#include "table.h"
+#include "worker.h"
+#include "zmalloc.h"
+
+static uv_loop_t main_loop;
+static uv_signal_t sig_term, sig_int;
+static uv_async_t shutdown_async;
+
+static void on_shutdown(uv_async_t *h)
+{
+    (void)h;
+    uv_stop(&main_loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    log_info("received %s, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    uv_stop(&main_loop);
+}
+
+/* Asks the main thread to stop the server (SHUTDOWN). Any thread. */
+void server_request_shutdown(void)
+{
+    atomic_store(&server.shutdown_asked, 1);
+    uv_async_send(&shutdown_async);
+}
+
+static void make_run_id(void)
+{
+    FILE *f = fopen("/dev/urandom", "rb");
+    unsigned char raw[20] = {0};
+    if (f) {
+        if (fread(raw, 1, sizeof(raw), f) != sizeof(raw))
+            memset(raw, 0, sizeof(raw));
+        fclose(f);
+    }
+    for (int i = 0; i < 20; i++)
+        snprintf(server.run_id + 2 * i, 3, "%02x", raw[i]);
+    uint64_t seed;
+    memcpy(&seed, raw, sizeof(seed));
+    table_set_seed(seed ^ clock_mono_ns());
+}
+
+int main(int argc, char **argv)
+{
+    char err[FLAGS_ERR_MAX];
+    int rc = flags_init(server_flags, argc, argv, "DFLY_", err, sizeof(err));
+    if (rc == FLAGS_HELP) {
+        flags_print_help(server_flags, stdout,
+                         "Usage: dfly-server [/path/to/dfly.conf] [--flag=value ...]\n\n"
+                         "dfly-server is an in-memory data store that speaks the Redis "
+                         "protocol.");
+        return 0;
+    }
+    if (rc == FLAGS_VERSION) {
+        printf("dfly-server v%s\n", DFLY_VERSION);
+        return 0;
+    }
+    if (rc != FLAGS_OK || server_config_apply(err, sizeof(err))) {
+        fprintf(stderr, "dfly-server: %s\n", err);
+        return 2;
+    }
+    enum log_level level;
+    if (log_level_parse(server.cfg.loglevel, &level)) {
+        fprintf(stderr, "dfly-server: invalid --loglevel '%s'\n", server.cfg.loglevel);
+        return 2;
+    }
+    int lrc = log_open("dfly-server", server.cfg.logfile, level, server.cfg.log_json);
+    if (lrc < 0) {
+        fprintf(stderr, "dfly-server: cannot open log file '%s': %s\n", server.cfg.logfile,
+                strerror(-lrc));
+        return 2;
+    }
+    if (server.cfg.dir && *server.cfg.dir && chdir(server.cfg.dir) != 0) {
+        log_error("cannot use --dir '%s': %s", server.cfg.dir, strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    int threads = (int)server.cfg.threads;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+        if (threads > DFLY_MAX_THREADS)
+            threads = DFLY_MAX_THREADS;
+    }
+    server.nshards = threads;
+    server.start_ms = clock_wall_ms();
+    server.start_mono_ms = clock_mono_ms();
+    atomic_store(&server.lastsave, server.start_ms / 1000);
+    atomic_store(&server.lru_clock, (unsigned)(clock_mono_ms() / 1000));
+    ssize_t el = readlink("/proc/self/exe", server.executable, sizeof(server.executable) - 1);
+    if (el > 0)
+        server.executable[el] = '\0';
+    make_run_id();
+
+    command_table_init();
+    multi_init();
+    shards_init(threads, (int)server.cfg.databases);
+    uv_loop_init(&main_loop);
+    uv_async_init(&main_loop, &shutdown_async, on_shutdown);
+    if (workers_init(threads, server.cfg.bind, (int)server.cfg.port) < 0)
+        return 1;
+    log_info("dfly-server v%s starting: %d threads, maxmemory %lld bytes (%s), pid %d",
+             DFLY_VERSION, threads, server.cfg.maxmemory, zmalloc_lib(), (int)getpid());
+    workers_start();
+
+    uv_signal_init(&main_loop, &sig_term);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_init(&main_loop, &sig_int);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_run(&main_loop, UV_RUN_DEFAULT);
+
+    workers_stop();
+    shards_free();
+    log_info("dfly-server stopped");
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&shutdown_async, NULL);
+    uv_run(&main_loop, UV_RUN_DEFAULT);
+    uv_loop_close(&main_loop);
+    flags_free(server_flags);
+    return 0;
+}

@@ -1,0 +1,112 @@
+/* Keyspace entries: one allocation holding key, metadata and (for small strings) the value.
+ *
+ * Layout: [next][type:4 enc:4 has_expire:1 lru:23][expire ms, if has_expire][varint keylen][key]
+ * [value]. The value is, by encoding: ENC_EMBSTR a varint length and the bytes; ENC_INT an
+ * int64; anything else a pointer to a structure owned by the entry (a raw string, a list...).
+ * Entries live in a shard's table and belong to that shard: only a thread that runs on behalf of
+ * the shard (its own thread, or a transaction holding it) may touch them. */
+#ifndef DFLY_OBJECT_H
+#define DFLY_OBJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Types, numbered as in RDB's type names order for INFO/TYPE. */
+enum obj_type {
+    OBJ_STRING = 0,
+    OBJ_LIST = 1,
+    OBJ_SET = 2,
+    OBJ_ZSET = 3,
+    OBJ_HASH = 4,
+    OBJ_MODULE = 5,
+    OBJ_STREAM = 6,
+    OBJ_TYPE_MAX = 16,
+};
+
+enum obj_enc {
+    ENC_RAW = 0,    /* string in a separate rawstr block */
+    ENC_INT = 1,    /* string holding an integer that round-trips */
+    ENC_EMBSTR = 2, /* string stored inside the entry */
+    ENC_HASHTABLE = 3,
+    ENC_LISTPACK = 4,
+    ENC_QUICKLIST = 5,
+    ENC_INTSET = 6,
+    ENC_SKIPLIST = 7,
+    ENC_STREAM = 8,
+    ENC_MAX = 16,
+};
+
+/* Strings up to this length live inside the entry (Redis's embstr limit). */
+#define OBJ_EMBSTR_MAX 44
+/* The longest decimal int64 plus sign. */
+#define OBJ_INT_STR_MAX 21
+
+typedef struct entry {
+    struct entry *next;
+    uint32_t type : 4;
+    uint32_t enc : 4;
+    uint32_t has_expire : 1;
+    uint32_t lru : 23; /* LRU clock (seconds) or LFU counter (8 bits) and decay time (15 bits) */
+    unsigned char data[];
+} entry;
+
+/* A separately allocated string value (ENC_RAW); grows by doubling for APPEND/SETRANGE. */
+typedef struct rawstr {
+    size_t len;
+    size_t cap;
+    char data[];
+} rawstr;
+
+/* Per-type hooks, registered by the file of each type. */
+typedef struct obj_type_ops {
+    const char *name;                   /* TYPE's answer: "list" */
+    void (*free)(void *ptr, int enc);   /* frees the structure behind the value pointer */
+    size_t (*mem_usage)(const void *ptr, int enc); /* bytes for MEMORY USAGE */
+    const char *(*enc_name)(int enc);   /* OBJECT ENCODING's answer, NULL for the default names */
+} obj_type_ops;
+
+void obj_register_type(enum obj_type type, const obj_type_ops *ops);
+const obj_type_ops *obj_type_get(enum obj_type type);
+const char *obj_type_name(int type);
+const char *obj_enc_name(const entry *e);
+
+/* Builds an entry. expire_ms < 0 means no expiry. */
+entry *entry_new_string(const char *key, size_t klen, const char *val, size_t vlen,
+                        int64_t expire_ms);
+entry *entry_new_int(const char *key, size_t klen, long long v, int64_t expire_ms);
+/* A non-string value; the entry owns ptr and frees it through the type's ops. */
+entry *entry_new_ptr(const char *key, size_t klen, int type, int enc, void *ptr, int64_t expire_ms);
+/* A copy of e with another key (for RENAME/COPY/MOVE across shards). Deep-copies strings;
+ * for other types, `ptr` replaces the value (the caller made it), or NULL to move the pointer. */
+entry *entry_with_key(const entry *e, const char *key, size_t klen, void *ptr);
+/* Frees the entry and its value. */
+void entry_free(entry *e);
+/* Returns a copy of e with a new expire (or none, when expire_ms < 0). e is freed. */
+entry *entry_set_expire(entry *e, int64_t expire_ms);
+
+const char *entry_key(const entry *e, size_t *len);
+static inline int64_t entry_expire(const entry *e)
+{
+    int64_t v;
+    if (!e->has_expire)
+        return -1;
+    __builtin_memcpy(&v, e->data, sizeof(v));
+    return v;
+}
+/* The value pointer of a non-string entry, or a rawstr for ENC_RAW. */
+void *entry_ptr(const entry *e);
+void entry_set_ptr(entry *e, void *ptr);
+/* String value: returns a pointer to the bytes and the length. tmp is used for ENC_INT. */
+const char *entry_str(const entry *e, char tmp[OBJ_INT_STR_MAX], size_t *len);
+/* 1 and the integer when the string value is an integer Redis would accept for INCR. */
+int entry_get_ll(const entry *e, long long *out);
+/* Bytes in use by the entry and its value, for MEMORY USAGE and eviction. */
+size_t entry_mem_usage(const entry *e);
+
+/* Parses a whole string as a 64-bit integer with Redis's rules (no spaces, no leading '+' or
+ * zeros). Returns 1 on success. */
+int str_to_ll(const char *s, size_t len, long long *out);
+/* Formats v in decimal; returns the length. buf must hold OBJ_INT_STR_MAX bytes. */
+int ll_to_str(char *buf, long long v);
+
+#endif

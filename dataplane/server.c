@@ -1,0 +1,89 @@
+/* dfly-server's flags (also its CONFIG parameters) and derived settings. */
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+struct server server;
+
+#define C(f) (&server.cfg.f)
+
+/* Names follow Redis's config names with '_' for '-'; both spellings are accepted. */
+const flag_def server_flags[] = {
+    {"port", FLAG_INT, C(port), "6379", "TCP port for RESP and HTTP", 0, 65535},
+    {"bind", FLAG_STR, C(bind), "127.0.0.1", "addresses to listen on, separated by spaces"},
+    {"threads", FLAG_INT, C(threads), "0",
+     "worker threads, each owning one shard (0: one per CPU)", 0, 256},
+    {"maxmemory", FLAG_BYTES, C(maxmemory), "0", "memory limit for data, e.g. 4gb (0: none)"},
+    {"maxmemory_policy", FLAG_STR, C(maxmemory_policy), "noeviction",
+     "noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, "
+     "volatile-random or volatile-ttl"},
+    {"cache_mode", FLAG_BOOL, C(cache_mode), "no",
+     "evict least recently used keys at maxmemory (sets allkeys-lru)"},
+    {"maxmemory_samples", FLAG_INT, C(maxmemory_samples), "5", "keys sampled per eviction", 1,
+     64},
+    {"requirepass", FLAG_STR, C(requirepass), "", "password clients must AUTH with"},
+    {"dir", FLAG_STR, C(dir), ".", "working directory for snapshots"},
+    {"dbfilename", FLAG_STR, C(dbfilename), "dump.rdb", "snapshot file name"},
+    {"logfile", FLAG_STR, C(logfile), "", "log file (empty: standard error)"},
+    {"loglevel", FLAG_STR, C(loglevel), "notice", "debug, verbose, notice or warning"},
+    {"log_json", FLAG_BOOL, C(log_json), "no", "write logs as JSON lines"},
+    {"maxclients", FLAG_INT, C(maxclients), "10000", "maximum connected clients", 1, 1000000},
+    {"timeout", FLAG_INT, C(timeout), "0", "close clients idle this many seconds (0: never)", 0,
+     31536000},
+    {"databases", FLAG_INT, C(databases), "16", "number of databases", 1, 1024},
+    {"proto_max_bulk_len", FLAG_BYTES, C(proto_max_bulk_len), "512mb",
+     "largest bulk string a client may send", 1024, 1LL << 40},
+    {"client_query_buffer_limit", FLAG_BYTES, C(client_query_buffer_limit), "1gb",
+     "unprocessed input a client may have buffered", 1024, 1LL << 40},
+    {"max_multibulk_len", FLAG_INT, C(max_multibulk_len), "1048576",
+     "most arguments one command may have", 1, 1LL << 31},
+    {"tcp_keepalive", FLAG_INT, C(tcp_keepalive), "300", "TCP keepalive seconds (0: off)", 0,
+     7200},
+    {"tcp_backlog", FLAG_INT, C(tcp_backlog), "511", "listen backlog", 1, 65535},
+    {"hz", FLAG_INT, C(hz), "10", "background task frequency per second", 1, 500},
+    {"slowlog_log_slower_than", FLAG_INT, C(slowlog_log_slower_than), "10000",
+     "log commands slower than this many microseconds (-1: never)", -1, 1LL << 40},
+    {"slowlog_max_len", FLAG_INT, C(slowlog_max_len), "128", "slow log entries kept", 0,
+     1LL << 31},
+    {"lfu_log_factor", FLAG_INT, C(lfu_log_factor), "10", "LFU counter logarithm factor", 0,
+     1000000},
+    {"lfu_decay_time", FLAG_INT, C(lfu_decay_time), "1", "LFU decay period in minutes", 0,
+     1000000},
+    {"active_expire_effort", FLAG_INT, C(active_expire_effort), "1",
+     "active expiry effort, 1 to 10", 1, 10},
+    {"active_expire_enabled", FLAG_BOOL, C(active_expire_enabled), "yes",
+     "delete expired keys in the background"},
+    {"protected_mode", FLAG_BOOL, C(protected_mode), "no", "accepted for compatibility"},
+    {NULL},
+};
+
+static const char *policy_names[] = {
+    "noeviction",   "allkeys-lru",  "allkeys-lfu",     "allkeys-random",
+    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+};
+
+int maxmemory_policy_parse(const char *s, enum maxmemory_policy *out)
+{
+    for (size_t i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++) {
+        if (!strcasecmp(s, policy_names[i])) {
+            *out = (enum maxmemory_policy)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int server_config_apply(char *err, size_t errlen)
+{
+    enum maxmemory_policy p;
+    if (maxmemory_policy_parse(server.cfg.maxmemory_policy, &p)) {
+        snprintf(err, errlen, "invalid maxmemory-policy '%s'", server.cfg.maxmemory_policy);
+        return -1;
+    }
+    server.policy = p;
+    if (server.cfg.cache_mode && server.policy == MAXMEMORY_NOEVICTION)
+        server.policy = MAXMEMORY_ALLKEYS_LRU;
+    return 0;
+}

@@ -1,0 +1,88 @@
+/* Process-wide state of dfly-server: configuration, the workers and their shards, counters.
+ * Configuration is written at startup and by CONFIG SET (which runs while holding every shard);
+ * workers read it without locks. */
+#ifndef DFLY_SERVER_H
+#define DFLY_SERVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "flags.h"
+
+#define DFLY_MAX_THREADS 256
+#define DFLY_DEFAULT_PORT 6379
+
+/* Redis's protocol limits (networking.c). */
+#define PROTO_INLINE_MAX_SIZE (1024 * 64)
+#define PROTO_MBULK_BIG_ARG (1024 * 32)
+#define PROTO_MAX_MULTIBULK_LEN (1024 * 1024)
+
+enum maxmemory_policy {
+    MAXMEMORY_NOEVICTION = 0,
+    MAXMEMORY_ALLKEYS_LRU,
+    MAXMEMORY_ALLKEYS_LFU,
+    MAXMEMORY_ALLKEYS_RANDOM,
+    MAXMEMORY_VOLATILE_LRU,
+    MAXMEMORY_VOLATILE_LFU,
+    MAXMEMORY_VOLATILE_RANDOM,
+    MAXMEMORY_VOLATILE_TTL,
+};
+
+struct server_config {
+    long long port;
+    char *bind;
+    long long threads;
+    long long maxmemory;
+    char *maxmemory_policy;
+    int cache_mode;
+    long long maxmemory_samples;
+    char *requirepass;
+    char *dir;
+    char *dbfilename;
+    char *logfile;
+    char *loglevel;
+    int log_json;
+    long long maxclients;
+    long long timeout;
+    long long databases;
+    long long proto_max_bulk_len;
+    long long client_query_buffer_limit;
+    long long max_multibulk_len;
+    long long tcp_keepalive;
+    long long tcp_backlog;
+    long long hz;
+    long long slowlog_log_slower_than;
+    long long slowlog_max_len;
+    long long lfu_log_factor;
+    long long lfu_decay_time;
+    long long active_expire_effort;
+    int active_expire_enabled; /* DEBUG SET-ACTIVE-EXPIRE */
+    int protected_mode;
+};
+
+struct server {
+    struct server_config cfg;
+    enum maxmemory_policy policy;
+    int nshards;
+    int64_t start_ms;      /* wall clock at startup */
+    uint64_t start_mono_ms;
+    char run_id[41];
+    char *config_file;     /* absolute path, or NULL */
+    char executable[1024];
+    atomic_int shutdown_asked;
+    atomic_uint_fast64_t next_client_id;
+    atomic_uint_fast64_t next_txid;
+    _Atomic int64_t lastsave;
+    atomic_uint lru_clock;  /* seconds, 23 bits, updated by the timer */
+    atomic_int clients_paused_until_type; /* CLIENT PAUSE: 0 none, 1 write, 2 all */
+    _Atomic int64_t clients_paused_until_ms;
+};
+
+extern struct server server;
+extern const flag_def server_flags[];
+
+/* Applies derived settings after flags change (policy enum...). Returns 0 or -1 with err. */
+int server_config_apply(char *err, size_t errlen);
+int maxmemory_policy_parse(const char *s, enum maxmemory_policy *out);
+
+#endif

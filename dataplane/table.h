@@ -1,0 +1,56 @@
+/* The per-shard key table: chained buckets of entries with incremental rehashing.
+ *
+ * Growing or shrinking never stops the world: a second bucket array is allocated and every
+ * operation moves a few buckets from the old array to the new one (table_rehash_step), plus a
+ * bounded slice on the shard's timer. Lookups consult both arrays while a rehash runs.
+ * Owned by one shard; not thread-safe. */
+#ifndef DFLY_TABLE_H
+#define DFLY_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "object.h"
+
+typedef struct table {
+    entry **buckets[2];
+    size_t size[2]; /* power of two, or 0 */
+    size_t used[2];
+    long rehash_idx; /* next bucket of buckets[0] to move, -1 when not rehashing */
+} table;
+
+void table_init(table *t);
+/* Frees every entry and the bucket arrays. */
+void table_clear(table *t);
+size_t table_count(const table *t);
+size_t table_buckets(const table *t);
+
+uint64_t table_hash(const void *key, size_t len);
+void table_set_seed(uint64_t seed);
+
+/* Returns the address of the link that points to key's entry (so that callers can replace or
+ * unlink it), or NULL. */
+entry **table_find_ref(table *t, const char *key, size_t len);
+entry *table_find(table *t, const char *key, size_t len);
+/* Adds e; its key must not be present. */
+void table_insert(table *t, entry *e);
+/* Unlinks the entry behind ref (from table_find_ref) and returns it. */
+entry *table_unlink(table *t, entry **ref);
+/* Puts n where the entry behind ref is; returns the old entry. Same key. */
+entry *table_replace(table *t, entry **ref, entry *n);
+
+/* Moves up to n buckets; returns 1 while more rehashing remains. */
+int table_rehash_step(table *t, int n);
+/* Starts a resize if the load calls for one (grow at load 1, shrink below 1/8). */
+void table_maybe_resize(table *t);
+
+/* Calls fn for every entry of the buckets at `cursor` and returns the next cursor, 0 at the end.
+ * Every entry present for the whole scan is reported at least once, across resizes. fn must not
+ * insert or delete. */
+typedef void (*table_scan_fn)(void *arg, entry *e);
+uint64_t table_scan(table *t, uint64_t cursor, table_scan_fn fn, void *arg);
+
+/* A random entry, or NULL when empty. rnd is any random 64-bit number. */
+entry *table_random(table *t, uint64_t rnd);
+
+#endif

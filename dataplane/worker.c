@@ -1,0 +1,276 @@
+/* Worker threads, their inboxes, listeners and timers; see worker.h. */
+#include "worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+#include "tx.h"
+#include "zmalloc.h"
+
+#define INBOX_BATCH 4096
+#define EXPIRE_BUDGET_US 1000
+
+worker **workers;
+int nworkers;
+_Thread_local worker *current_worker;
+
+/* ---- inbox (Vyukov's intrusive MPSC queue) ----------------------------------------------- */
+
+static void inbox_init(worker *w)
+{
+    atomic_store(&w->inbox_stub.next, NULL);
+    atomic_store(&w->inbox_head, &w->inbox_stub);
+    w->inbox_tail = &w->inbox_stub;
+}
+
+static void inbox_push(worker *w, msg *m)
+{
+    atomic_store_explicit(&m->next, NULL, memory_order_relaxed);
+    msg *prev = atomic_exchange_explicit(&w->inbox_head, m, memory_order_acq_rel);
+    atomic_store_explicit(&prev->next, m, memory_order_release);
+}
+
+/* Returns the next message, or NULL when empty or a producer is midway through a push (its
+ * uv_async_send follows, so we will be woken again). */
+static msg *inbox_pop(worker *w)
+{
+    msg *tail = w->inbox_tail;
+    msg *next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (tail == &w->inbox_stub) {
+        if (!next)
+            return NULL;
+        w->inbox_tail = next;
+        tail = next;
+        next = atomic_load_explicit(&next->next, memory_order_acquire);
+    }
+    if (next) {
+        w->inbox_tail = next;
+        return tail;
+    }
+    if (tail != atomic_load_explicit(&w->inbox_head, memory_order_acquire))
+        return NULL;
+    inbox_push(w, &w->inbox_stub);
+    next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (next) {
+        w->inbox_tail = next;
+        return tail;
+    }
+    return NULL;
+}
+
+void worker_post(worker *w, void (*fn)(void *arg), void *arg)
+{
+    msg *m = malloc(sizeof(*m));
+    if (!m)
+        abort();
+    m->fn = fn;
+    m->arg = arg;
+    inbox_push(w, m);
+    uv_async_send(&w->wakeup);
+}
+
+static void on_wakeup(uv_async_t *h)
+{
+    worker *w = h->data;
+    for (int i = 0; i < INBOX_BATCH; i++) {
+        msg *m = inbox_pop(w);
+        if (!m)
+            return;
+        void (*fn)(void *) = m->fn;
+        void *arg = m->arg;
+        free(m);
+        fn(arg);
+    }
+    uv_async_send(&w->wakeup); /* more to do: let I/O run first */
+}
+
+/* ---- listeners --------------------------------------------------------------------------- */
+
+struct listener {
+    uv_tcp_t tcp;
+    worker *w;
+};
+
+static void on_connection(uv_stream_t *server_stream, int status)
+{
+    struct listener *l = server_stream->data;
+    if (status < 0) {
+        log_warning("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    client_accept(l->w, server_stream);
+}
+
+/* Opens a listening socket with SO_REUSEPORT so that every worker can have its own. */
+static int listen_socket(const char *bind_addr, int port, int backlog, int *out_fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, bind_addr, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        sl = sizeof(*in4);
+    } else if (inet_pton(AF_INET6, bind_addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        sl = sizeof(*in6);
+    } else if (!strcmp(bind_addr, "localhost")) {
+        return listen_socket("127.0.0.1", port, backlog, out_fd);
+    } else {
+        return -EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, backlog) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    *out_fd = fd;
+    return 0;
+}
+
+/* ---- the timer --------------------------------------------------------------------------- */
+
+static void on_cron(uv_timer_t *t)
+{
+    worker *w = t->data;
+    if (w->id == 0)
+        atomic_store(&server.lru_clock, (unsigned)(clock_mono_ms() / 1000));
+    if (tx_shard_idle(w->id)) {
+        db_active_expire(w->shard, EXPIRE_BUDGET_US);
+        if (server.cfg.maxmemory > 0)
+            db_evict_if_needed(w->shard, 0);
+    }
+    client_cron(w);
+}
+
+/* ---- life cycle -------------------------------------------------------------------------- */
+
+int workers_init(int n, const char *bind_list, int port)
+{
+    nworkers = n;
+    workers = calloc((size_t)n, sizeof(worker *));
+    char *addrs = strdup(bind_list);
+    char *save = NULL;
+    int naddr = 0;
+    for (char *a = strtok_r(addrs, " ,", &save); a; a = strtok_r(NULL, " ,", &save))
+        naddr++;
+    for (int i = 0; i < n; i++) {
+        worker *w = calloc(1, sizeof(worker));
+        w->id = i;
+        w->shard = shards[i];
+        uv_loop_init(&w->loop);
+        uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+        w->wakeup.data = w;
+        inbox_init(w);
+        uv_timer_init(&w->loop, &w->cron);
+        w->cron.data = w;
+        w->cmdstats = calloc((size_t)command_count() + 1, sizeof(cmd_stats));
+        w->listeners = calloc((size_t)naddr, sizeof(struct listener));
+        free(addrs);
+        addrs = strdup(bind_list);
+        save = NULL;
+        for (char *a = strtok_r(addrs, " ,", &save); a; a = strtok_r(NULL, " ,", &save)) {
+            int fd;
+            int rc = listen_socket(a, port, (int)server.cfg.tcp_backlog, &fd);
+            if (rc < 0) {
+                log_error("cannot listen on %s:%d: %s", a, port, strerror(-rc));
+                free(addrs);
+                return rc;
+            }
+            struct listener *l = &w->listeners[w->nlisteners++];
+            l->w = w;
+            uv_tcp_init(&w->loop, &l->tcp);
+            l->tcp.data = l;
+            uv_tcp_open(&l->tcp, fd);
+            if (i == 0)
+                log_info("listening on %s:%d", a, port);
+        }
+        workers[i] = w;
+    }
+    free(addrs);
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    current_worker = w;
+    char name[16];
+    snprintf(name, sizeof(name), "dfly-w%d", w->id);
+    pthread_setname_np(pthread_self(), name);
+    for (int i = 0; i < w->nlisteners; i++)
+        uv_listen((uv_stream_t *)&w->listeners[i].tcp, (int)server.cfg.tcp_backlog,
+                  on_connection);
+    uint64_t period = (uint64_t)(1000 / (server.cfg.hz > 0 ? server.cfg.hz : 10));
+    uv_timer_start(&w->cron, on_cron, period, period);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+void workers_start(void)
+{
+    for (int i = 0; i < nworkers; i++)
+        pthread_create(&workers[i]->thread, NULL, worker_main, workers[i]);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, close_cb);
+}
+
+/* On each worker: close connections and handles so that the loop ends. */
+static void worker_stop_msg(void *arg)
+{
+    worker *w = arg;
+    w->stopping = 1;
+    client_close_all(w);
+    uv_walk(&w->loop, walk_close, NULL);
+}
+
+void workers_stop(void)
+{
+    for (int i = 0; i < nworkers; i++)
+        worker_post(workers[i], worker_stop_msg, workers[i]);
+    for (int i = 0; i < nworkers; i++)
+        pthread_join(workers[i]->thread, NULL);
+    for (int i = 0; i < nworkers; i++) {
+        worker *w = workers[i];
+        /* Messages that raced with the stop. */
+        for (msg *m; (m = inbox_pop(w));)
+            free(m);
+        uv_loop_close(&w->loop);
+        free(w->cmdstats);
+        free(w->listeners);
+        free(w);
+    }
+    free(workers);
+    workers = NULL;
+}

@@ -1,0 +1,26 @@
+/* Allocation for the data store with exact accounting.
+ *
+ * Every block of keyspace data goes through zmalloc, which adds the block's usable size to a
+ * per-thread counter; used_memory is the sum of those counters. Blocks are mimalloc's (per-thread
+ * heaps), or libc's in the sanitizer build so that ASan sees them. A block may be freed by any
+ * thread: the freeing thread's counter goes down, and only the sum has meaning. */
+#ifndef DFLY_ZMALLOC_H
+#define DFLY_ZMALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *zmalloc(size_t size);
+void *zcalloc(size_t size);
+void *zrealloc(void *p, size_t size);
+void zfree(void *p);
+char *zstrndup(const char *s, size_t n);
+size_t zmalloc_size(const void *p);
+
+/* Bytes in use by every thread's zmalloc blocks. Safe from any thread. */
+int64_t zmalloc_used(void);
+/* Resident set size of the process, from /proc. */
+size_t zmalloc_rss(void);
+const char *zmalloc_lib(void);
+
+#endif

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian packages needed to build and test dfly. Idempotent: asks
+# dpkg which packages are missing and runs apt-get only when some are.
+set -euo pipefail
+
+PACKAGES=(
+    # toolchain
+    build-essential cmake pkg-config
+    # libraries (see docs/architecture.md for what each is for)
+    libuv1-dev libmimalloc-dev libssl-dev libjansson-dev libsqlite3-dev
+    libmicrohttpd-dev libcurl4-openssl-dev liblua5.1-0-dev
+    # real servers and clients the integration tests drive or compare against
+    redis-server redis-tools memcached
+    python3-pytest python3-redis python3-pymemcache python3-requests
+    # format and static checks
+    clang-format cppcheck
+)
+
+is_installed() {
+    local status
+    status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
+    [[ $status == "install ok installed" ]]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    is_installed "$pkg" || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "deps: all ${#PACKAGES[@]} packages installed"
+    exit 0
+fi
+
+if ((EUID == 0)); then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+else
+    echo "deps: missing ${missing[*]}; run as root or install sudo" >&2
+    exit 1
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "deps: done"
