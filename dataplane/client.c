@@ -10,6 +10,7 @@
 #include "http.h"
 #include "log.h"
 #include "multi.h"
+#include "pipeline.h"
 #include "resp.h"
 #include "server.h"
 #include "worker.h"
@@ -50,6 +51,7 @@ static void list_remove(worker *w, client *cl)
 static void client_free(client *cl)
 {
     multi_reset(cl);
+    pipeline_free(cl);
     http_client_free(cl);
     buf_free(&cl->rbuf);
     buf_free(&cl->spill);
@@ -310,6 +312,12 @@ static void finish_command(client *cl, size_t reply_mark)
     resp_parser_next(&cl->rp);
 }
 
+/* Runs the squashed batch; 1 when it went to other threads. */
+static int run_batch(client *cl)
+{
+    return pipeline_count(cl) && pipeline_run(cl);
+}
+
 static void client_process(client *cl)
 {
     resp_limits lim = {
@@ -334,6 +342,13 @@ static void client_process(client *cl)
         if (r == RESP_INCOMPLETE)
             break;
         if (r == RESP_ERROR) {
+            if (pipeline_count(cl)) {
+                /* Earlier replies first: parse this request again after the batch. */
+                resp_parser_rewind(&cl->rp);
+                if (run_batch(cl))
+                    return;
+                continue;
+            }
             client_protocol_error(cl, err);
             break;
         }
@@ -351,14 +366,54 @@ static void client_process(client *cl)
             cl->argv[i].p = base + cl->rp.arg_off[2 * i];
             cl->argv[i].len = cl->rp.arg_off[2 * i + 1];
         }
+        const command *cmd;
+        int shard;
+        if (pipeline_squashable(cl, argc, cl->argv, &cmd, &shard)) {
+            pipeline_add(cl, cmd, shard, argc, cl->argv);
+            resp_parser_next(&cl->rp);
+            if (pipeline_count(cl) >= PIPELINE_BATCH_MAX && run_batch(cl))
+                return;
+            continue;
+        }
+        if (pipeline_count(cl)) {
+            resp_parser_rewind(&cl->rp);
+            if (run_batch(cl))
+                return;
+            continue;
+        }
         cl->reply_mark = cl->wbuf.len;
         if (dispatch_command(cl, argc, cl->argv))
             return; /* resumes in client_command_done */
         finish_command(cl, cl->reply_mark);
     }
+    if (!cl->closing && run_batch(cl))
+        return;
     if (!cl->waiting)
         compact_rbuf(cl);
     client_flush(cl);
+}
+
+/* Input that arrived while a command ran elsewhere joins the input buffer. */
+static void take_spill(client *cl)
+{
+    if (!cl->spill.len)
+        return;
+    compact_rbuf(cl);
+    buf_append(&cl->rbuf, cl->spill.data, cl->spill.len);
+    buf_clear(&cl->spill);
+    buf_shrink(&cl->spill, RBUF_KEEP);
+}
+
+void client_batch_done(client *cl)
+{
+    cl->waiting = 0;
+    if (cl->closing) {
+        if (cl->closing == 2)
+            client_free(cl);
+        return;
+    }
+    take_spill(cl);
+    client_process(cl);
 }
 
 void client_command_done(client *cl)
@@ -370,12 +425,7 @@ void client_command_done(client *cl)
         return;
     }
     finish_command(cl, cl->reply_mark);
-    if (cl->spill.len) {
-        compact_rbuf(cl);
-        buf_append(&cl->rbuf, cl->spill.data, cl->spill.len);
-        buf_clear(&cl->spill);
-        buf_shrink(&cl->spill, RBUF_KEEP);
-    }
+    take_spill(cl);
     client_process(cl);
 }
 

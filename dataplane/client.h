@@ -82,6 +82,7 @@ typedef struct client {
     buf xbuf;  /* the reply of a command running on another thread */
     uint64_t out_total; /* bytes handed to the kernel */
     resp_parser rp;
+    void *pipeline;  /* the batch being squashed (pipeline.c) */
     buf inline_args; /* unescaped inline arguments */
     slice *argv;
     int argv_cap;
@@ -108,6 +109,8 @@ void client_cron(struct worker *w);
 void client_flush(client *cl);
 /* Called on the client's thread when a command that went elsewhere is done. */
 void client_command_done(client *cl);
+/* Called on the client's thread when a squashed batch (pipeline.c) is done. */
+void client_batch_done(client *cl);
 /* Writes RESP for a protocol error and closes after replying. */
 void client_protocol_error(client *cl, const char *msg);
 /* Describes the client in CLIENT LIST format. Runs on the owner's thread. */

@@ -82,6 +82,8 @@ enum {
     CTX_REMOTE = 1u << 2,    /* running on another thread than the client's */
 };
 
+#define CTX_KEY_CACHE 48 /* keys up to this length have their shard remembered */
+
 typedef struct cmd_ctx {
     struct client *cl;  /* the caller; may be NULL for internal calls (no client state) */
     const struct command *cmd;
@@ -93,6 +95,11 @@ typedef struct cmd_ctx {
     int64_t now_ms;     /* wall clock when the command started: one instant for expiry */
     unsigned flags;     /* CTX_* */
     int error;          /* set by reply_error: the command failed */
+    /* The last key whose shard was computed (db.h ctx_shard): commands look one key up
+     * several times, and the CRC16 is not free. */
+    size_t kc_len; /* 0: nothing remembered */
+    int kc_shard;
+    char kc_key[CTX_KEY_CACHE];
 } cmd_ctx;
 
 typedef void (*cmd_proc)(cmd_ctx *c);

@@ -13,6 +13,7 @@ int dfly_nshards = 1;
 
 void (*db_watch_hook)(shard *s, int dbid, const char *key, size_t len);
 void (*db_flush_hook)(shard *s, int dbid);
+void (*db_swap_hook)(shard *s, int id1, int id2);
 
 /* CRC16-CCITT (XMODEM), the checksum Redis Cluster uses for slots. */
 static uint16_t crc16_table[256];
@@ -207,13 +208,13 @@ static entry **find_live(cmd_ctx *c, shard *s, const char *key, size_t len)
 
 entry *db_peek(cmd_ctx *c, const char *key, size_t len)
 {
-    entry **ref = find_live(c, shard_of(key, len), key, len);
+    entry **ref = find_live(c, ctx_shard(c, key, len), key, len);
     return ref ? *ref : NULL;
 }
 
 entry *db_lookup_read(cmd_ctx *c, const char *key, size_t len)
 {
-    shard *s = shard_of(key, len);
+    shard *s = ctx_shard(c, key, len);
     entry **ref = find_live(c, s, key, len);
     if (!ref) {
         stat_inc(&s->stats.keyspace_misses);
@@ -224,9 +225,17 @@ entry *db_lookup_read(cmd_ctx *c, const char *key, size_t len)
     return *ref;
 }
 
+entry *db_lookup_read_notouch(cmd_ctx *c, const char *key, size_t len)
+{
+    shard *s = ctx_shard(c, key, len);
+    entry **ref = find_live(c, s, key, len);
+    stat_inc(ref ? &s->stats.keyspace_hits : &s->stats.keyspace_misses);
+    return ref ? *ref : NULL;
+}
+
 entry *db_lookup_write(cmd_ctx *c, const char *key, size_t len)
 {
-    entry **ref = find_live(c, shard_of(key, len), key, len);
+    entry **ref = find_live(c, ctx_shard(c, key, len), key, len);
     if (!ref)
         return NULL;
     entry_touch(*ref);
@@ -260,7 +269,7 @@ entry *db_put(cmd_ctx *c, entry *e, int keep_ttl)
 {
     size_t klen;
     const char *k = entry_key(e, &klen);
-    shard *s = shard_of(k, klen);
+    shard *s = ctx_shard(c, k, klen);
     db *d = &s->dbs[c->dbid];
     entry **ref = find_live(c, s, k, klen);
     if (!ref) {
@@ -292,7 +301,7 @@ entry *db_replace(cmd_ctx *c, entry *old, entry *n)
 
 int db_delete(cmd_ctx *c, const char *key, size_t len)
 {
-    shard *s = shard_of(key, len);
+    shard *s = ctx_shard(c, key, len);
     entry **ref = find_live(c, s, key, len);
     if (!ref)
         return 0;
@@ -332,7 +341,7 @@ entry *db_set_expire(cmd_ctx *c, entry *e, int64_t when_ms)
 
 void db_signal_modified(cmd_ctx *c, const char *key, size_t len)
 {
-    shard *s = shard_of(key, len);
+    shard *s = ctx_shard(c, key, len);
     stat_inc(&s->stats.dirty);
     if (db_watch_hook)
         db_watch_hook(s, c->dbid, key, len);
@@ -361,6 +370,23 @@ void db_flush(shard *s, int dbid)
     }
     if (db_flush_hook)
         db_flush_hook(s, dbid);
+}
+
+void db_swap(shard *s, int id1, int id2)
+{
+    if (id1 == id2)
+        return;
+    db tmp = s->dbs[id1];
+    s->dbs[id1] = s->dbs[id2];
+    s->dbs[id2] = tmp;
+    /* Without a precise hook, every WATCHer of either db is told: a false abort of EXEC is
+     * allowed, a missed change is not. */
+    if (db_swap_hook) {
+        db_swap_hook(s, id1, id2);
+    } else if (db_flush_hook) {
+        db_flush_hook(s, id1);
+        db_flush_hook(s, id2);
+    }
 }
 
 /* ---- active expiry ----------------------------------------------------------------------- */

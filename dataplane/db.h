@@ -66,21 +66,45 @@ static inline int slot_shard(uint16_t slot)
 }
 static inline int key_shard(const char *key, size_t len)
 {
-    return slot_shard(key_slot(key, len));
+    extern int dfly_nshards;
+    return dfly_nshards == 1 ? 0 : slot_shard(key_slot(key, len));
 }
 static inline shard *shard_of(const char *key, size_t len)
 {
     return shards[key_shard(key, len)];
 }
-static inline db *ctx_db(const cmd_ctx *c, const char *key, size_t len)
+/* The shard of key, remembered in c for the next lookup of the same key. */
+static inline int ctx_key_shard(cmd_ctx *c, const char *key, size_t len)
 {
-    return &shard_of(key, len)->dbs[c->dbid];
+    extern int dfly_nshards;
+    if (dfly_nshards == 1)
+        return 0;
+    if (len == c->kc_len && __builtin_memcmp(key, c->kc_key, len) == 0)
+        return c->kc_shard;
+    int id = key_shard(key, len);
+    if (len && len <= CTX_KEY_CACHE) {
+        __builtin_memcpy(c->kc_key, key, len);
+        c->kc_len = len;
+        c->kc_shard = id;
+    }
+    return id;
+}
+static inline shard *ctx_shard(cmd_ctx *c, const char *key, size_t len)
+{
+    return shards[ctx_key_shard(c, key, len)];
+}
+static inline db *ctx_db(cmd_ctx *c, const char *key, size_t len)
+{
+    return &ctx_shard(c, key, len)->dbs[c->dbid];
 }
 
 /* Lookups: NULL when the key is absent or expired (an expired key is deleted on the way).
  * _read counts a keyspace hit or miss; both refresh the LRU/LFU data. */
 entry *db_lookup_read(cmd_ctx *c, const char *key, size_t len);
 entry *db_lookup_write(cmd_ctx *c, const char *key, size_t len);
+/* A read lookup that counts the hit or miss but leaves the LRU/LFU data alone (Redis's
+ * LOOKUP_NOTOUCH: EXISTS, TYPE, TTL, OBJECT). */
+entry *db_lookup_read_notouch(cmd_ctx *c, const char *key, size_t len);
 /* Lookup without side effects on LRU or stats (still drops an expired key). */
 entry *db_peek(cmd_ctx *c, const char *key, size_t len);
 /* 1 after replying WRONGTYPE when e is not NULL and not of `type`. */
@@ -107,6 +131,8 @@ void db_notify(cmd_ctx *c, int type, const char *event, const char *key, size_t 
 /* Per-db operations over one shard. */
 size_t db_size(shard *s, int dbid);
 void db_flush(shard *s, int dbid); /* dbid -1: every db */
+/* Exchanges databases id1 and id2 of shard s (SWAPDB, run on every shard) and tells WATCH. */
+void db_swap(shard *s, int id1, int id2);
 int db_expired(const entry *e, int64_t now_ms);
 
 /* Deletes expired keys of shard s's databases within a time budget (active expiry). */
@@ -144,5 +170,8 @@ enum {
 extern void (*db_watch_hook)(shard *s, int dbid, const char *key, size_t len);
 /* Called when a whole db (dbid >= 0) or every db (-1) of a shard is flushed. */
 extern void (*db_flush_hook)(shard *s, int dbid);
+/* Called after db_swap exchanged dbs id1 and id2 of shard s: WATCHed keys of either db that
+ * exist in either must be touched. When unset, db_swap calls db_flush_hook for both dbs. */
+extern void (*db_swap_hook)(shard *s, int id1, int id2);
 
 #endif

@@ -56,12 +56,13 @@ int dispatch_shards(const command *cmd, int argc, const slice *argv, shardset *s
 
 void dispatch_call(cmd_ctx *c)
 {
-    uint64_t start = clock_mono_us();
+    int64_t start = clock_wall_us();
     c->error = 0;
     if (!(c->flags & CTX_IN_EXEC))
-        c->now_ms = clock_wall_ms();
+        c->now_ms = start / 1000;
     c->cmd->proc(c);
-    uint64_t dur = clock_mono_us() - start;
+    int64_t end = clock_wall_us();
+    uint64_t dur = end > start ? (uint64_t)(end - start) : 0;
     worker *w = current_worker;
     cmd_stats *st = &w->cmdstats[c->cmd->id];
     counter_add(&st->calls, 1);
@@ -72,15 +73,8 @@ void dispatch_call(cmd_ctx *c)
     stats_after_command(c, dur);
 }
 
-/* Runs on whichever thread holds the command's shards. */
-static void run_body(void *arg)
+void dispatch_run(cmd_ctx *c)
 {
-    client *cl = arg;
-    cmd_ctx *c = &cl->ctx;
-    if (current_worker != cl->owner) {
-        c->out = &cl->xbuf;
-        c->flags |= CTX_REMOTE;
-    }
     if ((c->cmd->flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 &&
         zmalloc_used() > server.cfg.maxmemory) {
         int over = 1;
@@ -93,6 +87,18 @@ static void run_body(void *arg)
         }
     }
     dispatch_call(c);
+}
+
+/* Runs on whichever thread holds the command's shards. */
+static void run_body(void *arg)
+{
+    client *cl = arg;
+    cmd_ctx *c = &cl->ctx;
+    if (current_worker != cl->owner) {
+        c->out = &cl->xbuf;
+        c->flags |= CTX_REMOTE;
+    }
+    dispatch_run(c);
 }
 
 static void body_done(void *arg)
@@ -140,7 +146,6 @@ int dispatch_command(client *cl, int argc, slice *argv)
     c->dbid = cl->dbid;
     c->resp = cl->resp;
     c->out = &cl->wbuf;
-    c->now_ms = clock_wall_ms();
 
     const command *container;
     const command *cmd = command_lookup(argc, argv, &container);

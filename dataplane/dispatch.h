@@ -18,6 +18,8 @@ int dispatch_shards(const command *cmd, int argc, const slice *argv, shardset *s
 /* Calls c->cmd's proc with statistics: the one place every command passes through, also for
  * EXEC and scripts. The caller holds the shards of its keys. */
 void dispatch_call(cmd_ctx *c);
+/* dispatch_call after the memory check of write commands (OOM or eviction). */
+void dispatch_run(cmd_ctx *c);
 
 /* Keys of a call whose shards must all be held, e.g. for EXEC. Adds to set. */
 void dispatch_add_shards(const command *cmd, int argc, const slice *argv, shardset *set);

@@ -360,6 +360,9 @@ static void watch_cmd(cmd_ctx *c)
         ws->keys[ws->nkeys].key = kc;
         ws->keys[ws->nkeys].len = k->len;
         ws->nkeys++;
+        /* A key that has already expired counts as absent: reclaim it before registering, so
+         * that its removal later is not taken for a change (Redis 7 behaves the same). */
+        db_peek(c, k->p, k->len);
         wt_add(shard_of(k->p, k->len), c->dbid, k->p, k->len, ws);
     }
     reply_ok(c);

@@ -362,3 +362,86 @@ int ll_to_str(char *buf, long long v)
     buf[len] = '\0';
     return len;
 }
+
+/* ---- string values that change in place --------------------------------------------------- */
+
+/* A rawstr of len bytes (copied from s, or zeros when s is NULL) with room for at least cap. */
+static rawstr *rawstr_alloc(const char *s, size_t len, size_t cap)
+{
+    if (cap < len)
+        cap = len;
+    rawstr *r = zmalloc(sizeof(rawstr) + cap + 1);
+    r->len = len;
+    r->cap = zmalloc_size(r) - sizeof(rawstr) - 1;
+    if (s)
+        memcpy(r->data, s, len);
+    else
+        memset(r->data, 0, len);
+    r->data[len] = '\0';
+    return r;
+}
+
+entry *entry_new_raw(const char *key, size_t klen, const char *val, size_t vlen, size_t cap,
+                     int64_t expire_ms)
+{
+    unsigned char *v;
+    entry *e = entry_alloc(key, klen, OBJ_STRING, ENC_RAW, sizeof(void *), expire_ms, &v);
+    rawstr *r = rawstr_alloc(val, vlen, cap);
+    memcpy(v, &r, sizeof(r));
+    return e;
+}
+
+entry *entry_new_string_plain(const char *key, size_t klen, const char *val, size_t vlen,
+                              int64_t expire_ms)
+{
+    if (vlen > OBJ_EMBSTR_MAX)
+        return entry_new_raw(key, klen, val, vlen, vlen, expire_ms);
+    unsigned char *v;
+    entry *e =
+        entry_alloc(key, klen, OBJ_STRING, ENC_EMBSTR, varint_len(vlen) + vlen, expire_ms, &v);
+    v += varint_put(v, vlen);
+    memcpy(v, val, vlen);
+    return e;
+}
+
+entry *entry_string_to_raw(const entry *e, size_t cap)
+{
+    assert(e->type == OBJ_STRING && e->enc != ENC_RAW);
+    char tmp[OBJ_INT_STR_MAX];
+    size_t klen, len;
+    const char *k = entry_key(e, &klen);
+    const char *s = entry_str(e, tmp, &len);
+    entry *n = entry_new_raw(k, klen, s, len, cap, entry_expire(e));
+    n->lru = e->lru;
+    return n;
+}
+
+/* Redis's sdsMakeRoomFor: double small strings, add a fixed step to large ones, so that a run
+ * of APPENDs costs amortized constant time without wasting more than the step on big values. */
+static size_t rawstr_grown_cap(size_t len)
+{
+    return len < RAWSTR_MAX_PREALLOC ? len * 2 : len + RAWSTR_MAX_PREALLOC;
+}
+
+rawstr *entry_raw_resize(entry *e, size_t len)
+{
+    assert(e->type == OBJ_STRING && e->enc == ENC_RAW);
+    rawstr *r = entry_ptr(e);
+    if (len > r->cap) {
+        size_t cap = rawstr_grown_cap(len);
+        r = zrealloc(r, sizeof(rawstr) + cap + 1);
+        r->cap = zmalloc_size(r) - sizeof(rawstr) - 1;
+        entry_set_ptr(e, r);
+    }
+    if (len > r->len)
+        memset(r->data + r->len, 0, len - r->len);
+    r->len = len;
+    r->data[len] = '\0';
+    return r;
+}
+
+void entry_set_ll(entry *e, long long v)
+{
+    assert(e->type == OBJ_STRING && e->enc == ENC_INT);
+    memcpy(e->data + value_offset(e), &v, sizeof(v));
+}

@@ -63,6 +63,9 @@ typedef struct obj_type_ops {
     void (*free)(void *ptr, int enc);   /* frees the structure behind the value pointer */
     size_t (*mem_usage)(const void *ptr, int enc); /* bytes for MEMORY USAGE */
     const char *(*enc_name)(int enc);   /* OBJECT ENCODING's answer, NULL for the default names */
+    /* A deep copy of the structure behind the value pointer, same encoding (COPY). The copy
+     * is owned by the caller until it is put into an entry. */
+    void *(*dup)(const void *ptr, int enc);
 } obj_type_ops;
 
 void obj_register_type(enum obj_type type, const obj_type_ops *ops);
@@ -108,5 +111,30 @@ size_t entry_mem_usage(const entry *e);
 int str_to_ll(const char *s, size_t len, long long *out);
 /* Formats v in decimal; returns the length. buf must hold OBJ_INT_STR_MAX bytes. */
 int ll_to_str(char *buf, long long v);
+
+/* ---- string values that change in place (APPEND, SETRANGE, SETBIT, INCR) ------------------ */
+
+/* Redis's SDS_MAX_PREALLOC: a growing raw string doubles its capacity up to this size, then grows
+ * by this much at a time. */
+#define RAWSTR_MAX_PREALLOC (1024 * 1024)
+
+/* A string entry stored as ENC_RAW whatever its length or content (Redis's createObject of an
+ * sds: OBJECT ENCODING says raw). The value is vlen bytes of val, or zeros when val is NULL; room
+ * is reserved for at least cap bytes. */
+entry *entry_new_raw(const char *key, size_t klen, const char *val, size_t vlen, size_t cap,
+                     int64_t expire_ms);
+/* A string entry holding the bytes as given: embstr when short, raw otherwise, never int
+ * (Redis's createStringObject, as INCRBYFLOAT stores its result). */
+entry *entry_new_string_plain(const char *key, size_t klen, const char *val, size_t vlen,
+                              int64_t expire_ms);
+/* A copy of string entry e (key, expiry, LRU data) whose value is raw with room for at least cap
+ * bytes: Redis's dbUnshareStringValue. e must be embstr or int and is left as it is; the caller
+ * swaps the two (db_replace), which frees e and, the value being inline, all of it. */
+entry *entry_string_to_raw(const entry *e, size_t cap);
+/* Makes the raw string of e (ENC_RAW) len bytes long: new bytes are zeros, shrinking only cuts.
+ * Growth reserves extra room as Redis's sdsMakeRoomFor does. The entry itself does not move. */
+rawstr *entry_raw_resize(entry *e, size_t len);
+/* Overwrites the integer of an ENC_INT entry in place (INCR needs no allocation). */
+void entry_set_ll(entry *e, long long v);
 
 #endif

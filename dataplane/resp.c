@@ -31,6 +31,15 @@ void resp_parser_next(resp_parser *p)
     p->bulk_len = -1;
 }
 
+void resp_parser_rewind(resp_parser *p)
+{
+    p->pos = p->start;
+    p->type = 0;
+    p->argc = 0;
+    p->multibulk_left = 0;
+    p->bulk_len = -1;
+}
+
 static void argv_reserve(resp_parser *p, long n)
 {
     if (n <= p->argv_cap)

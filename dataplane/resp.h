@@ -21,6 +21,8 @@ void resp_parser_init(resp_parser *p);
 void resp_parser_free(resp_parser *p);
 /* Forgets the finished command; the next one starts at p->pos. */
 void resp_parser_next(resp_parser *p);
+/* Forgets the request being parsed so that it is parsed again from its start. */
+void resp_parser_rewind(resp_parser *p);
 
 /* Parses one request from data[p->pos .. len). Returns RESP_OK when a command is complete (its
  * p->argc arguments are described by p->arg_off: offsets into data for multibulk, into

@@ -7,6 +7,8 @@
 
 #define TABLE_MIN_SIZE 4
 #define TABLE_SHRINK_RATIO 8
+/* Random bucket probes before table_random falls back to a linear walk. */
+#define TABLE_RANDOM_PROBES 64
 
 static uint64_t hash_seed = 0x9e3779b97f4a7c15ull;
 
@@ -299,14 +301,41 @@ uint64_t table_scan(table *t, uint64_t v, table_scan_fn fn, void *arg)
     return v;
 }
 
+/* The non-empty bucket chain at or after linear position pos over both arrays (wrapping). Used
+ * when random probing keeps missing: a table can be sparse while a rehash is still running
+ * (shrinks start only between rehashes), and probing alone would then take long. */
+static entry *first_chain_from(table *t, size_t pos)
+{
+    size_t total = t->size[0] + t->size[1];
+    for (size_t i = 0; i < total; i++) {
+        size_t idx = (pos + i) % total;
+        entry *b = idx < t->size[0] ? t->buckets[0][idx] : t->buckets[1][idx - t->size[0]];
+        if (b)
+            return b;
+    }
+    return NULL;
+}
+
+static entry *chain_pick(entry *b, uint64_t r)
+{
+    size_t n = 0;
+    for (entry *e = b; e; e = e->next)
+        n++;
+    size_t k = (size_t)(r % n);
+    while (k--)
+        b = b->next;
+    return b;
+}
+
 entry *table_random(table *t, uint64_t rnd)
 {
     if (table_count(t) == 0)
         return NULL;
     /* Pick a non-empty bucket, then an element of its chain. Bounded probing keeps it O(1)
      * on average at the load factors the table keeps. */
-    for (int tries = 0;; tries++) {
-        uint64_t r = rnd + (uint64_t)tries * 0x9e3779b97f4a7c15ull;
+    uint64_t r = rnd;
+    for (int tries = 0; tries < TABLE_RANDOM_PROBES; tries++) {
+        r = rnd + (uint64_t)tries * 0x9e3779b97f4a7c15ull;
         r ^= r >> 33;
         r *= 0xff51afd7ed558ccdull;
         r ^= r >> 33;
@@ -324,14 +353,8 @@ entry *table_random(table *t, uint64_t rnd)
         } else {
             b = t->buckets[0][r & (t->size[0] - 1)];
         }
-        if (!b)
-            continue;
-        size_t n = 0;
-        for (entry *e = b; e; e = e->next)
-            n++;
-        size_t k = (r >> 32) % n;
-        while (k--)
-            b = b->next;
-        return b;
+        if (b)
+            return chain_pick(b, r >> 32);
     }
+    return chain_pick(first_chain_from(t, (size_t)r), r >> 32);
 }

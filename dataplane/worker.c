@@ -234,6 +234,8 @@ void workers_start(void)
         pthread_create(&workers[i]->thread, NULL, worker_main, workers[i]);
 }
 
+static atomic_int workers_quiesced;
+
 static void close_cb(uv_handle_t *h)
 {
     (void)h;
@@ -246,27 +248,52 @@ static void walk_close(uv_handle_t *h, void *arg)
         uv_close(h, close_cb);
 }
 
-/* On each worker: close connections and handles so that the loop ends. */
-static void worker_stop_msg(void *arg)
+/* Shutdown, first step, on each worker: no new connections or requests. The loop keeps running
+ * so that work in flight between threads (hops, transactions) completes. */
+static void worker_quiesce_msg(void *arg)
 {
     worker *w = arg;
     w->stopping = 1;
+    for (int i = 0; i < w->nlisteners; i++)
+        uv_close((uv_handle_t *)&w->listeners[i].tcp, close_cb);
+    uv_timer_stop(&w->cron);
     client_close_all(w);
-    uv_walk(&w->loop, walk_close, NULL);
+    atomic_fetch_add(&workers_quiesced, 1);
 }
+
+static void worker_stop_msg(void *arg)
+{
+    worker *w = arg;
+    uv_stop(&w->loop);
+}
+
+#define STOP_WAIT_MS 5000
+#define STOP_DRAIN_MS 50
 
 void workers_stop(void)
 {
     for (int i = 0; i < nworkers; i++)
+        worker_post(workers[i], worker_quiesce_msg, workers[i]);
+    uint64_t deadline = clock_mono_ms() + STOP_WAIT_MS;
+    while (atomic_load(&workers_quiesced) < nworkers && clock_mono_ms() < deadline)
+        usleep(1000);
+    usleep(STOP_DRAIN_MS * 1000); /* replies of work in flight reach their threads */
+    for (int i = 0; i < nworkers; i++)
         worker_post(workers[i], worker_stop_msg, workers[i]);
     for (int i = 0; i < nworkers; i++)
         pthread_join(workers[i]->thread, NULL);
+    /* The threads are gone: close every handle from here and let the close callbacks run. */
     for (int i = 0; i < nworkers; i++) {
         worker *w = workers[i];
-        /* Messages that raced with the stop. */
+        uv_walk(&w->loop, walk_close, NULL);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
         for (msg *m; (m = inbox_pop(w));)
-            free(m);
+            if (m != &w->inbox_stub)
+                free(m);
         uv_loop_close(&w->loop);
+    }
+    for (int i = 0; i < nworkers; i++) {
+        worker *w = workers[i];
         free(w->cmdstats);
         free(w->listeners);
         free(w);

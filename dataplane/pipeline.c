@@ -1,0 +1,215 @@
+/* Pipeline squashing; see pipeline.h. */
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "dispatch.h"
+#include "server.h"
+#include "tx.h"
+#include "worker.h"
+
+typedef struct pl_cmd {
+    const command *cmd;
+    int argc;
+    size_t argv_at; /* index of its first slice in the arena */
+    int group;      /* shard */
+    size_t rstart, rlen;
+} pl_cmd;
+
+struct pipeline;
+
+typedef struct pl_group {
+    struct pipeline *pl;
+    int *idx; /* commands of this shard, in request order */
+    int n, cap;
+    buf out;
+} pl_group;
+
+typedef struct pipeline {
+    client *cl;
+    pl_cmd *cmds;
+    int n, cap;
+    slice *slices;
+    size_t nslices, slices_cap;
+    pl_group *groups; /* one per shard */
+    int pending;
+    int64_t now_ms;
+} pipeline;
+
+extern void client_batch_done(client *cl);
+
+static pipeline *pl_get(client *cl)
+{
+    if (!cl->pipeline) {
+        pipeline *pl = calloc(1, sizeof(pipeline));
+        pl->cl = cl;
+        pl->groups = calloc((size_t)server.nshards, sizeof(pl_group));
+        for (int i = 0; i < server.nshards; i++)
+            pl->groups[i].pl = pl;
+        cl->pipeline = pl;
+    }
+    return cl->pipeline;
+}
+
+int pipeline_squashable(client *cl, int argc, const slice *argv, const command **out_cmd,
+                        int *out_shard)
+{
+    if (cl->rp.type != 1 || !cl->authenticated ||
+        (cl->flags & (CLIENT_MULTI | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
+                      CLIENT_MONITOR | CLIENT_PUBSUB)))
+        return 0;
+    const command *cmd = command_lookup_name(argv[0].p, argv[0].len);
+    if (!cmd || cmd->subcommands || !command_arity_ok(cmd, argc) ||
+        (cmd->flags & (CMD_ALL_SHARDS | CMD_CLIENT_STATE | CMD_BLOCKING | CMD_PUBSUB)))
+        return 0;
+    int keys[8];
+    int n = command_get_keys(cmd, argc, argv, keys, 8);
+    if (n < 0)
+        return 0;
+    int shard = cl->owner->id;
+    if (n > 0) {
+        shard = key_shard(argv[keys[0]].p, argv[keys[0]].len);
+        for (int i = 1; i < n; i++)
+            if (key_shard(argv[keys[i]].p, argv[keys[i]].len) != shard)
+                return 0;
+    } else if (strcmp(cmd->name, "ping") && strcmp(cmd->name, "echo")) {
+        return 0; /* keyless commands other than these may read global state: keep them in order */
+    }
+    *out_cmd = cmd;
+    *out_shard = shard;
+    return 1;
+}
+
+void pipeline_add(client *cl, const command *cmd, int shard, int argc, const slice *argv)
+{
+    pipeline *pl = pl_get(cl);
+    if (pl->n == pl->cap) {
+        pl->cap = pl->cap ? pl->cap * 2 : 32;
+        pl->cmds = realloc(pl->cmds, sizeof(pl_cmd) * (size_t)pl->cap);
+    }
+    if (pl->nslices + (size_t)argc > pl->slices_cap) {
+        while (pl->nslices + (size_t)argc > pl->slices_cap)
+            pl->slices_cap = pl->slices_cap ? pl->slices_cap * 2 : 128;
+        pl->slices = realloc(pl->slices, sizeof(slice) * pl->slices_cap);
+    }
+    pl_cmd *pc = &pl->cmds[pl->n];
+    pc->cmd = cmd;
+    pc->argc = argc;
+    pc->argv_at = pl->nslices;
+    pc->group = shard;
+    memcpy(pl->slices + pl->nslices, argv, sizeof(slice) * (size_t)argc);
+    pl->nslices += (size_t)argc;
+    pl_group *g = &pl->groups[shard];
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 16;
+        g->idx = realloc(g->idx, sizeof(int) * (size_t)g->cap);
+    }
+    g->idx[g->n++] = pl->n++;
+}
+
+int pipeline_count(const client *cl)
+{
+    return cl->pipeline ? ((const pipeline *)cl->pipeline)->n : 0;
+}
+
+/* Runs one shard's commands, on the thread that holds that shard. */
+static void group_body(void *arg)
+{
+    pl_group *g = arg;
+    pipeline *pl = g->pl;
+    client *cl = pl->cl;
+    int remote = current_worker != cl->owner;
+    for (int i = 0; i < g->n; i++) {
+        pl_cmd *pc = &pl->cmds[g->idx[i]];
+        cmd_ctx c = {
+            .cl = cl,
+            .cmd = pc->cmd,
+            .argc = pc->argc,
+            .argv = pl->slices + pc->argv_at,
+            .dbid = cl->dbid,
+            .resp = cl->resp,
+            .out = &g->out,
+            .flags = remote ? CTX_REMOTE : 0,
+        };
+        pc->rstart = g->out.len;
+        dispatch_run(&c);
+        pc->rlen = g->out.len - pc->rstart;
+    }
+}
+
+/* Puts the replies in request order and forgets the batch. */
+static void assemble(pipeline *pl)
+{
+    client *cl = pl->cl;
+    for (int i = 0; i < pl->n; i++) {
+        pl_cmd *pc = &pl->cmds[i];
+        buf_append(&cl->wbuf, pl->groups[pc->group].out.data + pc->rstart, pc->rlen);
+    }
+    for (int s = 0; s < server.nshards; s++) {
+        pl_group *g = &pl->groups[s];
+        g->n = 0;
+        buf_clear(&g->out);
+        buf_shrink(&g->out, 1 << 16);
+    }
+    pl->n = 0;
+    pl->nslices = 0;
+}
+
+static void group_done(void *arg)
+{
+    pl_group *g = arg;
+    pipeline *pl = g->pl;
+    if (--pl->pending > 0)
+        return;
+    assemble(pl);
+    client_batch_done(pl->cl);
+}
+
+int pipeline_run(client *cl)
+{
+    pipeline *pl = pl_get(cl);
+    int own = cl->owner->id;
+    pl->pending = 1; /* held by this function until every group is launched */
+    shardset set;
+    for (int s = 0; s < server.nshards; s++) {
+        if (s == own || pl->groups[s].n == 0)
+            continue;
+        shardset_clear(&set);
+        shardset_add(&set, s);
+        pl->pending++;
+        if (tx_run(&set, group_body, group_done, &pl->groups[s]))
+            pl->pending--;
+    }
+    /* The local group runs while the others are on their way. */
+    if (pl->groups[own].n) {
+        shardset_clear(&set);
+        shardset_add(&set, own);
+        pl->pending++;
+        if (tx_run(&set, group_body, group_done, &pl->groups[own]))
+            pl->pending--;
+    }
+    if (--pl->pending == 0) {
+        assemble(pl);
+        return 0;
+    }
+    cl->waiting = 1;
+    return 1;
+}
+
+void pipeline_free(client *cl)
+{
+    pipeline *pl = cl->pipeline;
+    if (!pl)
+        return;
+    for (int s = 0; s < server.nshards; s++) {
+        free(pl->groups[s].idx);
+        buf_free(&pl->groups[s].out);
+    }
+    free(pl->groups);
+    free(pl->cmds);
+    free(pl->slices);
+    free(pl);
+    cl->pipeline = NULL;
+}
