@@ -9,6 +9,7 @@
 #include "dispatch.h"
 #include "http.h"
 #include "log.h"
+#include "monitor.h"
 #include "multi.h"
 #include "pipeline.h"
 #include "resp.h"
@@ -83,6 +84,7 @@ void client_close(client *cl)
         return;
     cl->closing = 1;
     list_remove(cl->owner, cl);
+    monitor_remove(cl); /* monitors hold a pointer to cl: drop it before cl can be freed */
     uv_close((uv_handle_t *)&cl->tcp, on_close);
 }
 
@@ -478,4 +480,32 @@ void client_describe(client *cl, buf *out)
                cl->wbuf.len, cl->wbuf.cap + cl->wout.cap, cl->rbuf.cap + cl->wbuf.cap + cl->wout.cap,
                cl->last_cmd ? cl->last_cmd->name : "NULL", cl->resp,
                cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "", cl->owner->id);
+}
+
+/* ---- deferred replies ---------------------------------------------------------------------
+ * A command whose proc runs inline on the client's thread but whose answer needs other workers
+ * (CLIENT LIST and CLIENT KILL ask every worker about its own connections) defers its reply:
+ * the proc returns with cl->waiting set, so client_process stops after it as it does for a
+ * command running elsewhere, and input that arrives meanwhile goes to spill. */
+
+int client_defer_reply(client *cl)
+{
+    cl->waiting = 1;
+    /* finish_command applies CLIENT REPLY OFF/SKIP when the proc returns, before the reply
+     * exists; remember whether this reply is to be dropped. */
+    return (cl->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) != 0;
+}
+
+void client_deferred_reply(client *cl, const char *reply, size_t len, int muted, int close_after)
+{
+    if (!cl->closing) {
+        /* client_command_done runs finish_command again: harmless, since nothing was parsed
+         * since the first run, and with reply_mark here it drops only what OFF drops. */
+        cl->reply_mark = cl->wbuf.len;
+        if (!muted)
+            buf_append(&cl->wbuf, reply, len);
+        if (close_after)
+            cl->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    }
+    client_command_done(cl);
 }

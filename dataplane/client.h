@@ -115,5 +115,13 @@ void client_batch_done(client *cl);
 void client_protocol_error(client *cl, const char *msg);
 /* Describes the client in CLIENT LIST format. Runs on the owner's thread. */
 void client_describe(client *cl, buf *out);
+/* For a command proc running inline on cl's thread (not in EXEC or a script) whose reply comes
+ * later: marks the command in flight. Returns the `muted` flag to hand to
+ * client_deferred_reply (CLIENT REPLY OFF/SKIP applied to this command). */
+int client_defer_reply(client *cl);
+/* On cl's thread: the deferred reply is ready. Appends it (unless muted), closes the
+ * connection after it when close_after is set, and resumes the pipeline. Frees cl if it was
+ * closed meanwhile. */
+void client_deferred_reply(client *cl, const char *reply, size_t len, int muted, int close_after);
 
 #endif

@@ -21,13 +21,20 @@ const char *const acl_category_names[ACL_CATEGORY_COUNT] = {
 extern command string_commands[];
 extern command keyspace_commands[];
 extern command server_commands[];
+extern command config_commands[];
+extern command info_commands[];
+extern command debug_commands[];
+extern command introspection_commands[];
 extern command connection_commands[];
+extern command client_commands[];
 extern command multi_commands[];
 extern command bits_commands[];
 
 static command *const families[] = {
     string_commands, keyspace_commands, server_commands, connection_commands, multi_commands,
     bits_commands,
+    config_commands, info_commands, debug_commands, introspection_commands,
+    client_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */
@@ -194,7 +201,9 @@ int str_to_long_double(const char *s, size_t len, long double *out)
     char *end;
     errno = 0;
     long double v = strtold(tmp, &end);
-    if (*end || isnan(v) || (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL)))
+    /* end short of len: a NUL byte inside the argument stopped strtold early. */
+    if (*end || (size_t)(end - tmp) != len || isnan(v) ||
+        (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)))
         return 0;
     *out = v;
     return 1;
@@ -210,7 +219,8 @@ int str_to_double(const char *s, size_t len, double *out)
     char *end;
     errno = 0;
     double v = strtod(tmp, &end);
-    if (*end || isnan(v) || (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL)))
+    if (*end || (size_t)(end - tmp) != len || isnan(v) ||
+        (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL)))
         return 0;
     *out = v;
     return 1;

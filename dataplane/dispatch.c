@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "db.h"
 #include "multi.h"
+#include "pause.h"
 #include "reply.h"
 #include "server.h"
 #include "stats.h"
@@ -174,6 +175,8 @@ int dispatch_command(client *cl, int argc, slice *argv)
         return 0;
     }
     cl->last_cmd = cmd;
+    if (pause_postpone(cl, cmd)) /* CLIENT PAUSE: held back, dispatched again at its end */
+        return 1;
     if ((cl->flags & CLIENT_MULTI) && !is_tx_control(container ? container : cmd)) {
         if ((cmd->flags & CMD_NO_MULTI) || (container && (container->flags & CMD_NO_MULTI))) {
             reply_errorf(c, "ERR Command not allowed inside a transaction");

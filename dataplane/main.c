@@ -1,4 +1,5 @@
 /* dfly-server: flags, startup, signals and shutdown. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "multi.h"
 #include "server.h"
+#include "stats.h"
 #include "table.h"
 #include "worker.h"
 #include "zmalloc.h"
@@ -19,6 +21,7 @@
 static uv_loop_t main_loop;
 static uv_signal_t sig_term, sig_int;
 static uv_async_t shutdown_async;
+static uv_timer_t stats_timer;
 
 static void on_shutdown(uv_async_t *h)
 {
@@ -33,11 +36,36 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_stop(&main_loop);
 }
 
-/* Asks the main thread to stop the server (SHUTDOWN). Any thread. */
-void server_request_shutdown(void)
+/* server_request_shutdown's way to wake this thread (any thread may call it). */
+static void notify_shutdown(void)
 {
-    atomic_store(&server.shutdown_asked, 1);
     uv_async_send(&shutdown_async);
+}
+
+static void on_stats_timer(uv_timer_t *t)
+{
+    (void)t;
+    stats_cron();
+}
+
+/* The config file flags_init reads (the first bare argument, or --config's value), as an
+ * absolute path for CONFIG REWRITE; NULL when there is none. Call before chdir. */
+static char *config_file_of(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strncmp(a, "--config=", 9))
+            path = a + 9;
+        else if (!strcmp(a, "--config") && i + 1 < argc)
+            path = argv[++i];
+        else if (a[0] != '-' && !(i > 1 && argv[i - 1][0] == '-' && !strchr(argv[i - 1], '=')))
+            path = a;
+    }
+    if (!path)
+        return NULL;
+    char abs[PATH_MAX];
+    return realpath(path, abs) ? strdup(abs) : strdup(path);
 }
 
 static void make_run_id(void)
@@ -86,6 +114,7 @@ int main(int argc, char **argv)
                 strerror(-lrc));
         return 2;
     }
+    server.config_file = config_file_of(argc, argv);
     if (server.cfg.dir && *server.cfg.dir && chdir(server.cfg.dir) != 0) {
         log_error("cannot use --dir '%s': %s", server.cfg.dir, strerror(errno));
         return 1;
@@ -114,6 +143,7 @@ int main(int argc, char **argv)
     shards_init(threads, (int)server.cfg.databases);
     uv_loop_init(&main_loop);
     uv_async_init(&main_loop, &shutdown_async, on_shutdown);
+    server_set_shutdown_notify(notify_shutdown);
     if (workers_init(threads, server.cfg.bind, (int)server.cfg.port) < 0)
         return 1;
     log_info("dfly-server v%s starting: %d threads, maxmemory %lld bytes (%s), pid %d",
@@ -124,16 +154,22 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_init(&main_loop, &sig_int);
     uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_timer_init(&main_loop, &stats_timer);
+    uv_timer_start(&stats_timer, on_stats_timer, STATS_SAMPLE_MS, STATS_SAMPLE_MS);
     uv_run(&main_loop, UV_RUN_DEFAULT);
+    uv_timer_stop(&stats_timer);
 
     workers_stop();
+    multi_shards_free(); /* watch registrations live in the shards */
     shards_free();
     log_info("dfly-server stopped");
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&shutdown_async, NULL);
+    uv_close((uv_handle_t *)&stats_timer, NULL);
     uv_run(&main_loop, UV_RUN_DEFAULT);
     uv_loop_close(&main_loop);
     flags_free(server_flags);
+    free(server.config_file);
     return 0;
 }

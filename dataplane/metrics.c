@@ -1,5 +1,9 @@
-/* The Prometheus exposition of GET /metrics. Runs while holding every shard. */
+/* The Prometheus text exposition (format 0.0.4) of GET /metrics, with Dragonfly's metric names.
+ * Runs while holding every shard (http.c), so it may read the shards' tables; the per-thread
+ * counters are atomics. */
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "clock.h"
 #include "db.h"
@@ -9,6 +13,9 @@
 #include "worker.h"
 #include "zmalloc.h"
 
+#define METRIC_LABEL_MAX 128
+#define USEC_PER_SEC 1e6
+
 extern long client_count(void);
 
 static void metric(buf *out, const char *name, const char *type, const char *help)
@@ -16,45 +23,78 @@ static void metric(buf *out, const char *name, const char *type, const char *hel
     buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-void metrics_render(buf *out)
+/* One sample without labels. */
+static void sample_u64(buf *out, const char *name, const char *type, const char *help,
+                       uint64_t v)
 {
-    metric(out, "dragonfly_uptime_in_seconds", "counter", "Server uptime in seconds.");
-    buf_printf(out, "dragonfly_uptime_in_seconds %llu\n",
-               (unsigned long long)((clock_mono_ms() - server.start_mono_ms) / 1000));
-    metric(out, "dragonfly_connected_clients", "gauge", "Clients connected.");
-    buf_printf(out, "dragonfly_connected_clients %ld\n", client_count());
-    metric(out, "dragonfly_memory_used_bytes", "gauge", "Bytes allocated for data.");
-    buf_printf(out, "dragonfly_memory_used_bytes %lld\n", (long long)zmalloc_used());
-    metric(out, "dragonfly_memory_max_bytes", "gauge", "The maxmemory limit, 0 if none.");
-    buf_printf(out, "dragonfly_memory_max_bytes %lld\n", server.cfg.maxmemory);
-    metric(out, "dragonfly_used_memory_rss_bytes", "gauge", "Resident set size.");
-    buf_printf(out, "dragonfly_used_memory_rss_bytes %zu\n", zmalloc_rss());
+    metric(out, name, type, help);
+    buf_printf(out, "%s %llu\n", name, (unsigned long long)v);
+}
 
-    uint64_t expired = 0, evicted = 0, hits = 0, misses = 0;
-    for (int i = 0; i < server.nshards; i++) {
-        expired += atomic_load(&shards[i]->stats.expired_keys);
-        evicted += atomic_load(&shards[i]->stats.evicted_keys);
-        hits += atomic_load(&shards[i]->stats.keyspace_hits);
-        misses += atomic_load(&shards[i]->stats.keyspace_misses);
+/* A label value with Prometheus's escapes (backslash, double quote, newline). */
+static void label_value(buf *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            buf_append_char(out, '\\');
+        if (*s == '\n') {
+            buf_append_str(out, "\\n");
+            continue;
+        }
+        buf_append_char(out, *s);
     }
-    metric(out, "dragonfly_expired_keys_total", "counter", "Keys deleted because they expired.");
-    buf_printf(out, "dragonfly_expired_keys_total %llu\n", (unsigned long long)expired);
-    metric(out, "dragonfly_evicted_keys_total", "counter", "Keys evicted under maxmemory.");
-    buf_printf(out, "dragonfly_evicted_keys_total %llu\n", (unsigned long long)evicted);
-    metric(out, "dragonfly_keyspace_hits_total", "counter", "Lookups that found the key.");
-    buf_printf(out, "dragonfly_keyspace_hits_total %llu\n", (unsigned long long)hits);
-    metric(out, "dragonfly_keyspace_misses_total", "counter", "Lookups that missed.");
-    buf_printf(out, "dragonfly_keyspace_misses_total %llu\n", (unsigned long long)misses);
-    metric(out, "dragonfly_net_input_bytes_total", "counter", "Bytes received from clients.");
-    buf_printf(out, "dragonfly_net_input_bytes_total %llu\n",
-               (unsigned long long)WORKERS_SUM(net_in));
-    metric(out, "dragonfly_net_output_bytes_total", "counter", "Bytes sent to clients.");
-    buf_printf(out, "dragonfly_net_output_bytes_total %llu\n",
-               (unsigned long long)WORKERS_SUM(net_out));
-    metric(out, "dragonfly_commands_processed_total", "counter", "Commands run.");
-    buf_printf(out, "dragonfly_commands_processed_total %llu\n",
-               (unsigned long long)WORKERS_SUM(commands));
+}
 
+static uint64_t shards_sum(size_t offset)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < server.nshards; i++)
+        n += counter_get((_Atomic uint64_t *)((char *)&shards[i]->stats + offset));
+    return n;
+}
+#define SHARDS_SUM(field) shards_sum(offsetof(shard_stats, field))
+
+static void render_server(buf *out)
+{
+    sample_u64(out, "dragonfly_uptime_in_seconds", "counter", "Server uptime in seconds.",
+               (clock_mono_ms() - server.start_mono_ms) / 1000);
+    metric(out, "dragonfly_version", "gauge", "The server's version, as labels.");
+    buf_printf(out, "dragonfly_version{version=\"%s\",redis_version=\"7.0.15\"} 1\n",
+               DFLY_VERSION);
+    sample_u64(out, "dragonfly_threads", "gauge", "Worker threads, one shard each.",
+               (uint64_t)nworkers);
+    sample_u64(out, "dragonfly_connected_clients", "gauge", "Clients connected.",
+               (uint64_t)client_count());
+    sample_u64(out, "dragonfly_blocked_clients", "gauge", "Clients in a blocking command.",
+               WORKERS_SUM(blocked));
+    sample_u64(out, "dragonfly_connections_received_total", "counter",
+               "Connections accepted.", WORKERS_SUM(connections));
+    sample_u64(out, "dragonfly_rejected_connections_total", "counter",
+               "Connections refused because of maxclients.", WORKERS_SUM(rejected));
+}
+
+static void render_memory(buf *out)
+{
+    sample_u64(out, "dragonfly_memory_used_bytes", "gauge", "Bytes allocated for data.",
+               (uint64_t)zmalloc_used());
+    sample_u64(out, "dragonfly_memory_used_peak_bytes", "gauge",
+               "The most bytes allocated for data so far.", (uint64_t)stats_used_memory_peak());
+    sample_u64(out, "dragonfly_memory_max_bytes", "gauge", "The maxmemory limit, 0 if none.",
+               (uint64_t)server.cfg.maxmemory);
+    sample_u64(out, "dragonfly_used_memory_rss_bytes", "gauge", "Resident set size.",
+               zmalloc_rss());
+}
+
+static void render_keyspace(buf *out)
+{
+    sample_u64(out, "dragonfly_expired_keys_total", "counter",
+               "Keys deleted because they expired.", SHARDS_SUM(expired_keys));
+    sample_u64(out, "dragonfly_evicted_keys_total", "counter", "Keys evicted under maxmemory.",
+               SHARDS_SUM(evicted_keys));
+    sample_u64(out, "dragonfly_keyspace_hits_total", "counter", "Lookups that found the key.",
+               SHARDS_SUM(keyspace_hits));
+    sample_u64(out, "dragonfly_keyspace_misses_total", "counter", "Lookups that missed.",
+               SHARDS_SUM(keyspace_misses));
     metric(out, "dragonfly_db_keys", "gauge", "Keys per database.");
     for (int d = 0; d < server.cfg.databases; d++) {
         size_t n = 0;
@@ -63,13 +103,65 @@ void metrics_render(buf *out)
         if (n)
             buf_printf(out, "dragonfly_db_keys{db=\"db%d\"} %zu\n", d, n);
     }
-    metric(out, "dragonfly_commands_total", "counter", "Calls per command.");
-    for (int id = 0; id < command_count(); id++) {
-        uint64_t calls = 0;
-        for (int w = 0; w < nworkers; w++)
-            calls += counter_get(&workers[w]->cmdstats[id].calls);
-        if (calls)
-            buf_printf(out, "dragonfly_commands_total{cmd=\"%s\"} %llu\n",
-                       command_by_id(id)->name, (unsigned long long)calls);
+    metric(out, "dragonfly_db_keys_expiring", "gauge", "Keys with a time to live per database.");
+    for (int d = 0; d < server.cfg.databases; d++) {
+        size_t n = 0, exp = 0;
+        for (int i = 0; i < server.nshards; i++) {
+            n += db_size(shards[i], d);
+            exp += shards[i]->dbs[d].expires;
+        }
+        if (n)
+            buf_printf(out, "dragonfly_db_keys_expiring{db=\"db%d\"} %zu\n", d, exp);
     }
+}
+
+static void render_traffic(buf *out)
+{
+    sample_u64(out, "dragonfly_net_input_bytes_total", "counter", "Bytes received from clients.",
+               WORKERS_SUM(net_in));
+    sample_u64(out, "dragonfly_net_output_bytes_total", "counter", "Bytes sent to clients.",
+               WORKERS_SUM(net_out));
+    sample_u64(out, "dragonfly_commands_processed_total", "counter", "Commands run.",
+               WORKERS_SUM(commands));
+    sample_u64(out, "dragonfly_error_replies_total", "counter", "Error replies sent.",
+               stats_total_errors());
+}
+
+/* Calls and time per command ("config|get" for a subcommand); commands never called are left
+ * out, as INFO commandstats leaves them out. */
+static void render_commands(buf *out)
+{
+    buf durations;
+    buf_init(&durations);
+    metric(out, "dragonfly_commands_total", "counter", "Calls per command.");
+    metric(&durations, "dragonfly_commands_duration_seconds_total", "counter",
+           "Time spent running each command.");
+    for (int id = 0; id < command_count(); id++) {
+        uint64_t calls = 0, usec = 0;
+        for (int w = 0; w < nworkers; w++) {
+            calls += counter_get(&workers[w]->cmdstats[id].calls);
+            usec += counter_get(&workers[w]->cmdstats[id].usec);
+        }
+        if (!calls)
+            continue;
+        char name[METRIC_LABEL_MAX];
+        stats_command_name(id, name, sizeof(name));
+        buf_append_str(out, "dragonfly_commands_total{cmd=\"");
+        label_value(out, name);
+        buf_printf(out, "\"} %llu\n", (unsigned long long)calls);
+        buf_append_str(&durations, "dragonfly_commands_duration_seconds_total{cmd=\"");
+        label_value(&durations, name);
+        buf_printf(&durations, "\"} %.6f\n", (double)usec / USEC_PER_SEC);
+    }
+    buf_append(out, durations.data, durations.len);
+    buf_free(&durations);
+}
+
+void metrics_render(buf *out)
+{
+    render_server(out);
+    render_memory(out);
+    render_keyspace(out);
+    render_traffic(out);
+    render_commands(out);
 }

@@ -19,7 +19,7 @@ typedef struct watch_state {
         int dbid;
         char *key;
         size_t len;
-    } *keys;
+    } * keys;
 } watch_state;
 
 /* A shard's registrations: (db, key) -> watchers. */
@@ -36,9 +36,13 @@ typedef struct watch_table {
     watch_entry **b;
     size_t size;
     size_t count;
+    size_t sweep_cursor; /* next bucket wt_add cleans of dead registrations */
 } watch_table;
 
 #define WATCH_TABLE_MIN 16
+/* Buckets cleaned of dead registrations per new registration: the table then never holds
+ * more than a bounded share of dead entries, even for keys that nobody writes. */
+#define WATCH_SWEEP_PER_ADD 4
 
 static void ws_unref(watch_state *ws)
 {
@@ -85,9 +89,24 @@ static void wt_grow(watch_table *t)
     t->size = nsize;
 }
 
+static int wt_visit(watch_table *t, watch_entry **ref, int touch);
+
+/* Drops the dead registrations of a few buckets, round robin. */
+static void wt_sweep_some(watch_table *t, size_t nbuckets)
+{
+    for (size_t n = 0; n < nbuckets && t->count; n++) {
+        watch_entry **ref = &t->b[t->sweep_cursor & (t->size - 1)];
+        while (*ref)
+            if (!wt_visit(t, ref, 0))
+                ref = &(*ref)->next;
+        t->sweep_cursor++;
+    }
+}
+
 static void wt_add(shard *s, int dbid, const char *key, size_t len, watch_state *ws)
 {
     watch_table *t = wt_get(s);
+    wt_sweep_some(t, WATCH_SWEEP_PER_ADD);
     size_t idx = wt_idx(t, dbid, key, len);
     watch_entry *e = t->b[idx];
     while (e && !(e->dbid == dbid && e->len == len && !memcmp(e->key, key, len)))
@@ -176,14 +195,35 @@ static void flush_hook(shard *s, int dbid)
 void multi_shard_sweep(shard *s)
 {
     watch_table *t = s->watch;
-    if (!t || !t->count)
+    if (t)
+        wt_sweep_some(t, t->size);
+}
+
+void multi_shard_free(shard *s)
+{
+    watch_table *t = s->watch;
+    if (!t)
         return;
     for (size_t i = 0; i < t->size; i++) {
-        watch_entry **ref = &t->b[i];
-        while (*ref)
-            if (!wt_visit(t, ref, 0))
-                ref = &(*ref)->next;
+        watch_entry *e = t->b[i];
+        while (e) {
+            watch_entry *next = e->next;
+            for (int k = 0; k < e->nw; k++)
+                ws_unref(e->w[k]);
+            free(e->w);
+            free(e);
+            e = next;
+        }
     }
+    free(t->b);
+    free(t);
+    s->watch = NULL;
+}
+
+void multi_shards_free(void)
+{
+    for (int i = 0; i < server.nshards; i++)
+        multi_shard_free(shards[i]);
 }
 
 static int exec_route(client *cl, shardset *set);
@@ -375,26 +415,48 @@ static void unwatch_cmd(cmd_ctx *c)
 }
 
 command multi_commands[] = {
-    {.name = "multi", .proc = multi_cmd, .arity = 1,
+    {.name = "multi",
+     .proc = multi_cmd,
+     .arity = 1,
      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_CLIENT_STATE,
-     .acl = ACL_FAST | ACL_TRANSACTION, .group = "transactions", .since = "1.2.0",
+     .acl = ACL_FAST | ACL_TRANSACTION,
+     .group = "transactions",
+     .since = "1.2.0",
      .summary = "Starts a transaction."},
-    {.name = "exec", .proc = exec_cmd, .arity = 1,
+    {.name = "exec",
+     .proc = exec_cmd,
+     .arity = 1,
      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG,
-     .acl = ACL_SLOW | ACL_TRANSACTION, .group = "transactions", .since = "1.2.0",
+     .acl = ACL_SLOW | ACL_TRANSACTION,
+     .group = "transactions",
+     .since = "1.2.0",
      .summary = "Executes all commands in a transaction."},
-    {.name = "discard", .proc = discard_cmd, .arity = 1,
+    {.name = "discard",
+     .proc = discard_cmd,
+     .arity = 1,
      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_CLIENT_STATE,
-     .acl = ACL_FAST | ACL_TRANSACTION, .group = "transactions", .since = "2.0.0",
+     .acl = ACL_FAST | ACL_TRANSACTION,
+     .group = "transactions",
+     .since = "2.0.0",
      .summary = "Discards a transaction."},
-    {.name = "watch", .proc = watch_cmd, .arity = -2,
+    {.name = "watch",
+     .proc = watch_cmd,
+     .arity = -2,
      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
-     .acl = ACL_FAST | ACL_TRANSACTION, .first_key = 1, .last_key = -1, .key_step = 1,
-     .group = "transactions", .since = "2.2.0",
+     .acl = ACL_FAST | ACL_TRANSACTION,
+     .first_key = 1,
+     .last_key = -1,
+     .key_step = 1,
+     .group = "transactions",
+     .since = "2.2.0",
      .summary = "Monitors changes to keys to determine the execution of a transaction."},
-    {.name = "unwatch", .proc = unwatch_cmd, .arity = 1,
+    {.name = "unwatch",
+     .proc = unwatch_cmd,
+     .arity = 1,
      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_CLIENT_STATE,
-     .acl = ACL_FAST | ACL_TRANSACTION, .group = "transactions", .since = "2.2.0",
+     .acl = ACL_FAST | ACL_TRANSACTION,
+     .group = "transactions",
+     .since = "2.2.0",
      .summary = "Forgets about watched keys of a transaction."},
     {0},
 };

@@ -19,7 +19,12 @@ void multi_reset(client *cl);
 void multi_unwatch(client *cl);
 /* Installs the db hooks; call once at startup. */
 void multi_init(void);
-/* Removes dead watch registrations from a shard; called on its timer. */
+/* Removes dead watch registrations from a shard (WATCH also does so a few buckets at a time).
+ * Runs on the shard's thread, or on the thread of a transaction holding it. */
 void multi_shard_sweep(shard *s);
+/* Frees a shard's watch registrations; at shutdown, once no thread runs commands. */
+void multi_shard_free(shard *s);
+/* multi_shard_free for every shard; call before shards_free(). */
+void multi_shards_free(void);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "dispatch.h"
+#include "pause.h"
 #include "server.h"
 #include "tx.h"
 #include "worker.h"
@@ -56,7 +57,7 @@ static pipeline *pl_get(client *cl)
 int pipeline_squashable(client *cl, int argc, const slice *argv, const command **out_cmd,
                         int *out_shard)
 {
-    if (cl->rp.type != 1 || !cl->authenticated ||
+    if (cl->rp.type != 1 || !cl->authenticated || pause_requested() /* dispatch holds back */ ||
         (cl->flags & (CLIENT_MULTI | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
                       CLIENT_MONITOR | CLIENT_PUBSUB)))
         return 0;

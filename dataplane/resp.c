@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "object.h"
+
 #define RESP_ARGV_INITIAL 8
-#define RESP_INLINE_MAX_ARGS 1024
+#define RESP_INLINE_ARGS_FIRST 1024 /* room for inline arguments before growing */
 
 void resp_parser_init(resp_parser *p)
 {
@@ -55,30 +57,14 @@ static void argv_reserve(resp_parser *p, long n)
 }
 
 /* Parses a decimal number terminated by \r\n starting at s (after the type byte). Returns the
- * position after \r\n, or NULL when the line is not complete yet; *bad set on garbage. */
+ * position after \r\n, or NULL when the line is not complete yet; *bad set on garbage. The
+ * number follows Redis's string2ll: no sign but '-', no leading zeros, no "-0", no overflow. */
 static const char *parse_len_line(const char *s, const char *end, long long *out, int *bad)
 {
     const char *nl = memchr(s, '\r', (size_t)(end - s));
     if (!nl || nl + 1 >= end)
         return NULL;
-    *bad = 0;
-    const char *q = s;
-    int neg = 0;
-    if (q < nl && *q == '-') {
-        neg = 1;
-        q++;
-    }
-    if (q == nl || nl - q > 19)
-        *bad = 1;
-    long long v = 0;
-    for (; q < nl && !*bad; q++) {
-        if (*q < '0' || *q > '9') {
-            *bad = 1;
-            break;
-        }
-        v = v * 10 + (*q - '0');
-    }
-    *out = neg ? -v : v;
+    *bad = !str_to_ll(s, (size_t)(nl - s), out);
     return nl + 2;
 }
 
@@ -93,7 +79,7 @@ int resp_split_inline(const char *line, size_t len, buf *out, size_t *offs, int 
         if (p >= end)
             return argc;
         if (argc == max)
-            return -1;
+            return -2;
         size_t start = out->len;
         int inq = 0, insq = 0, done = 0;
         while (!done) {
@@ -186,8 +172,17 @@ static int parse_inline(resp_parser *p, const char *data, size_t len, const resp
     }
     if (linelen && start[linelen - 1] == '\r')
         linelen--;
-    argv_reserve(p, RESP_INLINE_MAX_ARGS);
-    int argc = resp_split_inline(start, linelen, inline_args, p->arg_off, RESP_INLINE_MAX_ARGS);
+    /* Room for the usual few arguments first; a line with more is split again with more room
+     * (a line of n bytes has at most n/2 + 1 arguments, so this ends). */
+    int max = p->argv_cap > RESP_INLINE_ARGS_FIRST ? p->argv_cap : RESP_INLINE_ARGS_FIRST;
+    int argc;
+    for (;;) {
+        argv_reserve(p, max);
+        argc = resp_split_inline(start, linelen, inline_args, p->arg_off, max);
+        if (argc != -2)
+            break;
+        max *= 2;
+    }
     if (argc < 0) {
         *err = "ERR Protocol error: unbalanced quotes in request";
         return RESP_ERROR;

@@ -37,7 +37,7 @@ size_t resp_pending_bulk(const resp_parser *p, size_t len);
 
 /* Splits an inline request line into arguments with Redis's quoting rules (sdssplitargs).
  * Appends each unescaped argument to out and its (offset,len) to offs (2*max entries).
- * Returns the count, or -1 on unbalanced quotes or more than max arguments. */
+ * Returns the count, -1 on unbalanced quotes, or -2 when there are more than max arguments. */
 int resp_split_inline(const char *line, size_t len, buf *out, size_t *offs, int max);
 
 #endif

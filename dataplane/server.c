@@ -56,6 +56,14 @@ const flag_def server_flags[] = {
     {"active_expire_enabled", FLAG_BOOL, C(active_expire_enabled), "yes",
      "delete expired keys in the background"},
     {"protected_mode", FLAG_BOOL, C(protected_mode), "no", "accepted for compatibility"},
+    {"latency_monitor_threshold", FLAG_INT, C(latency_monitor_threshold), "0",
+     "record latency events of at least this many milliseconds (0: off)", 0, 1LL << 40},
+    {"save", FLAG_STR, C(save), "",
+     "Redis's save points; accepted for compatibility (snapshots follow the persistence flags)"},
+    {"appendonly", FLAG_BOOL, C(appendonly), "no", "accepted for compatibility: no AOF exists"},
+    {"appendfsync", FLAG_STR, C(appendfsync), "everysec", "accepted for compatibility"},
+    {"notify_keyspace_events", FLAG_STR, C(notify_keyspace_events), "",
+     "keyspace notification classes, Redis's letters (K E g $ l s h z x e t m d n A)"},
     {NULL},
 };
 
@@ -73,6 +81,20 @@ int maxmemory_policy_parse(const char *s, enum maxmemory_policy *out)
         }
     }
     return -1;
+}
+
+static void (*shutdown_notify)(void);
+
+void server_set_shutdown_notify(void (*notify)(void))
+{
+    shutdown_notify = notify;
+}
+
+void server_request_shutdown(int flags)
+{
+    atomic_fetch_or(&server.shutdown_asked, SHUTDOWN_ASKED | flags);
+    if (shutdown_notify)
+        shutdown_notify();
 }
 
 int server_config_apply(char *err, size_t errlen)

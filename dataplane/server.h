@@ -58,6 +58,13 @@ struct server_config {
     long long active_expire_effort;
     int active_expire_enabled; /* DEBUG SET-ACTIVE-EXPIRE */
     int protected_mode;
+    long long latency_monitor_threshold; /* ms; 0 disables the latency monitor */
+    /* Accepted and reported for clients and tools that read or set them (CONFIG GET save,
+     * appendonly...); no AOF exists, and snapshots follow the persistence flags. */
+    char *save;
+    int appendonly;
+    char *appendfsync;
+    char *notify_keyspace_events;
 };
 
 struct server {
@@ -80,6 +87,17 @@ struct server {
 
 extern struct server server;
 extern const flag_def server_flags[];
+
+/* SHUTDOWN's options, in server.shutdown_asked together with SHUTDOWN_ASKED. */
+enum {
+    SHUTDOWN_ASKED = 1 << 0,
+    SHUTDOWN_NOSAVE = 1 << 1, /* do not snapshot on the way out */
+    SHUTDOWN_SAVE = 1 << 2,   /* snapshot even when no save point is configured */
+};
+/* Asks the main thread to stop the server with SHUTDOWN_* options. Any thread. */
+void server_request_shutdown(int flags);
+/* How server_request_shutdown wakes the main thread; main.c sets it at startup. */
+void server_set_shutdown_notify(void (*notify)(void));
 
 /* Applies derived settings after flags change (policy enum...). Returns 0 or -1 with err. */
 int server_config_apply(char *err, size_t errlen);

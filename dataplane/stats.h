@@ -32,6 +32,8 @@ uint64_t stats_instantaneous_ops(void);     /* commands per second */
 double stats_instantaneous_kbps(int input); /* KiB per second read (1) or written (0) */
 /* The highest used_memory seen; refreshed from the current value by this call. */
 int64_t stats_used_memory_peak(void);
+/* used_memory at the first stats_cron sample, right after startup (0 before it). */
+int64_t stats_startup_memory(void);
 
 /* The statistics name of command id: "get", or "config|get" for a subcommand. */
 void stats_command_name(int id, char *out, size_t outlen);

@@ -55,6 +55,7 @@ static void pending_push(shard *s, tx_fn fn, void *arg)
 /* ---- single-shard hops ------------------------------------------------------------------- */
 
 struct hop {
+    msg m; /* carries the hop there and back */
     tx_fn body, done;
     void *arg;
     worker *origin;
@@ -73,10 +74,13 @@ static void hop_run(void *p)
 {
     struct hop *h = p;
     h->body(h->arg);
-    if (h->origin == current_worker)
+    if (h->origin == current_worker) {
         hop_done(h);
-    else
-        worker_post(h->origin, hop_done, h);
+    } else {
+        h->m.fn = hop_done;
+        h->m.arg = h;
+        worker_post_msg(h->origin, &h->m);
+    }
 }
 
 /* On the shard's thread: run now, or after the holder releases. */
@@ -300,10 +304,13 @@ int tx_run(const shardset *set, tx_fn body, tx_fn done, void *arg)
         h->arg = arg;
         h->origin = me;
         counter_add(&me->stats.hops, 1);
-        if (id == me->id)
+        if (id == me->id) {
             pending_push(me->shard, hop_run, h);
-        else
-            worker_post(workers[id], hop_arrive, h);
+        } else {
+            h->m.fn = hop_arrive;
+            h->m.arg = h;
+            worker_post_msg(workers[id], &h->m);
+        }
         return 0;
     }
     counter_add(&me->stats.tx_scheduled, 1);

@@ -75,6 +75,14 @@ void worker_post(worker *w, void (*fn)(void *arg), void *arg)
         abort();
     m->fn = fn;
     m->arg = arg;
+    m->heap = 1;
+    inbox_push(w, m);
+    uv_async_send(&w->wakeup);
+}
+
+void worker_post_msg(worker *w, msg *m)
+{
+    m->heap = 0;
     inbox_push(w, m);
     uv_async_send(&w->wakeup);
 }
@@ -88,7 +96,8 @@ static void on_wakeup(uv_async_t *h)
             return;
         void (*fn)(void *) = m->fn;
         void *arg = m->arg;
-        free(m);
+        if (m->heap)
+            free(m);
         fn(arg);
     }
     uv_async_send(&w->wakeup); /* more to do: let I/O run first */
@@ -288,7 +297,7 @@ void workers_stop(void)
         uv_walk(&w->loop, walk_close, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
         for (msg *m; (m = inbox_pop(w));)
-            if (m != &w->inbox_stub)
+            if (m->heap)
                 free(m);
         uv_loop_close(&w->loop);
     }

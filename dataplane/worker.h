@@ -16,6 +16,7 @@ typedef struct msg {
     _Atomic(struct msg *) next;
     void (*fn)(void *arg);
     void *arg;
+    int heap; /* allocated by worker_post: the receiver frees it */
 } msg;
 
 /* Counters of a worker, written by its thread, read by INFO on any thread. */
@@ -74,6 +75,9 @@ void workers_stop(void);
 
 /* Posts fn(arg) to run on worker w's thread. Any thread may call it. */
 void worker_post(worker *w, void (*fn)(void *arg), void *arg);
+/* Posts a caller-owned message (fn and arg set); it must stay valid until fn has started, and
+ * may be posted again from then on. Saves an allocation on hot paths. */
+void worker_post_msg(worker *w, msg *m);
 
 static inline void counter_add(_Atomic uint64_t *v, uint64_t n)
 {

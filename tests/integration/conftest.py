@@ -67,6 +67,19 @@ def _tail(text, lines=LOG_TAIL_LINES):
     return f"... ({len(parts) - lines} lines before)\n" + "\n".join(parts[-lines:]) + "\n"
 
 
+def _excerpt(text, lines=LOG_TAIL_LINES):
+    """A sanitizer report from its first line on (where the cause is); else the tail."""
+    parts = text.splitlines()
+    for i, line in enumerate(parts):
+        if any(m in line for m in SANITIZER_MARKERS):
+            shown = parts[i : i + lines]
+            more = len(parts) - i - len(shown)
+            head = f"... ({i} lines before)\n" if i else ""
+            tail = f"... ({more} lines after)\n" if more > 0 else ""
+            return head + "\n".join(shown) + "\n" + tail
+    return _tail(text, lines)
+
+
 def _flag_value(args, name):
     """Value of --name in args, given as `--name v` or `--name=v`; None if absent."""
     value = None
@@ -158,6 +171,7 @@ class ServerProcess:
         self.exited_by_itself = False
         self.killed = False
         self._sigterm_sent = False
+        self._group_done = False
         self._clients = []
         self.stderr_path = self.workdir / f"{self.name}.stderr"
         self.logfile = self.workdir / f"{self.name}.log"
@@ -194,6 +208,7 @@ class ServerProcess:
         self.exited_by_itself = False
         self.killed = False
         self._sigterm_sent = False
+        self._group_done = False
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(
                 self.argv(),
@@ -202,6 +217,9 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
                 env=self.env(),
+                # Own process group: SIGKILL reaches whatever the server (or a wrapper
+                # in DFLY_SERVER) started, so nothing outlives the test.
+                start_new_session=True,
             )
 
     def _wait_ready(self):
@@ -258,21 +276,32 @@ class ServerProcess:
         """Ends the process with SIGKILL; the exit is not checked at teardown."""
         self.check_exit = False
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+            self._kill_group()
             self.proc.wait(timeout=KILL_TIMEOUT)
         return self.stop()
 
-    def _terminate(self):
-        if self.proc.poll() is not None:
-            return
-        self._sigterm_sent = True
-        self.proc.send_signal(signal.SIGTERM)
+    def _kill_group(self):
         try:
-            self.proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.killed = True
-            self.proc.kill()
-            self.proc.wait(timeout=KILL_TIMEOUT)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _terminate(self):
+        if self._group_done:
+            return
+        if self.proc.poll() is None:
+            self._sigterm_sent = True
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.killed = True
+                self._kill_group()
+                self.proc.wait(timeout=KILL_TIMEOUT)
+        # Leftovers of the group, if any; once, right after the reap, so the id
+        # cannot have been reused by an unrelated process.
+        self._kill_group()
+        self._group_done = True
 
     @property
     def running(self):
@@ -336,7 +365,7 @@ class ServerProcess:
         parts.append(f"--- {self.name} log ({self.logfile}):\n" + _tail(self.log()))
         err = self.stderr()
         if err:
-            parts.append(f"--- {self.name} stdout/stderr ({self.stderr_path}):\n" + _tail(err))
+            parts.append(f"--- {self.name} stdout/stderr ({self.stderr_path}):\n" + _excerpt(err))
         return "\n".join(parts)
 
 

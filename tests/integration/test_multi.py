@@ -485,15 +485,14 @@ def test_flushall_invalidates_watch(srv):
     c, other = raw_client(srv), raw_client(srv)
     keys = keys_per_shard("fa", srv.nshards)
     for k in keys:
-        c.set(k, "1")
-    for k in keys:
+        for key in keys:  # FLUSHALL touches the watched keys that existed
+            other.set(key, "1")
         c.execute_command("WATCH", k)
         other.flushall()
         c.execute_command("MULTI")
         c.execute_command("SET", k, "mine")
         assert exec_raw(c) is None, k
         assert other.exists(k) == 0
-        other.set(k, "1")
 
 
 def test_flushdb_invalidates_watch_in_that_db_only(server):
