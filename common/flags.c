@@ -13,7 +13,7 @@
 static int name_eq(const char *a, const char *b, size_t blen)
 {
     size_t i = 0;
-    for (; a[i] && i < blen; i++) {
+    for (; i < blen && a[i]; i++) {
         char x = a[i] == '-' ? '_' : (char)tolower((unsigned char)a[i]);
         char y = b[i] == '-' ? '_' : (char)tolower((unsigned char)b[i]);
         if (x != y)

@@ -199,7 +199,7 @@ static entry **find_live(cmd_ctx *c, shard *s, const char *key, size_t len)
 {
     db *d = &s->dbs[c->dbid];
     entry **ref = table_find_ref(&d->keys, key, len);
-    if (ref && db_expired(*ref, c->now_ms)) {
+    if (ref && db_expired(table_ref_entry(ref), c->now_ms)) {
         expire_entry(c, s, c->dbid, ref);
         return NULL;
     }
@@ -209,7 +209,7 @@ static entry **find_live(cmd_ctx *c, shard *s, const char *key, size_t len)
 entry *db_peek(cmd_ctx *c, const char *key, size_t len)
 {
     entry **ref = find_live(c, ctx_shard(c, key, len), key, len);
-    return ref ? *ref : NULL;
+    return ref ? table_ref_entry(ref) : NULL;
 }
 
 entry *db_lookup_read(cmd_ctx *c, const char *key, size_t len)
@@ -221,8 +221,9 @@ entry *db_lookup_read(cmd_ctx *c, const char *key, size_t len)
         return NULL;
     }
     stat_inc(&s->stats.keyspace_hits);
-    entry_touch(*ref);
-    return *ref;
+    entry *e = table_ref_entry(ref);
+    entry_touch(e);
+    return e;
 }
 
 entry *db_lookup_read_notouch(cmd_ctx *c, const char *key, size_t len)
@@ -230,7 +231,7 @@ entry *db_lookup_read_notouch(cmd_ctx *c, const char *key, size_t len)
     shard *s = ctx_shard(c, key, len);
     entry **ref = find_live(c, s, key, len);
     stat_inc(ref ? &s->stats.keyspace_hits : &s->stats.keyspace_misses);
-    return ref ? *ref : NULL;
+    return ref ? table_ref_entry(ref) : NULL;
 }
 
 entry *db_lookup_write(cmd_ctx *c, const char *key, size_t len)
@@ -238,8 +239,9 @@ entry *db_lookup_write(cmd_ctx *c, const char *key, size_t len)
     entry **ref = find_live(c, ctx_shard(c, key, len), key, len);
     if (!ref)
         return NULL;
-    entry_touch(*ref);
-    return *ref;
+    entry *e = table_ref_entry(ref);
+    entry_touch(e);
+    return e;
 }
 
 int db_wrong_type(cmd_ctx *c, const entry *e, int type)
@@ -276,7 +278,7 @@ entry *db_put(cmd_ctx *c, entry *e, int keep_ttl)
         db_add(c, e);
         return e;
     }
-    entry *old = *ref;
+    entry *old = table_ref_entry(ref);
     if (keep_ttl && old->has_expire && !e->has_expire)
         e = entry_set_expire(e, entry_expire(old));
     entry_init_lru(e);
@@ -334,7 +336,7 @@ entry *db_set_expire(cmd_ctx *c, entry *e, int64_t when_ms)
     int had = e->has_expire;
     entry *n = entry_set_expire(e, when_ms);
     if (n != e)
-        *ref = n; /* same chain position: the link still points at the key's slot */
+        table_ref_set(ref, n); /* same key: same chain position and tag */
     d->expires += (size_t)n->has_expire - (size_t)had;
     return n;
 }
@@ -361,6 +363,9 @@ size_t db_size(shard *s, int dbid)
 
 void db_flush(shard *s, int dbid)
 {
+    /* Before clearing: WATCH is told only of the watched keys that existed (Redis 7). */
+    if (db_flush_hook)
+        db_flush_hook(s, dbid);
     for (int i = 0; i < s->ndbs; i++) {
         if (dbid >= 0 && i != dbid)
             continue;
@@ -368,8 +373,6 @@ void db_flush(shard *s, int dbid)
         s->dbs[i].expires = 0;
         s->dbs[i].expire_cursor = 0;
     }
-    if (db_flush_hook)
-        db_flush_hook(s, dbid);
 }
 
 void db_swap(shard *s, int id1, int id2)

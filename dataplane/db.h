@@ -168,7 +168,8 @@ enum {
 
 /* Called for every key write (set by multi.c for WATCH). */
 extern void (*db_watch_hook)(shard *s, int dbid, const char *key, size_t len);
-/* Called when a whole db (dbid >= 0) or every db (-1) of a shard is flushed. */
+/* Called just before a whole db (dbid >= 0) or every db (-1) of a shard is flushed, while
+ * its keys are still there. */
 extern void (*db_flush_hook)(shard *s, int dbid);
 /* Called after db_swap exchanged dbs id1 and id2 of shard s: WATCHed keys of either db that
  * exist in either must be touched. When unset, db_swap calls db_flush_hook for both dbs. */

@@ -177,19 +177,50 @@ static void watch_hook(shard *s, int dbid, const char *key, size_t len)
     }
 }
 
-static void flush_hook(shard *s, int dbid)
+static int key_present(shard *s, int dbid, const watch_entry *e)
+{
+    return table_find(&s->dbs[dbid].keys, e->key, e->len) != NULL;
+}
+
+/* Whether a whole-db operation touches watch entry e: FLUSHDB/FLUSHALL (a = the db or -1,
+ * b unused) touch the watched keys that exist; SWAPDB a b those that exist in either db.
+ * A watched key that does not exist stays untouched, as in Redis 7. */
+typedef int (*wt_touch_pred)(shard *s, const watch_entry *e, int a, int b);
+
+static int flushed_pred(shard *s, const watch_entry *e, int dbid, int unused)
+{
+    (void)unused;
+    return (dbid < 0 || e->dbid == dbid) && key_present(s, e->dbid, e);
+}
+
+static int swapped_pred(shard *s, const watch_entry *e, int id1, int id2)
+{
+    return (e->dbid == id1 || e->dbid == id2) && (key_present(s, id1, e) || key_present(s, id2, e));
+}
+
+static void wt_touch_where(shard *s, wt_touch_pred pred, int a, int b)
 {
     watch_table *t = s->watch;
     if (!t || !t->count)
         return;
     for (size_t i = 0; i < t->size; i++) {
         watch_entry **ref = &t->b[i];
-        while (*ref) {
-            int touch = dbid < 0 || (*ref)->dbid == dbid;
-            if (!wt_visit(t, ref, touch))
+        while (*ref)
+            if (!wt_visit(t, ref, pred(s, *ref, a, b)))
                 ref = &(*ref)->next;
-        }
     }
+}
+
+/* Runs before the flush, while the keys are still there (db.h). */
+static void flush_hook(shard *s, int dbid)
+{
+    wt_touch_where(s, flushed_pred, dbid, 0);
+}
+
+/* Runs after the swap; "exists in either db" reads the same before and after. */
+static void swap_hook(shard *s, int id1, int id2)
+{
+    wt_touch_where(s, swapped_pred, id1, id2);
 }
 
 void multi_shard_sweep(shard *s)
@@ -228,10 +259,32 @@ void multi_shards_free(void)
 
 static int exec_route(client *cl, shardset *set);
 
+void multi_shard_free(shard *s)
+{
+    watch_table *t = s->watch;
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->size; i++) {
+        watch_entry *e = t->b[i];
+        while (e) {
+            watch_entry *next = e->next;
+            for (int k = 0; k < e->nw; k++)
+                ws_unref(e->w[k]);
+            free(e->w);
+            free(e);
+            e = next;
+        }
+    }
+    free(t->b);
+    free(t);
+    s->watch = NULL;
+}
+
 void multi_init(void)
 {
     db_watch_hook = watch_hook;
     db_flush_hook = flush_hook;
+    db_swap_hook = swap_hook;
     dispatch_set_exec_route(exec_route);
 }
 

@@ -66,9 +66,9 @@ void table_init(table *t)
 static void free_array(entry **b, size_t size)
 {
     for (size_t i = 0; i < size; i++) {
-        entry *e = b[i];
+        entry *e = table_untag(b[i]);
         while (e) {
-            entry *next = e->next;
+            entry *next = table_untag(e->next);
             entry_free(e);
             e = next;
         }
@@ -127,19 +127,30 @@ void table_maybe_resize(table *t)
         start_resize(t, t->used[0]);
 }
 
+static inline entry *tagged(entry *e, uint64_t h)
+{
+    return (entry *)((uintptr_t)e | (uintptr_t)((h >> TABLE_PTR_BITS) << TABLE_PTR_BITS));
+}
+
+static inline int tag_matches(const entry *link, uint64_t h)
+{
+    return ((uintptr_t)link >> TABLE_PTR_BITS) == (h >> TABLE_PTR_BITS);
+}
+
 static void move_bucket(table *t, size_t idx)
 {
-    entry *e = t->buckets[0][idx];
-    while (e) {
+    entry *link = t->buckets[0][idx];
+    while (link) {
+        entry *e = table_untag(link);
         entry *next = e->next;
         size_t klen;
         const char *k = entry_key(e, &klen);
         size_t h = table_hash(k, klen) & (t->size[1] - 1);
         e->next = t->buckets[1][h];
-        t->buckets[1][h] = e;
+        t->buckets[1][h] = link; /* the tag depends on the hash only: it moves along */
         t->used[0]--;
         t->used[1]++;
-        e = next;
+        link = next;
     }
     t->buckets[0][idx] = NULL;
 }
@@ -190,9 +201,10 @@ entry **table_find_ref(table *t, const char *key, size_t len)
             break;
         entry **ref = &t->buckets[i][h & (t->size[i] - 1)];
         while (*ref) {
-            if (key_eq(*ref, key, len))
+            entry *e = table_untag(*ref);
+            if (tag_matches(*ref, h) && key_eq(e, key, len))
                 return ref;
-            ref = &(*ref)->next;
+            ref = &e->next;
         }
         if (!rehashing(t))
             break;
@@ -203,7 +215,7 @@ entry **table_find_ref(table *t, const char *key, size_t len)
 entry *table_find(table *t, const char *key, size_t len)
 {
     entry **ref = table_find_ref(t, key, len);
-    return ref ? *ref : NULL;
+    return ref ? table_ref_entry(ref) : NULL;
 }
 
 void table_insert(table *t, entry *e)
@@ -214,9 +226,10 @@ void table_insert(table *t, entry *e)
     int i = rehashing(t) ? 1 : 0;
     size_t klen;
     const char *k = entry_key(e, &klen);
-    size_t idx = table_hash(k, klen) & (t->size[i] - 1);
+    uint64_t h = table_hash(k, klen);
+    size_t idx = h & (t->size[i] - 1);
     e->next = t->buckets[i][idx];
-    t->buckets[i][idx] = e;
+    t->buckets[i][idx] = tagged(e, h);
     t->used[i]++;
 }
 
@@ -229,8 +242,8 @@ static int array_of(table *t, entry *e)
     size_t klen;
     const char *k = entry_key(e, &klen);
     uint64_t h = table_hash(k, klen);
-    entry *p = t->buckets[0][h & (t->size[0] - 1)];
-    for (; p; p = p->next)
+    entry *p = table_untag(t->buckets[0][h & (t->size[0] - 1)]);
+    for (; p; p = table_untag(p->next))
         if (p == e)
             return 0;
     return 1;
@@ -238,7 +251,7 @@ static int array_of(table *t, entry *e)
 
 entry *table_unlink(table *t, entry **ref)
 {
-    entry *e = *ref;
+    entry *e = table_ref_entry(ref);
     int i = array_of(t, e);
     *ref = e->next;
     e->next = NULL;
@@ -249,9 +262,9 @@ entry *table_unlink(table *t, entry **ref)
 
 entry *table_replace(table *t, entry **ref, entry *n)
 {
-    entry *old = *ref;
+    entry *old = table_ref_entry(ref);
     n->next = old->next;
-    *ref = n;
+    table_ref_set(ref, n);
     old->next = NULL;
     return old;
 }
@@ -264,10 +277,11 @@ static uint64_t rev64(uint64_t v)
     return __builtin_bswap64(v);
 }
 
-static void scan_bucket(entry *e, table_scan_fn fn, void *arg)
+static void scan_bucket(entry *link, table_scan_fn fn, void *arg)
 {
+    entry *e = table_untag(link);
     while (e) {
-        entry *next = e->next;
+        entry *next = table_untag(e->next);
         fn(arg, e);
         e = next;
     }
@@ -311,19 +325,20 @@ static entry *first_chain_from(table *t, size_t pos)
         size_t idx = (pos + i) % total;
         entry *b = idx < t->size[0] ? t->buckets[0][idx] : t->buckets[1][idx - t->size[0]];
         if (b)
-            return b;
+            return table_untag(b);
     }
     return NULL;
 }
 
 static entry *chain_pick(entry *b, uint64_t r)
 {
+    b = table_untag(b);
     size_t n = 0;
-    for (entry *e = b; e; e = e->next)
+    for (entry *e = b; e; e = table_untag(e->next))
         n++;
     size_t k = (size_t)(r % n);
     while (k--)
-        b = b->next;
+        b = table_untag(b->next);
     return b;
 }
 

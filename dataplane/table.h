@@ -28,6 +28,26 @@ size_t table_buckets(const table *t);
 uint64_t table_hash(const void *key, size_t len);
 void table_set_seed(uint64_t seed);
 
+/* Links (bucket heads and entry->next) carry 16 bits of the hash above the 48 bits of the
+ * address, so that a chain walk dereferences only entries whose tag matches: a lookup costs
+ * about one cache miss. Read a link with table_ref_entry, never with *ref. */
+#define TABLE_PTR_BITS 48
+#define TABLE_PTR_MASK ((UINT64_C(1) << TABLE_PTR_BITS) - 1)
+
+static inline entry *table_untag(const entry *link)
+{
+    return (entry *)((uintptr_t)link & TABLE_PTR_MASK);
+}
+static inline entry *table_ref_entry(entry *const *ref)
+{
+    return table_untag(*ref);
+}
+/* Points the link at n (same key), keeping its tag. */
+static inline void table_ref_set(entry **ref, entry *n)
+{
+    *ref = (entry *)(((uintptr_t)*ref & ~(uintptr_t)TABLE_PTR_MASK) | (uintptr_t)n);
+}
+
 /* Returns the address of the link that points to key's entry (so that callers can replace or
  * unlink it), or NULL. */
 entry **table_find_ref(table *t, const char *key, size_t len);

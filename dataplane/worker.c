@@ -13,6 +13,7 @@
 #include "client.h"
 #include "clock.h"
 #include "log.h"
+#include "multi.h"
 #include "server.h"
 #include "tx.h"
 #include "zmalloc.h"
@@ -167,6 +168,7 @@ static void on_cron(uv_timer_t *t)
         atomic_store(&server.lru_clock, (unsigned)(clock_mono_ms() / 1000));
     if (tx_shard_idle(w->id)) {
         db_active_expire(w->shard, EXPIRE_BUDGET_US);
+        multi_shard_sweep(w->shard);
         if (server.cfg.maxmemory > 0)
             db_evict_if_needed(w->shard, 0);
     }

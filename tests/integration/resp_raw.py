@@ -121,9 +121,9 @@ class RawConn:
             raise ProtocolViolation("empty reply line")
         t, rest = line[:1], line[1:]
         if t == b"+":
-            return Simple(rest.decode())
+            return Simple(rest.decode(errors="backslashreplace"))
         if t == b"-":
-            return Error(rest.decode())
+            return Error(rest.decode(errors="backslashreplace"))
         if t == b":":
             return int(rest)
         if t == b",":

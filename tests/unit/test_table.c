@@ -333,8 +333,8 @@ TEST(random_on_sparse_rehashing_table)
         for (size_t b = 0; b < t.size[a]; b++) {
             entry **ref = &t.buckets[a][b];
             while (*ref) {
-                if (key_index(*ref) == 0)
-                    ref = &(*ref)->next;
+                if (key_index(table_ref_entry(ref)) == 0)
+                    ref = &table_ref_entry(ref)->next;
                 else
                     entry_free(table_unlink(&t, ref));
             }
