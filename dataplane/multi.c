@@ -259,27 +259,6 @@ void multi_shards_free(void)
 
 static int exec_route(client *cl, shardset *set);
 
-void multi_shard_free(shard *s)
-{
-    watch_table *t = s->watch;
-    if (!t)
-        return;
-    for (size_t i = 0; i < t->size; i++) {
-        watch_entry *e = t->b[i];
-        while (e) {
-            watch_entry *next = e->next;
-            for (int k = 0; k < e->nw; k++)
-                ws_unref(e->w[k]);
-            free(e->w);
-            free(e);
-            e = next;
-        }
-    }
-    free(t->b);
-    free(t);
-    s->watch = NULL;
-}
-
 void multi_init(void)
 {
     db_watch_hook = watch_hook;
