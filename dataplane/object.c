@@ -97,7 +97,7 @@ static entry *entry_alloc(const char *key, size_t klen, int type, int enc, size_
                           int64_t expire_ms, unsigned char **vout)
 {
     size_t hdr = expire_ms >= 0 ? sizeof(int64_t) : 0;
-    size_t size = sizeof(entry) + hdr + varint_len(klen) + klen + vbytes;
+    size_t size = offsetof(entry, data) + hdr + varint_len(klen) + klen + vbytes;
     entry *e = zmalloc(size);
     e->next = NULL;
     e->type = (uint32_t)type;

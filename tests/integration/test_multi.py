@@ -5,6 +5,7 @@ when another client (on any thread) writes a watched key on any shard, when a wa
 expires, or on FLUSHALL; redis-py's pipelines and r.transaction() work unchanged.
 """
 
+import random
 import time
 
 import pytest
@@ -228,6 +229,40 @@ def test_disconnect_inside_multi_discards(server):
     a.close()
     time.sleep(0.1)
     assert raw_client(server).get("gone") is None
+
+
+FILL_VALUE = "x" * 1000
+FILL_MAX_KEYS = 20000  # 20 MB of values: well past the 1 MB limit below
+
+
+def fill_until_oom(c):
+    """Writes keys until the server answers OOM; fails if it never does."""
+    for start in range(0, FILL_MAX_KEYS, 100):
+        pipe = c.pipeline(transaction=False)
+        for i in range(start, start + 100):
+            pipe.set(f"fill:{i}", FILL_VALUE)
+        try:
+            pipe.execute()
+        except redis.ResponseError as e:
+            assert "OOM" in str(e)
+            return
+    pytest.fail("no OOM error after writing well past maxmemory")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="dispatch queues commands inside MULTI over maxmemory; Redis 7 rejects each with OOM "
+    "and EXEC then fails with EXECABORT",
+)
+def test_queuing_over_maxmemory_is_rejected(server_factory):
+    s = server_factory("--maxmemory", "1mb")
+    c = raw_client(s)
+    fill_until_oom(c)
+    c.execute_command("MULTI")
+    with pytest.raises(redis.ResponseError, match="^OOM command not allowed"):
+        c.execute_command("GET", "q")  # even a read: queuing itself takes memory
+    with pytest.raises(redis.ResponseError, match="^Transaction discarded"):
+        c.execute_command("EXEC")
 
 
 # --- WATCH -----------------------------------------------------------------------------------
@@ -512,6 +547,36 @@ def test_flushdb_invalidates_watch_in_that_db_only(server):
     assert exec_raw(c) is None
 
 
+def test_flush_leaves_watch_of_absent_key_alone(server):
+    """Redis 7: FLUSHALL and FLUSHDB touch only the watched keys that existed."""
+    c, other = raw_client(server), raw_client(server)
+    other.set("present", "1")
+    for flush in ("FLUSHALL", "FLUSHDB"):
+        c.execute_command("WATCH", "absent")
+        other.execute_command(flush)
+        c.execute_command("MULTI")
+        c.execute_command("SET", "x", "1")
+        assert exec_raw(c) == ["OK"], flush
+
+
+def test_swapdb_touches_watched_keys_existing_in_either_db(server):
+    c = raw_client(server, db=0)
+    other1 = raw_client(server, db=1)
+    c.execute_command("WATCH", "sw")  # absent in db 0 and db 1
+    c.execute_command("SWAPDB", "0", "1")
+    c.execute_command("MULTI")
+    c.execute_command("SET", "x", "1")
+    assert exec_raw(c) == ["OK"]
+
+    other1.set("sw", "in-db1")  # absent in db 0, present in db 1: SWAPDB brings it in
+    c.execute_command("WATCH", "sw")
+    other1.execute_command("SWAPDB", "0", "1")
+    c.execute_command("MULTI")
+    c.execute_command("GET", "sw")
+    assert exec_raw(c) is None
+    assert c.execute_command("GET", "sw") == "in-db1"
+
+
 def test_watch_survives_disconnect_of_other_watcher(server):
     """A watcher that goes away must not disturb the others' watches on the same key."""
     keeper, leaver, other = raw_client(server), raw_client(server), raw_client(server)
@@ -601,3 +666,98 @@ def test_redis_py_transaction_value_from_callable(r):
     assert r.transaction(read_and_set, "tv", value_from_callable=True) == 5
     assert r.get("tv") == "10"
 
+
+
+# --- the same command sequences against Redis -------------------------------------------------
+
+DIFF_SEEDS = 100
+DIFF_STEPS = 200
+DIFF_MAX_BATCH = 6  # commands one connection sends in one write (a pipeline)
+DIFF_KEYS = ("k0", "k1", "k2", "k3", "{t}a", "{t}b", "n0")
+
+
+def random_command(rng):
+    """One command of the transaction vocabulary, valid or not."""
+
+    def key():
+        return rng.choice(DIFF_KEYS)
+
+    def keys():
+        return rng.sample(DIFF_KEYS, rng.randint(1, 3))
+
+    def digit():
+        return str(rng.randint(0, 9))
+
+    makers = [
+        lambda: ["MULTI"],
+        lambda: ["EXEC"],
+        lambda: ["EXEC"],
+        lambda: ["DISCARD"],
+        lambda: ["WATCH", *keys()],
+        lambda: ["UNWATCH"],
+        lambda: ["SET", key(), digit()],
+        lambda: ["SET", key(), digit()],
+        lambda: ["GET", key()],
+        lambda: ["DEL", *keys()],
+        lambda: ["EXISTS", *keys()],
+        lambda: ["SELECT", str(rng.randint(0, 1))],
+        lambda: ["GET"],  # arity error: queued errors abort EXEC
+        lambda: ["NOSUCHCMD", key()],
+        lambda: ["SET", key(), "v", "EX", "bad"],  # runtime error
+        lambda: ["INCR", key()],
+        lambda: ["MSET", *[a for k in keys() for a in (k, digit())]],
+        lambda: ["MGET", *keys()],
+        lambda: ["RENAME", key(), key()],
+        lambda: ["SWAPDB", "0", "1"],
+        lambda: ["FLUSHDB"],
+        lambda: ["FLUSHALL"],
+        lambda: ["PING"],
+    ]
+    return rng.choice(makers)()
+
+
+def _plain(reply):
+    if isinstance(reply, Exception):
+        return "error: " + str(reply)
+    if isinstance(reply, list):
+        return [_plain(x) for x in reply]
+    return reply
+
+
+def replay(port, seed):
+    """Runs seed's random sequence over two connections, each step a pipelined batch of one
+    connection whose replies are read before the next step; returns every reply."""
+    rng = random.Random(seed)
+    conns = [redis.Connection(host="127.0.0.1", port=port, decode_responses=True) for _ in "ab"]
+    try:
+        conns[0].send_command("FLUSHALL")
+        conns[0].read_response()
+        log, steps = [], 0
+        while steps < DIFF_STEPS:
+            who = rng.randrange(len(conns))
+            batch = [random_command(rng) for _ in range(rng.randint(1, DIFF_MAX_BATCH))]
+            steps += len(batch)
+            c = conns[who]
+            c.send_packed_command(c.pack_commands(batch))
+            for cmd in batch:
+                try:
+                    reply = c.read_response()
+                except redis.ResponseError as e:
+                    reply = e
+                log.append((who, cmd, _plain(reply)))
+        return log
+    finally:
+        for c in conns:
+            c.disconnect()
+
+
+@pytest.mark.parametrize("threads", THREAD_COUNTS)
+def test_transaction_sequences_match_redis(server_factory, redis_server_factory, threads):
+    """Random sequences of MULTI/EXEC/DISCARD/WATCH/UNWATCH, writes, errors, SELECT, SWAPDB and
+    FLUSH from two pipelining connections get the same replies as from Redis 7."""
+    dfly = server_factory(threads=threads)
+    ref = redis_server_factory()
+    for seed in range(DIFF_SEEDS):
+        want, got = replay(ref.port, seed), replay(dfly.port, seed)
+        for i, (w, g) in enumerate(zip(want, got)):
+            assert g == w, f"seed {seed} step {i}: after {want[max(0, i - 8) : i]}"
