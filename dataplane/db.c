@@ -537,8 +537,14 @@ int db_evict_if_needed(shard *s, int dbid_hint)
         return 0;
     if (server.policy == MAXMEMORY_NOEVICTION)
         return -1;
-    for (int i = 0; i < EVICT_MAX_PER_CALL && zmalloc_used() > max; i++)
+    /* Success is judged when this shard's evictions got under the limit: re-reading the sum
+     * afterwards would also count what other shards allocated meanwhile, and fail a write
+     * that this shard did make room for. */
+    for (int i = 0; i < EVICT_MAX_PER_CALL; i++) {
+        if (zmalloc_used() <= max)
+            return 0;
         if (!evict_one(s))
             return -1;
+    }
     return zmalloc_used() > max ? -1 : 0;
 }

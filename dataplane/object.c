@@ -246,7 +246,9 @@ entry *entry_with_key(const entry *e, const char *key, size_t klen, void *ptr)
         char tmp[OBJ_INT_STR_MAX];
         size_t len;
         const char *s = entry_str(e, tmp, &len);
-        n = entry_new_string(key, klen, s, len, exp);
+        /* Keep the encoding: an embstr of digits (INCRBYFLOAT's result) stays an embstr. */
+        n = e->enc == ENC_INT ? entry_new_string(key, klen, s, len, exp)
+                              : entry_new_string_plain(key, klen, s, len, exp);
     } else if (e->type == OBJ_STRING && !ptr) {
         char tmp[OBJ_INT_STR_MAX];
         size_t len;

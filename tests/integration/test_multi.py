@@ -231,22 +231,26 @@ def test_disconnect_inside_multi_discards(server):
     assert raw_client(server).get("gone") is None
 
 
-FILL_VALUE = "x" * 1000
-FILL_MAX_KEYS = 20000  # 20 MB of values: well past the 1 MB limit below
+FILL_VALUE = "x" * 100
+FILL_BATCH = 50  # small pipelines: a big query buffer would count as used memory in Redis
+FILL_MAX_KEYS = 200000  # 20 MB of values: well past the 1 MB limit below
 
 
 def fill_until_oom(c):
-    """Writes keys until the server answers OOM; fails if it never does."""
-    for start in range(0, FILL_MAX_KEYS, 100):
+    """Writes keys until the server answers OOM, then checks that it still does."""
+    for start in range(0, FILL_MAX_KEYS, FILL_BATCH):
         pipe = c.pipeline(transaction=False)
-        for i in range(start, start + 100):
+        for i in range(start, start + FILL_BATCH):
             pipe.set(f"fill:{i}", FILL_VALUE)
         try:
             pipe.execute()
         except redis.ResponseError as e:
             assert "OOM" in str(e)
-            return
-    pytest.fail("no OOM error after writing well past maxmemory")
+            break
+    else:
+        pytest.fail("no OOM error after writing well past maxmemory")
+    with pytest.raises(redis.ResponseError, match="^OOM command not allowed"):
+        c.execute_command("SET", "probe", "x")
 
 
 @pytest.mark.xfail(
