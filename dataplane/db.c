@@ -456,6 +456,7 @@ void db_active_expire(shard *s, uint64_t budget_us)
 /* ---- eviction ---------------------------------------------------------------------------- */
 
 #define EVICT_MAX_PER_CALL 1024
+#define EVICT_DRAWS_PER_SAMPLE 8 /* random draws allowed per wanted eviction candidate */
 
 static int policy_volatile(void)
 {
@@ -480,6 +481,29 @@ static uint64_t evict_score(const entry *e)
     }
 }
 
+struct volatile_find {
+    entry *found;
+};
+
+static void volatile_find_cb(void *arg, entry *e)
+{
+    struct volatile_find *f = arg;
+    if (!f->found && e->has_expire)
+        f->found = e;
+}
+
+/* The first key with a TTL in scan order, or NULL. Only for when random draws keep missing
+ * (few keys have a TTL), so its bias toward the first buckets does not matter. */
+static entry *find_volatile(table *t)
+{
+    struct volatile_find f = {NULL};
+    uint64_t cursor = 0;
+    do
+        cursor = table_scan(t, cursor, volatile_find_cb, &f);
+    while (!f.found && cursor);
+    return f.found;
+}
+
 /* Samples maxmemory-samples keys of the shard and evicts the best candidate. Returns 1 when a
  * key was evicted. */
 static int evict_one(shard *s)
@@ -493,10 +517,14 @@ static int evict_one(shard *s)
         db *d = &s->dbs[dbid];
         if (table_count(&d->keys) == 0 || (volatile_only && d->expires == 0))
             continue;
-        for (int i = 0; i < samples * 2 && i < samples * 8; i++) {
+        /* Up to `samples` candidates, within a bounded number of draws: under a volatile policy
+         * most draws may hit keys without a TTL. */
+        int seen = 0;
+        for (int i = 0; i < samples * EVICT_DRAWS_PER_SAMPLE && seen < samples; i++) {
             entry *e = table_random(&d->keys, shard_rand(s));
             if (!e || (volatile_only && !e->has_expire))
                 continue;
+            seen++;
             uint64_t sc = evict_score(e);
             if (!best || sc > best_score) {
                 best = e;
@@ -506,6 +534,11 @@ static int evict_one(shard *s)
             if (server.policy == MAXMEMORY_ALLKEYS_RANDOM ||
                 server.policy == MAXMEMORY_VOLATILE_RANDOM)
                 break;
+        }
+        if (!best && volatile_only) {
+            /* The draws missed the few keys with a TTL: find one by walking the table. */
+            best = find_volatile(&d->keys);
+            best_db = dbid;
         }
         if (best && (server.policy == MAXMEMORY_ALLKEYS_RANDOM ||
                      server.policy == MAXMEMORY_VOLATILE_RANDOM))

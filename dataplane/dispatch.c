@@ -183,6 +183,15 @@ int dispatch_command(client *cl, int argc, slice *argv)
             cl->flags |= CLIENT_DIRTY_EXEC;
             return 0;
         }
+        /* Queueing takes memory too: over the limit Redis refuses every command, and the
+         * refusal aborts the transaction. */
+        if (server.cfg.maxmemory > 0 && server.policy == MAXMEMORY_NOEVICTION &&
+            zmalloc_used() > server.cfg.maxmemory) {
+            reply_error(c, ERR_OOM);
+            counter_add(&current_worker->cmdstats[cmd->id].rejected, 1);
+            cl->flags |= CLIENT_DIRTY_EXEC;
+            return 0;
+        }
         multi_queue(cl, cmd, argc, argv);
         reply_simple(c, "QUEUED");
         return 0;

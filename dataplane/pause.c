@@ -32,8 +32,7 @@ static void pause_expire(int64_t now_ms)
 {
     pthread_mutex_lock(&pause_lock);
     if (now_ms >= atomic_load(&server.clients_paused_until_ms))
-        atomic_store_explicit(&server.clients_paused_until_type, PAUSE_NONE,
-                              memory_order_release);
+        atomic_store_explicit(&server.clients_paused_until_type, PAUSE_NONE, memory_order_release);
     pthread_mutex_unlock(&pause_lock);
 }
 
@@ -179,5 +178,8 @@ int pause_postpone(client *cl, const command *cmd)
     ps->v[ps->n++] = cl;
     cl->waiting = 1; /* keeps the request in rbuf and cl alive until resume_client */
     arm_timer(ps, now);
+    /* The replies of the commands before this one go out now; client_process returns without
+     * flushing when dispatch says the command is in flight. */
+    client_flush(cl);
     return 1;
 }

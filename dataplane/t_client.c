@@ -58,12 +58,12 @@ enum gather_op { GATHER_LIST, GATHER_KILL };
  * live in the caller's input buffer, which the workers must not read. */
 typedef struct client_filter {
     char *addr, *laddr, *user;
-    int type;       /* CTYPE_ANY: any */
-    uint64_t id;    /* 0: any */
-    uint64_t *ids;  /* CLIENT LIST ID ...: NULL for any */
+    int type;      /* CTYPE_ANY: any */
+    uint64_t id;   /* 0: any */
+    uint64_t *ids; /* CLIENT LIST ID ...: NULL for any */
     int nids;
     int skipme;
-    uint64_t self;  /* the caller's id */
+    uint64_t self; /* the caller's id */
 } client_filter;
 
 /* One connection's CLIENT LIST line within a part's text. */
@@ -306,37 +306,44 @@ static char *slice_dup(const slice *s)
     return p;
 }
 
+/* Parses CLIENT LIST ID's arguments into f. Returns 0, or -1 after replying. */
+static int list_ids_or_reply(cmd_ctx *c, client_filter *f)
+{
+    int n = c->argc - 3;
+    uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)n);
+    if (!ids)
+        abort();
+    for (int i = 0; i < n; i++) {
+        long long id;
+        if (arg_ll_or_reply(c, &c->argv[3 + i], &id, "ERR Invalid client ID")) {
+            free(ids);
+            return -1;
+        }
+        ids[i] = (uint64_t)id; /* 0 or negative match nobody */
+    }
+    f->ids = ids;
+    f->nids = n;
+    return 0;
+}
+
 /* CLIENT LIST [TYPE normal|master|replica|pubsub] | [ID id [id ...]] — Redis 7.0 takes one of
  * the two filters. */
 static void client_list_cmd(cmd_ctx *c)
 {
+    if (!gather_allowed_or_reply(c))
+        return;
     client_filter f = {.type = CTYPE_ANY};
     if (c->argc == 4 && arg_eq(&c->argv[2], "type")) {
         f.type = client_type_by_name(&c->argv[3]);
         if (f.type == CTYPE_ANY) {
-            reply_errorf(c, "ERR Unknown client type '%.*s'", (int)c->argv[3].len,
-                         c->argv[3].p);
+            reply_errorf(c, "ERR Unknown client type '%.*s'", (int)c->argv[3].len, c->argv[3].p);
             return;
         }
     } else if (c->argc > 3 && arg_eq(&c->argv[2], "id")) {
-        f.nids = c->argc - 3;
-        f.ids = malloc(sizeof(uint64_t) * (size_t)f.nids);
-        if (!f.ids)
-            abort();
-        for (int i = 0; i < f.nids; i++) {
-            long long id;
-            if (arg_ll_or_reply(c, &c->argv[3 + i], &id, "ERR Invalid client ID")) {
-                free(f.ids);
-                return;
-            }
-            f.ids[i] = (uint64_t)id; /* 0 or negative match nobody */
-        }
+        if (list_ids_or_reply(c, &f))
+            return;
     } else if (c->argc != 2) {
         reply_syntax_error(c);
-        return;
-    }
-    if (!gather_allowed_or_reply(c)) {
-        filter_free(&f);
         return;
     }
     gather_start(c, GATHER_LIST, 0, &f);
@@ -398,16 +405,14 @@ static int kill_filter_or_reply(cmd_ctx *c, client_filter *f)
  * itself and answers +OK; the new form skips the caller unless SKIPME no and answers the count. */
 static void client_kill_cmd(cmd_ctx *c)
 {
+    if (!gather_allowed_or_reply(c))
+        return;
     client_filter f = {.type = CTYPE_ANY, .skipme = 1};
     int old_form = c->argc == 3;
     if (old_form) {
         f.addr = slice_dup(&c->argv[2]);
         f.skipme = 0;
     } else if (kill_filter_or_reply(c, &f)) {
-        filter_free(&f);
-        return;
-    }
-    if (!gather_allowed_or_reply(c)) {
         filter_free(&f);
         return;
     }
@@ -632,52 +637,132 @@ static void client_cmd(cmd_ctx *c)
 #define CLIENT_ADMIN_ACL (ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS | ACL_CONNECTION)
 
 static command client_subcommands[] = {
-    {.name = "id", .proc = client_id_cmd, .arity = 2, .flags = CLIENT_FLAGS, .acl = CLIENT_ACL,
-     .group = "connection", .since = "5.0.0", .summary = "Returns the unique client ID of the connection."},
-    {.name = "info", .proc = client_info_cmd, .arity = 2, .flags = CLIENT_FLAGS,
-     .acl = CLIENT_ACL, .group = "connection", .since = "6.2.0",
+    {.name = "id",
+     .proc = client_id_cmd,
+     .arity = 2,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "5.0.0",
+     .summary = "Returns the unique client ID of the connection."},
+    {.name = "info",
+     .proc = client_info_cmd,
+     .arity = 2,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "6.2.0",
      .summary = "Returns information about the connection."},
-    {.name = "list", .proc = client_list_cmd, .arity = -2,
-     .flags = CLIENT_FLAGS | CMD_ADMIN | CMD_NO_MULTI, .acl = CLIENT_ADMIN_ACL,
-     .group = "connection", .since = "2.4.0", .summary = "Lists open connections."},
-    {.name = "kill", .proc = client_kill_cmd, .arity = -3,
-     .flags = CLIENT_FLAGS | CMD_ADMIN | CMD_NO_MULTI, .acl = CLIENT_ADMIN_ACL,
-     .group = "connection", .since = "2.4.0", .summary = "Terminates open connections."},
-    {.name = "getname", .proc = client_getname_cmd, .arity = 2, .flags = CLIENT_FLAGS,
-     .acl = CLIENT_ACL, .group = "connection", .since = "2.6.9",
+    {.name = "list",
+     .proc = client_list_cmd,
+     .arity = -2,
+     .flags = CLIENT_FLAGS | CMD_ADMIN | CMD_NO_MULTI,
+     .acl = CLIENT_ADMIN_ACL,
+     .group = "connection",
+     .since = "2.4.0",
+     .summary = "Lists open connections."},
+    {.name = "kill",
+     .proc = client_kill_cmd,
+     .arity = -3,
+     .flags = CLIENT_FLAGS | CMD_ADMIN | CMD_NO_MULTI,
+     .acl = CLIENT_ADMIN_ACL,
+     .group = "connection",
+     .since = "2.4.0",
+     .summary = "Terminates open connections."},
+    {.name = "getname",
+     .proc = client_getname_cmd,
+     .arity = 2,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "2.6.9",
      .summary = "Returns the name of the connection."},
-    {.name = "setname", .proc = client_setname_cmd, .arity = 3, .flags = CLIENT_FLAGS,
-     .acl = CLIENT_ACL, .group = "connection", .since = "2.6.9",
+    {.name = "setname",
+     .proc = client_setname_cmd,
+     .arity = 3,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "2.6.9",
      .summary = "Sets the connection name."},
-    {.name = "setinfo", .proc = client_setinfo_cmd, .arity = 4, .flags = CLIENT_FLAGS,
-     .acl = CLIENT_ACL, .group = "connection", .since = "7.2.0",
+    {.name = "setinfo",
+     .proc = client_setinfo_cmd,
+     .arity = 4,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "7.2.0",
      .summary = "Sets information specific to the client or connection."},
-    {.name = "reply", .proc = client_reply_cmd, .arity = 3, .flags = CLIENT_FLAGS,
-     .acl = CLIENT_ACL, .group = "connection", .since = "3.2.0",
+    {.name = "reply",
+     .proc = client_reply_cmd,
+     .arity = 3,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "3.2.0",
      .summary = "Instructs the server whether to reply to commands."},
-    {.name = "no-evict", .proc = client_noevict_cmd, .arity = 3, .flags = CLIENT_FLAGS | CMD_ADMIN,
-     .acl = CLIENT_ADMIN_ACL, .group = "connection", .since = "7.0.0",
+    {.name = "no-evict",
+     .proc = client_noevict_cmd,
+     .arity = 3,
+     .flags = CLIENT_FLAGS | CMD_ADMIN,
+     .acl = CLIENT_ADMIN_ACL,
+     .group = "connection",
+     .since = "7.0.0",
      .summary = "Sets the client eviction mode of the connection."},
-    {.name = "no-touch", .proc = client_notouch_cmd, .arity = 3, .flags = CLIENT_FLAGS,
-     .acl = CLIENT_ACL, .group = "connection", .since = "7.2.0",
-     .summary = "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."},
-    {.name = "getredir", .proc = client_getredir_cmd, .arity = 2, .flags = CLIENT_FLAGS,
-     .acl = CLIENT_ACL, .group = "connection", .since = "6.0.0",
-     .summary = "Returns the client ID to which the connection's tracking notifications are redirected."},
-    {.name = "pause", .proc = client_pause_cmd, .arity = -3, .flags = CLIENT_FLAGS | CMD_ADMIN,
-     .acl = CLIENT_ADMIN_ACL, .group = "connection", .since = "3.0.0",
+    {.name = "no-touch",
+     .proc = client_notouch_cmd,
+     .arity = 3,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "7.2.0",
+     .summary =
+         "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."},
+    {.name = "getredir",
+     .proc = client_getredir_cmd,
+     .arity = 2,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "6.0.0",
+     .summary =
+         "Returns the client ID to which the connection's tracking notifications are redirected."},
+    {.name = "pause",
+     .proc = client_pause_cmd,
+     .arity = -3,
+     .flags = CLIENT_FLAGS | CMD_ADMIN,
+     .acl = CLIENT_ADMIN_ACL,
+     .group = "connection",
+     .since = "3.0.0",
      .summary = "Suspends commands processing."},
-    {.name = "unpause", .proc = client_unpause_cmd, .arity = 2, .flags = CLIENT_FLAGS | CMD_ADMIN,
-     .acl = CLIENT_ADMIN_ACL, .group = "connection", .since = "6.2.0",
+    {.name = "unpause",
+     .proc = client_unpause_cmd,
+     .arity = 2,
+     .flags = CLIENT_FLAGS | CMD_ADMIN,
+     .acl = CLIENT_ADMIN_ACL,
+     .group = "connection",
+     .since = "6.2.0",
      .summary = "Resumes processing commands from paused clients."},
-    {.name = "help", .proc = client_help_cmd, .arity = 2, .flags = CMD_LOADING | CMD_STALE,
-     .acl = CLIENT_ACL, .group = "connection", .since = "5.0.0",
+    {.name = "help",
+     .proc = client_help_cmd,
+     .arity = 2,
+     .flags = CMD_LOADING | CMD_STALE,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "5.0.0",
      .summary = "Returns helpful text about the different subcommands."},
     {0},
 };
 
 command client_commands[] = {
-    {.name = "client", .proc = client_cmd, .arity = -2, .flags = 0, .acl = ACL_SLOW, .group = "connection", .since = "2.4.0",
-     .summary = "A container for client connection commands.", .subcommands = client_subcommands},
+    {.name = "client",
+     .proc = client_cmd,
+     .arity = -2,
+     .flags = 0,
+     .acl = ACL_SLOW,
+     .group = "connection",
+     .since = "2.4.0",
+     .summary = "A container for client connection commands.",
+     .subcommands = client_subcommands},
     {0},
 };

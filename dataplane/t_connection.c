@@ -21,13 +21,13 @@
 #define CLIENT_NAME_MAX_CHAR '~'
 
 #define ERR_AUTH_NOPASS                                                                            \
-    "ERR AUTH <password> called without any password configured for the default user. Are you "  \
+    "ERR AUTH <password> called without any password configured for the default user. Are you "    \
     "sure your configuration is correct?"
 #define ERR_WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
 /* Redis 7.0's text (7.2 added "<proto>" after HELLO). */
 #define ERR_HELLO_NOAUTH                                                                           \
-    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "    \
-    "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "     \
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "      \
+    "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "        \
     "protocol version at the same time"
 
 /* ---- shared helpers (connection.h) ------------------------------------------------------- */
@@ -231,8 +231,8 @@ static void reset_cmd(cmd_ctx *c)
     c->resp = RESP_MIN;
     free(cl->name);
     cl->name = NULL;
-    cl->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
-                   CLIENT_NO_EVICT | CLIENT_NO_TOUCH);
+    cl->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_EVICT |
+                   CLIENT_NO_TOUCH);
     cl->authenticated = !connection_password_set();
     reply_simple(c, "RESET");
 }
@@ -253,34 +253,73 @@ static void monitor_cmd(cmd_ctx *c)
 
 #define CONN_FLAGS (CMD_FAST | CMD_STALE | CMD_LOADING)
 #define CONN_STATE_FLAGS                                                                           \
-    (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY |          \
+    (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY |            \
      CMD_CLIENT_STATE)
 
 command connection_commands[] = {
-    {.name = "ping", .proc = ping_cmd, .arity = -1, .flags = CONN_FLAGS,
-     .acl = ACL_FAST | ACL_CONNECTION, .group = "connection", .since = "1.0.0",
+    {.name = "ping",
+     .proc = ping_cmd,
+     .arity = -1,
+     .flags = CONN_FLAGS,
+     .acl = ACL_FAST | ACL_CONNECTION,
+     .group = "connection",
+     .since = "1.0.0",
      .summary = "Returns the server's liveliness response."},
-    {.name = "echo", .proc = echo_cmd, .arity = 2, .flags = CONN_FLAGS,
-     .acl = ACL_FAST | ACL_CONNECTION, .group = "connection", .since = "1.0.0",
+    {.name = "echo",
+     .proc = echo_cmd,
+     .arity = 2,
+     .flags = CONN_FLAGS,
+     .acl = ACL_FAST | ACL_CONNECTION,
+     .group = "connection",
+     .since = "1.0.0",
      .summary = "Returns the given string."},
-    {.name = "select", .proc = select_cmd, .arity = 2, .flags = CONN_FLAGS | CMD_CLIENT_STATE,
-     .acl = ACL_FAST | ACL_CONNECTION, .group = "connection", .since = "1.0.0",
+    {.name = "select",
+     .proc = select_cmd,
+     .arity = 2,
+     .flags = CONN_FLAGS | CMD_CLIENT_STATE,
+     .acl = ACL_FAST | ACL_CONNECTION,
+     .group = "connection",
+     .since = "1.0.0",
      .summary = "Changes the selected database."},
-    {.name = "quit", .proc = quit_cmd, .arity = -1, .flags = CONN_STATE_FLAGS,
-     .acl = ACL_FAST | ACL_CONNECTION, .group = "connection", .since = "1.0.0",
+    {.name = "quit",
+     .proc = quit_cmd,
+     .arity = -1,
+     .flags = CONN_STATE_FLAGS,
+     .acl = ACL_FAST | ACL_CONNECTION,
+     .group = "connection",
+     .since = "1.0.0",
      .summary = "Closes the connection."},
-    {.name = "auth", .proc = auth_cmd, .arity = -2, .flags = CONN_STATE_FLAGS,
-     .acl = ACL_FAST | ACL_CONNECTION, .group = "connection", .since = "1.0.0",
+    {.name = "auth",
+     .proc = auth_cmd,
+     .arity = -2,
+     .flags = CONN_STATE_FLAGS,
+     .acl = ACL_FAST | ACL_CONNECTION,
+     .group = "connection",
+     .since = "1.0.0",
      .summary = "Authenticates the connection."},
-    {.name = "hello", .proc = hello_cmd, .arity = -1, .flags = CONN_STATE_FLAGS,
-     .acl = ACL_FAST | ACL_CONNECTION, .group = "connection", .since = "6.0.0",
+    {.name = "hello",
+     .proc = hello_cmd,
+     .arity = -1,
+     .flags = CONN_STATE_FLAGS,
+     .acl = ACL_FAST | ACL_CONNECTION,
+     .group = "connection",
+     .since = "6.0.0",
      .summary = "Handshakes with the Redis server."},
-    {.name = "reset", .proc = reset_cmd, .arity = 1, .flags = CONN_STATE_FLAGS,
-     .acl = ACL_FAST | ACL_CONNECTION, .group = "connection", .since = "6.2.0",
+    {.name = "reset",
+     .proc = reset_cmd,
+     .arity = 1,
+     .flags = CONN_STATE_FLAGS,
+     .acl = ACL_FAST | ACL_CONNECTION,
+     .group = "connection",
+     .since = "6.2.0",
      .summary = "Resets the connection."},
-    {.name = "monitor", .proc = monitor_cmd, .arity = 1,
+    {.name = "monitor",
+     .proc = monitor_cmd,
+     .arity = 1,
      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_CLIENT_STATE,
-     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, .group = "server", .since = "1.0.0",
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     .group = "server",
+     .since = "1.0.0",
      .summary = "Listens for all requests received by the server in real-time."},
     {0},
 };

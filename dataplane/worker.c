@@ -121,8 +121,25 @@ static void on_connection(uv_stream_t *server_stream, int status)
     client_accept(l->w, server_stream);
 }
 
-/* Opens a listening socket with SO_REUSEPORT so that every worker can have its own. */
-static int listen_socket(const char *bind_addr, int port, int backlog, int *out_fd)
+/* SO_REUSEPORT would let a second server share a port that is in use and split its clients.
+ * A plain bind first tells whether anybody listens there. Returns 0 or a negative errno. */
+static int port_free(const struct sockaddr *sa, socklen_t sl)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    int rc = bind(fd, sa, sl) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* Opens a listening socket with SO_REUSEPORT so that every worker can have its own. The first
+ * worker's socket (first set) checks that no other process listens on the port. */
+static int listen_socket(const char *bind_addr, int port, int backlog, int first, int *out_fd)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -138,9 +155,14 @@ static int listen_socket(const char *bind_addr, int port, int backlog, int *out_
         in6->sin6_port = htons((uint16_t)port);
         sl = sizeof(*in6);
     } else if (!strcmp(bind_addr, "localhost")) {
-        return listen_socket("127.0.0.1", port, backlog, out_fd);
+        return listen_socket("127.0.0.1", port, backlog, first, out_fd);
     } else {
         return -EINVAL;
+    }
+    if (first && port != 0) {
+        int rc = port_free((struct sockaddr *)&ss, sl);
+        if (rc < 0)
+            return rc;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -203,7 +225,7 @@ int workers_init(int n, const char *bind_list, int port)
         save = NULL;
         for (char *a = strtok_r(addrs, " ,", &save); a; a = strtok_r(NULL, " ,", &save)) {
             int fd;
-            int rc = listen_socket(a, port, (int)server.cfg.tcp_backlog, &fd);
+            int rc = listen_socket(a, port, (int)server.cfg.tcp_backlog, i == 0, &fd);
             if (rc < 0) {
                 log_error("cannot listen on %s:%d: %s", a, port, strerror(-rc));
                 free(addrs);

@@ -49,7 +49,10 @@ for tool in redis-benchmark redis-cli timeout "$PYTHON"; do
     command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 2; }
 done
 [[ -x $DFLY_SERVER ]] || { echo "bench: $DFLY_SERVER not found: build it first" >&2; exit 2; }
-[[ -x $REDIS_SERVER ]] || { echo "bench: $REDIS_SERVER not found (apt-get install redis-server)" >&2; exit 2; }
+if [[ ! -x $REDIS_SERVER ]]; then
+    echo "bench: $REDIS_SERVER not found (apt-get install redis-server)" >&2
+    exit 2
+fi
 
 WORK=$(mktemp -d /tmp/dfly-bench.XXXXXX)
 OUT=${BENCH_OUT:-$WORK/results}
@@ -91,7 +94,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 cli() { # cli PORT args...
@@ -194,7 +198,8 @@ bench_memory() { # bench_memory LABEL
             value=$(printf '%d.%02d' $((value / 100)) $((value % 100)))
         fi
     else
-        echo "bench: $label: no memory figure (INFO used_memory: '${before:-none}', DEBUG POPULATE: $reply)" >&2
+        echo "bench: $label: no memory figure (INFO used_memory: '${before:-none}'," \
+            "DEBUG POPULATE: $reply)" >&2
     fi
     printf 'mem\t%s\t%s\n' "$label" "$value" >>"$RESULTS"
 }
@@ -218,7 +223,8 @@ LABELS=(redis dfly-t1)
 ((THREADS == 1)) || LABELS+=("dfly-t$THREADS")
 
 {
-    echo "bench: $(nproc) CPUs, $(uname -r); redis: $("$REDIS_SERVER" --version | cut -d' ' -f3)"
+    echo "bench: $(nproc) CPUs, $(uname -r); redis: $("$REDIS_SERVER" --version | cut -d' ' -f3);" \
+        "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "bench: -c $CLIENTS -r $KEYSPACE, -n $N_P1 at -P 1 and $N_P16 at -P 16;" \
         "memory: DEBUG POPULATE $POPULATE key $VALUE_SIZE"
 } >&2

@@ -17,12 +17,14 @@ Parsed types keep what RESP3 tells apart:
     attribute      -> Attribute(pairs) is returned before the value it annotates
 """
 
+import re
 import socket
 import time
 
 HOST = "127.0.0.1"
 READ_TIMEOUT = 10.0  # seconds a reply may take
 CLOSE_TIMEOUT = 5.0  # seconds the server may take to close a connection
+MAX_CONNECT_TRIES = 64  # connections opened to find one on each worker thread
 
 
 class Simple(str):
@@ -211,3 +213,31 @@ def encode(*args):
             a = a.encode()
         out.append(b"$%d\r\n%s\r\n" % (len(a), a))
     return b"".join(out)
+
+
+def info_text(reply):
+    """CLIENT INFO/LIST text: a bulk string in RESP2, a verbatim string in RESP3."""
+    return (reply.data if hasattr(reply, "data") else reply).decode()
+
+
+def thread_of(conn):
+    info = info_text(conn.command("CLIENT", "INFO"))
+    return int(re.search(r"\bthread=(\d+)", info).group(1))
+
+
+def conns_per_thread(port, threads=2):
+    """One RawConn on each worker thread (the kernel spreads connections over the listeners)."""
+    found, spare = {}, []
+    for _ in range(MAX_CONNECT_TRIES):
+        c = RawConn(port)
+        t = thread_of(c)
+        if t in found:
+            spare.append(c)
+        else:
+            found[t] = c
+        if len(found) == threads:
+            break
+    for c in spare:
+        c.close()
+    assert len(found) == threads, "connections did not spread over the worker threads"
+    return found

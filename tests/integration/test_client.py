@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from resp_raw import Error, RawConn, Simple, Verbatim, encode
-from test_connection import conns_per_thread, info_text
+from resp_raw import Error, RawConn, Simple, Verbatim, conns_per_thread, encode, info_text
 
 PAUSE_LONG_MS = 20_000  # a pause that only UNPAUSE ends within the test
 PAUSE_SHORT_MS = 600

@@ -7,11 +7,10 @@ import time
 import pytest
 import redis
 
-from resp_raw import Error, Map, RawConn, Simple, encode
+from resp_raw import Error, Map, RawConn, Simple, conns_per_thread, encode, info_text
 
 PASSWORD = "s3cret-pw"
 MONITOR_WAIT = 5.0  # seconds a monitor line may take to arrive
-MAX_CONNECT_TRIES = 64  # connections opened to find one on each worker thread
 
 ERR_AUTH_NOPASS = (
     "ERR AUTH <password> called without any password configured for the default user. "
@@ -24,34 +23,6 @@ ERR_HELLO_NOAUTH = (
     "protocol version at the same time"
 )
 MONITOR_LINE = re.compile(r"^(\d+)\.(\d{6}) \[(\d+) ([^\]]+)\] (.*)$")
-
-
-def info_text(reply):
-    """CLIENT INFO/LIST text: a bulk string in RESP2, a verbatim string in RESP3."""
-    return (reply.data if hasattr(reply, "data") else reply).decode()
-
-
-def thread_of(conn):
-    info = info_text(conn.command("CLIENT", "INFO"))
-    return int(re.search(r"\bthread=(\d+)", info).group(1))
-
-
-def conns_per_thread(port, threads=2):
-    """One RawConn on each worker thread (the kernel spreads connections over the listeners)."""
-    found, spare = {}, []
-    for _ in range(MAX_CONNECT_TRIES):
-        c = RawConn(port)
-        t = thread_of(c)
-        if t in found:
-            spare.append(c)
-        else:
-            found[t] = c
-        if len(found) == threads:
-            break
-    for c in spare:
-        c.close()
-    assert len(found) == threads, "connections did not spread over the worker threads"
-    return found
 
 
 class Monitor:

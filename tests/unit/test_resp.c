@@ -230,7 +230,7 @@ TEST(invalid_multibulk_length)
     CHECK_ERROR("*01\r\n", ERR_MBULK);
     CHECK_ERROR("*-0\r\n", ERR_MBULK);
     CHECK_ERROR("*1x\r\n", ERR_MBULK);
-    CHECK_ERROR("*99999999\r\n", ERR_MBULK);           /* over max-multibulk-len */
+    CHECK_ERROR("*99999999\r\n", ERR_MBULK);            /* over max-multibulk-len */
     CHECK_ERROR("*9223372036854775808\r\n", ERR_MBULK); /* over LLONG_MAX */
     CHECK_ERROR("*99999999999999999999\r\n", ERR_MBULK);
     CHECK_ERROR("*1\n$4\r\nPING\r\n", ERR_MBULK); /* the line runs to the first \r */
