@@ -1,4 +1,5 @@
-/* Growable byte buffer. The owner frees it with buf_free; data is NUL-terminated for convenience. */
+/* Growable byte buffer. The owner frees it with buf_free; data is NUL-terminated for convenience.
+ */
 #ifndef DFLY_BUF_H
 #define DFLY_BUF_H
 

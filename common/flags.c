@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,9 +63,15 @@ int flags_parse_bytes(const char *s, long long *out)
         static const struct {
             const char *unit;
             long long mul;
-        } units[] = {{"b", 1},           {"k", 1000},          {"kb", 1024},
-                     {"m", 1000000},     {"mb", 1024 * 1024},  {"g", 1000000000LL},
-                     {"gb", 1LL << 30},  {"t", 1000000000000LL}, {"tb", 1LL << 40}};
+        } units[] = {{"b", 1},
+                     {"k", 1000},
+                     {"kb", 1024},
+                     {"m", 1000000},
+                     {"mb", 1024 * 1024},
+                     {"g", 1000000000LL},
+                     {"gb", 1LL << 30},
+                     {"t", 1000000000000LL},
+                     {"tb", 1LL << 40}};
         size_t i;
         for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
             if (!strcasecmp(end, units[i].unit))
@@ -94,6 +101,28 @@ int flags_parse_bool(const char *s, int *out)
     return 0;
 }
 
+/* A replaced string value may still be read by another thread (CONFIG SET while a client
+ * authenticates): old values are kept until flags_free instead of being freed at once. */
+static struct retired {
+    struct retired *next;
+    char *s;
+} * retired_list;
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void retire(char *s)
+{
+    if (!s)
+        return;
+    struct retired *r = malloc(sizeof(*r));
+    if (!r)
+        abort();
+    r->s = s;
+    pthread_mutex_lock(&retired_lock);
+    r->next = retired_list;
+    retired_list = r;
+    pthread_mutex_unlock(&retired_lock);
+}
+
 int flags_set(const flag_def *d, const char *value, char *err, size_t errlen)
 {
     long long v;
@@ -104,7 +133,7 @@ int flags_set(const flag_def *d, const char *value, char *err, size_t errlen)
         char *copy = strdup(value);
         if (!copy)
             abort();
-        free(*t);
+        retire(*t);
         *t = copy;
         return 0;
     }
@@ -142,13 +171,9 @@ void flags_format(const flag_def *d, buf *out)
         buf_append_str(out, s ? s : "");
         break;
     }
-    case FLAG_BOOL:
-        buf_append_str(out, *(int *)d->target ? "yes" : "no");
-        break;
+    case FLAG_BOOL: buf_append_str(out, *(int *)d->target ? "yes" : "no"); break;
     case FLAG_INT:
-    case FLAG_BYTES:
-        buf_printf(out, "%lld", *(long long *)d->target);
-        break;
+    case FLAG_BYTES: buf_printf(out, "%lld", *(long long *)d->target); break;
     }
 }
 
@@ -337,9 +362,8 @@ int flags_init(const flag_def *defs, int argc, char **argv, const char *env_pref
         const char *value;
         if (eq) {
             value = eq + 1;
-        } else if (d->type == FLAG_BOOL &&
-                   (i + 1 >= argc || argv[i + 1][0] == '-' ||
-                    flags_parse_bool(argv[i + 1], &(int){0}))) {
+        } else if (d->type == FLAG_BOOL && (i + 1 >= argc || argv[i + 1][0] == '-' ||
+                                            flags_parse_bool(argv[i + 1], &(int){0}))) {
             value = "yes";
         } else if (i + 1 < argc) {
             value = argv[++i];
@@ -355,8 +379,9 @@ int flags_init(const flag_def *defs, int argc, char **argv, const char *env_pref
 
 void flags_print_help(const flag_def *defs, FILE *out, const char *usage)
 {
-    fprintf(out, "%s\n\nFlags (also settable in the config file as 'name value' and in the "
-                 "environment):\n",
+    fprintf(out,
+            "%s\n\nFlags (also settable in the config file as 'name value' and in the "
+            "environment):\n",
             usage);
     for (const flag_def *d = defs; d->name; d++) {
         const char *kind = d->type == FLAG_STR    ? "string"
@@ -370,6 +395,14 @@ void flags_print_help(const flag_def *defs, FILE *out, const char *usage)
 
 void flags_free(const flag_def *defs)
 {
+    pthread_mutex_lock(&retired_lock);
+    while (retired_list) {
+        struct retired *r = retired_list;
+        retired_list = r->next;
+        free(r->s);
+        free(r);
+    }
+    pthread_mutex_unlock(&retired_lock);
     for (const flag_def *d = defs; d->name; d++)
         if (d->type == FLAG_STR) {
             free(*(char **)d->target);

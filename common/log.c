@@ -114,8 +114,10 @@ void log_vwrite(enum log_level level, const char *fmt, va_list ap)
     if (log_json) {
         char esc[LOG_RECORD_MAX / 2 + 64];
         json_escape(esc, sizeof(esc), msg);
-        n = snprintf(rec, sizeof(rec), "{\"ts\":\"%s\",\"level\":\"%s\",\"program\":\"%s\",\"pid\":%d,\"msg\":\"%s\"}\n",
-                     ts, level_names[level], log_program, (int)getpid(), esc);
+        n = snprintf(
+            rec, sizeof(rec),
+            "{\"ts\":\"%s\",\"level\":\"%s\",\"program\":\"%s\",\"pid\":%d,\"msg\":\"%s\"}\n", ts,
+            level_names[level], log_program, (int)getpid(), esc);
     } else {
         n = snprintf(rec, sizeof(rec), "%s %s[%d] %s %s\n", ts, log_program, (int)getpid(),
                      level_names[level], msg);

@@ -17,8 +17,8 @@
 #include "worker.h"
 
 #define READ_CHUNK (16 * 1024)
-#define RBUF_KEEP (64 * 1024)     /* capacity kept by an idle connection */
-#define PROTO_DETECT_MAX 8192      /* bytes to see the first line before deciding */
+#define RBUF_KEEP (64 * 1024) /* capacity kept by an idle connection */
+#define PROTO_DETECT_MAX 8192 /* bytes to see the first line before deciding */
 
 static atomic_long connected_clients;
 
@@ -449,6 +449,9 @@ void client_cron(worker *w)
 
 void client_describe(client *cl, buf *out)
 {
+    char last_cmd[128] = "NULL";
+    if (cl->last_cmd)
+        command_fullname(cl->last_cmd, cl->last_cmd->parent, last_cmd, sizeof(last_cmd));
     uint64_t now = clock_mono_ms();
     char flags[16];
     int nf = 0;
@@ -477,8 +480,8 @@ void client_describe(client *cl, buf *out)
                (unsigned long long)((now - cl->last_io_ms) / 1000), flags, cl->dbid,
                (cl->flags & CLIENT_MULTI) ? cl->mcount : -1, cl->rbuf.len,
                cl->rbuf.cap ? cl->rbuf.cap - cl->rbuf.len : 0, cl->rbuf.cap, cl->rbuf.len,
-               cl->wbuf.len, cl->wbuf.cap + cl->wout.cap, cl->rbuf.cap + cl->wbuf.cap + cl->wout.cap,
-               cl->last_cmd ? cl->last_cmd->name : "NULL", cl->resp,
+               cl->wbuf.len, cl->wbuf.cap + cl->wout.cap,
+               cl->rbuf.cap + cl->wbuf.cap + cl->wout.cap, last_cmd, cl->resp,
                cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "", cl->owner->id);
 }
 

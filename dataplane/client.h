@@ -56,9 +56,9 @@ typedef struct client {
     uint64_t id;
     uv_tcp_t tcp;
     uv_write_t wreq;
-    int closing;  /* uv_close called */
-    int waiting;  /* a command runs elsewhere; resume on its completion */
-    int writing;  /* a uv_write is in flight (wout) */
+    int closing; /* uv_close called */
+    int waiting; /* a command runs elsewhere; resume on its completion */
+    int writing; /* a uv_write is in flight (wout) */
     int reading_paused;
     int proto;
     int resp;
@@ -75,18 +75,18 @@ typedef struct client {
     uint64_t last_io_ms; /* monotonic */
     const struct command *last_cmd;
 
-    buf rbuf;  /* received, not yet consumed */
-    buf spill; /* received while a command was running elsewhere */
-    buf wbuf;  /* replies not yet handed to the kernel */
-    buf wout;  /* replies being written */
-    buf xbuf;  /* the reply of a command running on another thread */
+    buf rbuf;           /* received, not yet consumed */
+    buf spill;          /* received while a command was running elsewhere */
+    buf wbuf;           /* replies not yet handed to the kernel */
+    buf wout;           /* replies being written */
+    buf xbuf;           /* the reply of a command running on another thread */
     uint64_t out_total; /* bytes handed to the kernel */
     resp_parser rp;
     void *pipeline;  /* the batch being squashed (pipeline.c) */
     buf inline_args; /* unescaped inline arguments */
     slice *argv;
     int argv_cap;
-    cmd_ctx ctx; /* the command being executed */
+    cmd_ctx ctx;       /* the command being executed */
     size_t reply_mark; /* where its reply begins in wbuf (for CLIENT REPLY OFF/SKIP) */
 
     /* MULTI state (multi.c). */

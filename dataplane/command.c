@@ -12,9 +12,9 @@
 #include "reply.h"
 
 const char *const acl_category_names[ACL_CATEGORY_COUNT] = {
-    "keyspace", "read",   "write",   "set",      "sortedset",  "list",        "hash",
-    "string",   "bitmap", "hyperloglog", "geo",  "stream",     "pubsub",      "admin",
-    "fast",     "slow",   "blocking", "dangerous", "connection", "transaction", "scripting",
+    "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
+    "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
+    "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting",
 };
 
 /* Each family's part of the table, ending with an entry whose name is NULL. */
@@ -31,10 +31,9 @@ extern command multi_commands[];
 extern command bits_commands[];
 
 static command *const families[] = {
-    string_commands, keyspace_commands, server_commands, connection_commands, multi_commands,
-    bits_commands,
-    config_commands, info_commands, debug_commands, introspection_commands,
-    client_commands,
+    string_commands, keyspace_commands,      server_commands, connection_commands,
+    multi_commands,  bits_commands,          config_commands, info_commands,
+    debug_commands,  introspection_commands, client_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */
@@ -81,8 +80,10 @@ void command_table_init(void)
             }
             by_name[h] = cmd;
             assign_id(cmd);
-            for (const command *sub = cmd->subcommands; sub && sub->name; sub++)
+            for (command *sub = cmd->subcommands; sub && sub->name; sub++) {
                 assign_id(sub);
+                sub->parent = cmd;
+            }
         }
     }
 }
@@ -179,8 +180,8 @@ int arg_ll_or_reply(cmd_ctx *c, const slice *a, long long *out, const char *errm
     return 0;
 }
 
-int arg_ll_range_or_reply(cmd_ctx *c, const slice *a, long long min, long long max,
-                          long long *out, const char *errmsg)
+int arg_ll_range_or_reply(cmd_ctx *c, const slice *a, long long min, long long max, long long *out,
+                          const char *errmsg)
 {
     long long v;
     if (!str_to_ll(a->p, a->len, &v) || v < min || v > max) {

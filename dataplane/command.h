@@ -85,16 +85,16 @@ enum {
 #define CTX_KEY_CACHE 48 /* keys up to this length have their shard remembered */
 
 typedef struct cmd_ctx {
-    struct client *cl;  /* the caller; may be NULL for internal calls (no client state) */
+    struct client *cl; /* the caller; may be NULL for internal calls (no client state) */
     const struct command *cmd;
     int argc;
-    slice *argv;        /* valid while the command runs; never keep a pointer */
+    slice *argv; /* valid while the command runs; never keep a pointer */
     int dbid;
-    int resp;           /* 2 or 3 */
-    buf *out;           /* the reply goes here */
-    int64_t now_ms;     /* wall clock when the command started: one instant for expiry */
-    unsigned flags;     /* CTX_* */
-    int error;          /* set by reply_error: the command failed */
+    int resp;       /* 2 or 3 */
+    buf *out;       /* the reply goes here */
+    int64_t now_ms; /* wall clock when the command started: one instant for expiry */
+    unsigned flags; /* CTX_* */
+    int error;      /* set by reply_error: the command failed */
     /* The last key whose shard was computed (db.h ctx_shard): commands look one key up
      * several times, and the CRC16 is not free. */
     size_t kc_len; /* 0: nothing remembered */
@@ -110,17 +110,18 @@ typedef int (*cmd_getkeys)(int argc, const slice *argv, int *keys, int max);
 typedef struct command {
     const char *name; /* lower case: "get", or "get" of the container for subcommands */
     cmd_proc proc;
-    int arity;        /* argc; negative means at least -arity */
-    uint32_t flags;   /* CMD_* */
-    uint32_t acl;     /* ACL_* */
+    int arity;                         /* argc; negative means at least -arity */
+    uint32_t flags;                    /* CMD_* */
+    uint32_t acl;                      /* ACL_* */
     int first_key, last_key, key_step; /* 0,0,0 when keyless; last -1 means the last argument */
     cmd_getkeys getkeys;               /* overrides the positions when not NULL */
     const char *group;                 /* COMMAND DOCS group: "string", "generic"... */
     const char *since;
     const char *summary;
-    struct command *subcommands; /* for containers (CONFIG, CLIENT...): ends with {0}; the
-                                    tables are writable because registration numbers them */
-    int id;                            /* set at registration: index for statistics */
+    struct command *subcommands;  /* for containers (CONFIG, CLIENT...): ends with {0}; the
+                                     tables are writable because registration numbers them */
+    int id;                       /* set at registration: index for statistics */
+    const struct command *parent; /* set at registration: the container of a subcommand */
 } command;
 
 /* Registers every family; call once at startup before threads start. */
@@ -145,8 +146,8 @@ void command_fullname(const command *cmd, const command *container, char *out, s
  * Redis's error and return -1. */
 int arg_eq(const slice *a, const char *lit);
 int arg_ll_or_reply(cmd_ctx *c, const slice *a, long long *out, const char *errmsg);
-int arg_ll_range_or_reply(cmd_ctx *c, const slice *a, long long min, long long max,
-                          long long *out, const char *errmsg);
+int arg_ll_range_or_reply(cmd_ctx *c, const slice *a, long long min, long long max, long long *out,
+                          const char *errmsg);
 int arg_double_or_reply(cmd_ctx *c, const slice *a, double *out, const char *errmsg);
 int arg_long_double_or_reply(cmd_ctx *c, const slice *a, long double *out, const char *errmsg);
 /* Parses an expire time in `unit_ms` units (1000 for seconds) relative to now (or absolute when

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "client.h"
 #include "clock.h"
 #include "server.h"
 #include "zmalloc.h"
@@ -60,8 +61,8 @@ void shards_init(int n, int ndbs)
         s->dbs = zcalloc(sizeof(db) * (size_t)ndbs);
         for (int d = 0; d < ndbs; d++)
             table_init(&s->dbs[d].keys);
-        s->rng = 0x853c49e6748fea9bull ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull) ^
-                 clock_mono_ns();
+        s->rng =
+            0x853c49e6748fea9bull ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull) ^ clock_mono_ns();
         shards[i] = s;
     }
 }
@@ -212,6 +213,14 @@ entry *db_peek(cmd_ctx *c, const char *key, size_t len)
     return ref ? table_ref_entry(ref) : NULL;
 }
 
+/* Refreshes e's LRU/LFU data unless the caller asked CLIENT NO-TOUCH (TOUCH itself still does). */
+static void ctx_touch(cmd_ctx *c, entry *e)
+{
+    if (c->cl && (c->cl->flags & CLIENT_NO_TOUCH) && strcmp(c->cmd->name, "touch"))
+        return;
+    entry_touch(e);
+}
+
 entry *db_lookup_read(cmd_ctx *c, const char *key, size_t len)
 {
     shard *s = ctx_shard(c, key, len);
@@ -222,7 +231,7 @@ entry *db_lookup_read(cmd_ctx *c, const char *key, size_t len)
     }
     stat_inc(&s->stats.keyspace_hits);
     entry *e = table_ref_entry(ref);
-    entry_touch(e);
+    ctx_touch(c, e);
     return e;
 }
 
@@ -240,7 +249,7 @@ entry *db_lookup_write(cmd_ctx *c, const char *key, size_t len)
     if (!ref)
         return NULL;
     entry *e = table_ref_entry(ref);
-    entry_touch(e);
+    ctx_touch(c, e);
     return e;
 }
 
@@ -469,15 +478,11 @@ static uint64_t evict_score(const entry *e)
 {
     switch (server.policy) {
     case MAXMEMORY_ALLKEYS_LRU:
-    case MAXMEMORY_VOLATILE_LRU:
-        return entry_idle_secs(e);
+    case MAXMEMORY_VOLATILE_LRU: return entry_idle_secs(e);
     case MAXMEMORY_ALLKEYS_LFU:
-    case MAXMEMORY_VOLATILE_LFU:
-        return 255 - (uint64_t)lfu_decayed(e);
-    case MAXMEMORY_VOLATILE_TTL:
-        return UINT64_MAX - (uint64_t)entry_expire(e);
-    default:
-        return 0;
+    case MAXMEMORY_VOLATILE_LFU: return 255 - (uint64_t)lfu_decayed(e);
+    case MAXMEMORY_VOLATILE_TTL: return UINT64_MAX - (uint64_t)entry_expire(e);
+    default: return 0;
     }
 }
 

@@ -44,9 +44,9 @@ typedef struct shard {
     shard_stats stats;
     uint64_t rng;
     /* Transaction scheduling (tx.c). */
-    struct tx_node *txq_head, *txq_tail; /* sorted by txid */
-    struct tx_node *held_by;             /* the transaction holding the shard, if any */
-    uint64_t committed_txid;             /* highest txid that has held the shard */
+    struct tx_node *txq_head, *txq_tail;          /* sorted by txid */
+    struct tx_node *held_by;                      /* the transaction holding the shard, if any */
+    uint64_t committed_txid;                      /* highest txid that has held the shard */
     struct local_op *pending_head, *pending_tail; /* work that waits for the holder */
     /* WATCHed keys of this shard (multi.c). */
     struct watch_table *watch;

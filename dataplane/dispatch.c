@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "connection.h"
 #include "db.h"
 #include "multi.h"
 #include "pause.h"
@@ -74,18 +75,35 @@ void dispatch_call(cmd_ctx *c)
     stats_after_command(c, dur);
 }
 
+/* The shard a write may evict from: the one of its first key, which whoever runs the command
+ * holds. The running thread's own shard may belong to another transaction. NULL if keyless. */
+static shard *evict_shard(cmd_ctx *c)
+{
+    int keys[64];
+    int n = command_get_keys(c->cmd, c->argc, c->argv, keys, 64);
+    if (n > 0)
+        return ctx_shard(c, c->argv[keys[0]].p, c->argv[keys[0]].len);
+    /* Keys we could not list, or a whole-keyspace command: dispatch held every shard. */
+    if (n < 0 || (c->cmd->flags & CMD_ALL_SHARDS))
+        return current_worker->shard;
+    return NULL;
+}
+
+int dispatch_memory_ok(cmd_ctx *c)
+{
+    if (!(c->cmd->flags & CMD_DENYOOM) || server.cfg.maxmemory <= 0 ||
+        zmalloc_used() <= server.cfg.maxmemory)
+        return 1;
+    shard *s = evict_shard(c);
+    return server.policy != MAXMEMORY_NOEVICTION && s && db_evict_if_needed(s, c->dbid) == 0;
+}
+
 void dispatch_run(cmd_ctx *c)
 {
-    if ((c->cmd->flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 &&
-        zmalloc_used() > server.cfg.maxmemory) {
-        int over = 1;
-        if (server.policy != MAXMEMORY_NOEVICTION)
-            over = db_evict_if_needed(current_worker->shard, c->dbid) < 0;
-        if (over) {
-            reply_error(c, ERR_OOM);
-            counter_add(&current_worker->cmdstats[c->cmd->id].rejected, 1);
-            return;
-        }
+    if (!dispatch_memory_ok(c)) {
+        reply_error(c, ERR_OOM);
+        counter_add(&current_worker->cmdstats[c->cmd->id].rejected, 1);
+        return;
     }
     dispatch_call(c);
 }
@@ -119,8 +137,7 @@ static void reply_unknown_command(cmd_ctx *c, int argc, const slice *argv)
     buf_init(&args);
     for (int i = 1; i < argc && args.len < UNKNOWN_ARGS_MAX; i++) {
         int room = UNKNOWN_ARGS_MAX - (int)args.len;
-        buf_printf(&args, "'%.*s' ", (int)argv[i].len < room ? (int)argv[i].len : room,
-                   argv[i].p);
+        buf_printf(&args, "'%.*s' ", (int)argv[i].len < room ? (int)argv[i].len : room, argv[i].p);
     }
     int nlen = argv[0].len > 128 ? 128 : (int)argv[0].len;
     reply_errorf(c, "ERR unknown command '%.*s', with args beginning with: %s", nlen, argv[0].p,
@@ -166,12 +183,17 @@ int dispatch_command(client *cl, int argc, slice *argv)
             cl->flags |= CLIENT_DIRTY_EXEC;
         return 0;
     }
-    if (!cl->authenticated && !(cmd->flags & CMD_NO_AUTH) &&
+    if (connection_auth_required(cl) && !(cmd->flags & CMD_NO_AUTH) &&
         !(container && (container->flags & CMD_NO_AUTH))) {
         reply_error(c, "NOAUTH Authentication required.");
         counter_add(&current_worker->cmdstats[cmd->id].rejected, 1);
         if (cl->flags & CLIENT_MULTI)
             cl->flags |= CLIENT_DIRTY_EXEC;
+        return 0;
+    }
+    /* A monitor is a replica in Redis's eyes: it may not touch the keyspace. */
+    if ((cl->flags & CLIENT_MONITOR) && (cmd->flags & (CMD_WRITE | CMD_READONLY))) {
+        reply_error(c, "ERR Replica can't interact with the keyspace");
         return 0;
     }
     cl->last_cmd = cmd;

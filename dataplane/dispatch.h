@@ -20,6 +20,9 @@ int dispatch_shards(const command *cmd, int argc, const slice *argv, shardset *s
 void dispatch_call(cmd_ctx *c);
 /* dispatch_call after the memory check of write commands (OOM or eviction). */
 void dispatch_run(cmd_ctx *c);
+/* The memory check alone: 1 when c->cmd may run (not a DENYOOM command, under maxmemory, or
+ * eviction from the shard of its first key brought memory under the limit). */
+int dispatch_memory_ok(cmd_ctx *c);
 
 /* Keys of a call whose shards must all be held, e.g. for EXEC. Adds to set. */
 void dispatch_add_shards(const command *cmd, int argc, const slice *argv, shardset *set);

@@ -13,24 +13,25 @@
 #define HTTP_BODY_MAX (1024 * 1024)
 
 static void respond(client *cl, int code, const char *reason, const char *ctype, const char *body,
-                    size_t blen, int close)
+                    size_t blen, int close, int head)
 {
-    buf_printf(&cl->wbuf,
-               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", code,
-               reason, ctype, blen, close ? "Connection: close\r\n" : "");
-    buf_append(&cl->wbuf, body, blen);
+    buf_printf(&cl->wbuf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+               code, reason, ctype, blen, close ? "Connection: close\r\n" : "");
+    if (!head) /* HEAD: the headers of GET, no body */
+        buf_append(&cl->wbuf, body, blen);
     if (close)
         cl->flags |= CLIENT_CLOSE_AFTER_REPLY;
 }
 
 static void bad_request(client *cl, const char *why)
 {
-    respond(cl, 400, "Bad Request", "text/plain; charset=utf-8", why, strlen(why), 1);
+    respond(cl, 400, "Bad Request", "text/plain; charset=utf-8", why, strlen(why), 1, 0);
 }
 
 struct metrics_req {
     client *cl;
     int close;
+    int head;
     buf body;
 };
 
@@ -45,7 +46,7 @@ static void metrics_finish(struct metrics_req *m)
     client *cl = m->cl;
     if (!cl->closing)
         respond(cl, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", m->body.data,
-                m->body.len, m->close);
+                m->body.len, m->close, m->head);
     buf_free(&m->body);
     free(m);
 }
@@ -164,6 +165,7 @@ void http_process(client *cl)
             struct metrics_req *m = calloc(1, sizeof(*m));
             m->cl = cl;
             m->close = close;
+            m->head = !strcmp(method, "HEAD");
             shardset all;
             shardset_all(&all);
             if (tx_run(&all, metrics_body, metrics_done, m)) {
@@ -174,7 +176,8 @@ void http_process(client *cl)
             return;
         }
         const char *msg = "404 page not found\n";
-        respond(cl, 404, "Not Found", "text/plain; charset=utf-8", msg, strlen(msg), close);
+        respond(cl, 404, "Not Found", "text/plain; charset=utf-8", msg, strlen(msg), close,
+                !strcmp(method, "HEAD"));
     }
 }
 

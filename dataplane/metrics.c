@@ -24,8 +24,7 @@ static void metric(buf *out, const char *name, const char *type, const char *hel
 }
 
 /* One sample without labels. */
-static void sample_u64(buf *out, const char *name, const char *type, const char *help,
-                       uint64_t v)
+static void sample_u64(buf *out, const char *name, const char *type, const char *help, uint64_t v)
 {
     metric(out, name, type, help);
     buf_printf(out, "%s %llu\n", name, (unsigned long long)v);
@@ -59,16 +58,16 @@ static void render_server(buf *out)
     sample_u64(out, "dragonfly_uptime_in_seconds", "counter", "Server uptime in seconds.",
                (clock_mono_ms() - server.start_mono_ms) / 1000);
     metric(out, "dragonfly_version", "gauge", "The server's version, as labels.");
-    buf_printf(out, "dragonfly_version{version=\"%s\",redis_version=\"7.0.15\"} 1\n",
-               DFLY_VERSION);
+    buf_printf(out, "dragonfly_version{version=\"%s\",redis_version=\"%s\"} 1\n", DFLY_VERSION,
+               DFLY_REDIS_VERSION);
     sample_u64(out, "dragonfly_threads", "gauge", "Worker threads, one shard each.",
                (uint64_t)nworkers);
     sample_u64(out, "dragonfly_connected_clients", "gauge", "Clients connected.",
                (uint64_t)client_count());
     sample_u64(out, "dragonfly_blocked_clients", "gauge", "Clients in a blocking command.",
                WORKERS_SUM(blocked));
-    sample_u64(out, "dragonfly_connections_received_total", "counter",
-               "Connections accepted.", WORKERS_SUM(connections));
+    sample_u64(out, "dragonfly_connections_received_total", "counter", "Connections accepted.",
+               WORKERS_SUM(connections));
     sample_u64(out, "dragonfly_rejected_connections_total", "counter",
                "Connections refused because of maxclients.", WORKERS_SUM(rejected));
 }
@@ -87,8 +86,8 @@ static void render_memory(buf *out)
 
 static void render_keyspace(buf *out)
 {
-    sample_u64(out, "dragonfly_expired_keys_total", "counter",
-               "Keys deleted because they expired.", SHARDS_SUM(expired_keys));
+    sample_u64(out, "dragonfly_expired_keys_total", "counter", "Keys deleted because they expired.",
+               SHARDS_SUM(expired_keys));
     sample_u64(out, "dragonfly_evicted_keys_total", "counter", "Keys evicted under maxmemory.",
                SHARDS_SUM(evicted_keys));
     sample_u64(out, "dragonfly_keyspace_hits_total", "counter", "Lookups that found the key.",

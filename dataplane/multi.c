@@ -371,6 +371,18 @@ static void exec_cmd(cmd_ctx *c)
         multi_reset(cl);
         return;
     }
+    /* Redis refuses the whole EXEC when a queued write needs memory that is not there. */
+    for (int i = 0; i < cl->mcount; i++) {
+        cmd_ctx probe = *c;
+        probe.cmd = cl->mqueue[i].cmd;
+        probe.argc = cl->mqueue[i].argc;
+        probe.argv = cl->mqueue[i].argv;
+        if (!dispatch_memory_ok(&probe)) {
+            reply_errorf(c, "EXECABORT Transaction discarded because of: %s", ERR_OOM);
+            multi_reset(cl);
+            return;
+        }
+    }
     reply_array(c, cl->mcount);
     for (int i = 0; i < cl->mcount; i++) {
         queued_cmd *q = &cl->mqueue[i];

@@ -36,7 +36,7 @@ const char *obj_enc_name(const entry *e)
         if (n)
             return n;
     }
-    static const char *names[ENC_MAX] = {"raw",     "int",       "embstr", "hashtable", "listpack",
+    static const char *names[ENC_MAX] = {"raw",       "int",    "embstr",   "hashtable", "listpack",
                                          "quicklist", "intset", "skiplist", "stream"};
     return names[e->enc] ? names[e->enc] : "unknown";
 }
@@ -133,8 +133,8 @@ entry *entry_new_string(const char *key, size_t klen, const char *val, size_t vl
         return entry_new_int(key, klen, ll, expire_ms);
     unsigned char *v;
     if (vlen <= OBJ_EMBSTR_MAX) {
-        entry *e = entry_alloc(key, klen, OBJ_STRING, ENC_EMBSTR, varint_len(vlen) + vlen,
-                               expire_ms, &v);
+        entry *e =
+            entry_alloc(key, klen, OBJ_STRING, ENC_EMBSTR, varint_len(vlen) + vlen, expire_ms, &v);
         v += varint_put(v, vlen);
         memcpy(v, val, vlen);
         return e;

@@ -59,10 +59,10 @@ typedef struct rawstr {
 
 /* Per-type hooks, registered by the file of each type. */
 typedef struct obj_type_ops {
-    const char *name;                   /* TYPE's answer: "list" */
-    void (*free)(void *ptr, int enc);   /* frees the structure behind the value pointer */
+    const char *name;                 /* TYPE's answer: "list" */
+    void (*free)(void *ptr, int enc); /* frees the structure behind the value pointer */
     size_t (*mem_usage)(const void *ptr, int enc); /* bytes for MEMORY USAGE */
-    const char *(*enc_name)(int enc);   /* OBJECT ENCODING's answer, NULL for the default names */
+    const char *(*enc_name)(int enc); /* OBJECT ENCODING's answer, NULL for the default names */
     /* A deep copy of the structure behind the value pointer, same encoding (COPY). The copy
      * is owned by the caller until it is put into an entry. */
     void *(*dup)(const void *ptr, int enc);

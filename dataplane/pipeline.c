@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "clock.h"
+#include "connection.h"
 #include "dispatch.h"
-#include "pause.h"
 #include "pause.h"
 #include "server.h"
 #include "tx.h"
@@ -58,7 +58,7 @@ static pipeline *pl_get(client *cl)
 int pipeline_squashable(client *cl, int argc, const slice *argv, const command **out_cmd,
                         int *out_shard)
 {
-    if (cl->rp.type != 1 || !cl->authenticated || pause_requested() || pause_requested() /* dispatch holds back */ ||
+    if (cl->rp.type != 1 || connection_auth_required(cl) || pause_requested() ||
         (cl->flags & (CLIENT_MULTI | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
                       CLIENT_MONITOR | CLIENT_PUBSUB)))
         return 0;

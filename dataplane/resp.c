@@ -130,18 +130,14 @@ int resp_split_inline(const char *line, size_t len, buf *out, size_t *offs, int 
                     break;
                 }
                 switch (*p) {
-                case ' ': case '\n': case '\r': case '\t': case '\0':
-                    done = 1;
-                    break;
-                case '"':
-                    inq = 1;
-                    break;
-                case '\'':
-                    insq = 1;
-                    break;
-                default:
-                    buf_append_char(out, *p);
-                    break;
+                case ' ':
+                case '\n':
+                case '\r':
+                case '\t':
+                case '\0': done = 1; break;
+                case '"': inq = 1; break;
+                case '\'': insq = 1; break;
+                default: buf_append_char(out, *p); break;
                 }
             }
             if (p < end)

@@ -71,16 +71,16 @@ struct server {
     struct server_config cfg;
     enum maxmemory_policy policy;
     int nshards;
-    int64_t start_ms;      /* wall clock at startup */
+    int64_t start_ms; /* wall clock at startup */
     uint64_t start_mono_ms;
     char run_id[41];
-    char *config_file;     /* absolute path, or NULL */
+    char *config_file; /* absolute path, or NULL */
     char executable[1024];
     atomic_int shutdown_asked;
     atomic_uint_fast64_t next_client_id;
     atomic_uint_fast64_t next_txid;
     _Atomic int64_t lastsave;
-    atomic_uint lru_clock;  /* seconds, 23 bits, updated by the timer */
+    atomic_uint lru_clock;                /* seconds, 23 bits, updated by the timer */
     atomic_int clients_paused_until_type; /* CLIENT PAUSE: 0 none, 1 write, 2 all */
     _Atomic int64_t clients_paused_until_ms;
 };

@@ -181,7 +181,7 @@ typedef struct slowlog_entry {
     int64_t time;      /* unix seconds */
     uint64_t duration; /* microseconds */
     int argc;
-    slice *argv;       /* each p is a malloc'ed copy */
+    slice *argv; /* each p is a malloc'ed copy */
     char *addr;
     char *name;
 } slowlog_entry;
@@ -472,8 +472,7 @@ void latency_doctor(buf *out)
                     samples++;
                     sum += ev->samples[j].latency;
                 }
-            buf_printf(out,
-                       "%d. %s: %ld latency spikes (average %llums, worst %ums).\n", i + 1,
+            buf_printf(out, "%d. %s: %ld latency spikes (average %llums, worst %ums).\n", i + 1,
                        ev->name, samples,
                        (unsigned long long)(samples ? sum / (uint64_t)samples : 0), ev->max);
         }

@@ -12,6 +12,9 @@
 #include "buf.h"
 #include "command.h"
 
+/* The Redis version dfly answers to (INFO, /metrics): clients pick features by it. */
+#define DFLY_REDIS_VERSION "7.0.15"
+
 /* After every command (dispatch_call): slow log, latency monitor, and the MONITOR feed. */
 void stats_after_command(cmd_ctx *c, uint64_t dur_us);
 /* Appends "errorstat_ERR:count=N" lines for INFO errorstats. */

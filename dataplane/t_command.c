@@ -193,8 +193,7 @@ static void reply_command_docs(cmd_ctx *c, const command *cmd, const command *co
     long nsub = 0;
     for (const command *sub = cmd->subcommands; sub && sub->name; sub++)
         nsub++;
-    reply_map(c, (cmd->summary != NULL) + (cmd->since != NULL) + (cmd->group != NULL) +
-                     (nsub > 0));
+    reply_map(c, (cmd->summary != NULL) + (cmd->since != NULL) + (cmd->group != NULL) + (nsub > 0));
     if (cmd->summary) {
         reply_bulk_cstr(c, "summary");
         reply_bulk_cstr(c, cmd->summary);
@@ -458,26 +457,59 @@ static void command_help_cmd(cmd_ctx *c)
     .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION, .group = "server"
 
 static command command_subcommands[] = {
-    {.name = "count", .proc = command_count_cmd, .arity = 2, COMMAND_SUB, .since = "2.8.13",
+    {.name = "count",
+     .proc = command_count_cmd,
+     .arity = 2,
+     COMMAND_SUB,
+     .since = "2.8.13",
      .summary = "Get total number of Redis commands"},
-    {.name = "info", .proc = command_info_cmd, .arity = -2, COMMAND_SUB, .since = "2.8.13",
+    {.name = "info",
+     .proc = command_info_cmd,
+     .arity = -2,
+     COMMAND_SUB,
+     .since = "2.8.13",
      .summary = "Get array of specific Redis command details, or all when no argument is "
                 "given."},
-    {.name = "docs", .proc = command_docs_cmd, .arity = -2, COMMAND_SUB, .since = "7.0.0",
+    {.name = "docs",
+     .proc = command_docs_cmd,
+     .arity = -2,
+     COMMAND_SUB,
+     .since = "7.0.0",
      .summary = "Get array of specific Redis command documentation"},
-    {.name = "list", .proc = command_list_cmd, .arity = -2, COMMAND_SUB, .since = "7.0.0",
+    {.name = "list",
+     .proc = command_list_cmd,
+     .arity = -2,
+     COMMAND_SUB,
+     .since = "7.0.0",
      .summary = "Get an array of Redis command names"},
-    {.name = "getkeys", .proc = command_getkeys_cmd, .arity = -4, COMMAND_SUB, .since = "2.8.13",
+    {.name = "getkeys",
+     .proc = command_getkeys_cmd,
+     .arity = -4,
+     COMMAND_SUB,
+     .since = "2.8.13",
      .summary = "Extract keys given a full Redis command"},
-    {.name = "getkeysandflags", .proc = command_getkeysandflags_cmd, .arity = -4, COMMAND_SUB,
-     .since = "7.0.0", .summary = "Extract keys and access flags given a full Redis command"},
-    {.name = "help", .proc = command_help_cmd, .arity = 2, COMMAND_SUB, .since = "5.0.0",
+    {.name = "getkeysandflags",
+     .proc = command_getkeysandflags_cmd,
+     .arity = -4,
+     COMMAND_SUB,
+     .since = "7.0.0",
+     .summary = "Extract keys and access flags given a full Redis command"},
+    {.name = "help",
+     .proc = command_help_cmd,
+     .arity = 2,
+     COMMAND_SUB,
+     .since = "5.0.0",
      .summary = "Show helpful text about the different subcommands"},
     {0},
 };
 
 command introspection_commands[] = {
-    {.name = "command", .proc = command_cmd, .arity = -1, COMMAND_SUB, .since = "2.8.13",
-     .summary = "Get array of Redis command details", .subcommands = command_subcommands},
+    {.name = "command",
+     .proc = command_cmd,
+     .arity = -1,
+     COMMAND_SUB,
+     .since = "2.8.13",
+     .summary = "Get array of Redis command details",
+     .subcommands = command_subcommands},
     {0},
 };

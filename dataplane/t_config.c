@@ -27,7 +27,8 @@
 
 #define CONFIG_NAME_MAX 128
 #define CONFIG_ERR_MAX 256
-#define CONFIG_LINE_MAX 65536
+#define CONFIG_VALUE_MAX 4096 /* longest value CONFIG SET takes (a path) */
+#define SAVE_WORDS_MAX 64     /* 32 save points */
 
 /* ---- parameter rules ----------------------------------------------------------------------- */
 
@@ -98,13 +99,18 @@ static int check_appendonly(const char *v, char *out, size_t outlen, char *err, 
 /* "" or pairs of "<seconds> <changes>", as Redis accepts them. */
 static int check_save(const char *v, char *out, size_t outlen, char *err, size_t errlen)
 {
-    char copy[CONFIG_NAME_MAX * 4];
+    char copy[CONFIG_VALUE_MAX];
     snprintf(copy, sizeof(copy), "%s", v);
-    char *words[64];
+    char *words[SAVE_WORDS_MAX];
     int n = 0;
     char *save = NULL;
-    for (char *w = strtok_r(copy, " ", &save); w && n < 64; w = strtok_r(NULL, " ", &save))
+    for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        if (n == SAVE_WORDS_MAX) {
+            snprintf(err, errlen, "Invalid save parameters");
+            return -1;
+        }
         words[n++] = w;
+    }
     if (n % 2) {
         snprintf(err, errlen, "Invalid save parameters");
         return -1;
@@ -331,7 +337,7 @@ static void value_store(const flag_def *d, const config_value *v)
 static int value_parse(const flag_def *d, const config_rule *rule, const char *text,
                        config_value *v, char *err, size_t errlen)
 {
-    char canon[CONFIG_NAME_MAX * 4];
+    char canon[CONFIG_VALUE_MAX];
     long long ll;
     switch (d->type) {
     case FLAG_STR:
@@ -358,9 +364,9 @@ static int value_parse(const flag_def *d, const config_rule *rule, const char *t
     case FLAG_INT:
     case FLAG_BYTES:
         if (d->type == FLAG_INT ? flags_parse_int(text, &ll) : flags_parse_bytes(text, &ll)) {
-            snprintf(err, errlen, d->type == FLAG_INT
-                                      ? "argument couldn't be parsed into an integer"
-                                      : "argument must be a memory value");
+            snprintf(err, errlen,
+                     d->type == FLAG_INT ? "argument couldn't be parsed into an integer"
+                                         : "argument must be a memory value");
             return -1;
         }
         if ((d->min || d->max) && (ll < d->min || ll > d->max)) {
@@ -483,7 +489,7 @@ static int config_set_prepare(cmd_ctx *c, config_change *ch)
     }
     for (int k = 0; k < n; k++) {
         const slice *val = &c->argv[3 + 2 * k];
-        char text[CONFIG_NAME_MAX * 4], err[CONFIG_ERR_MAX];
+        char text[CONFIG_VALUE_MAX], err[CONFIG_ERR_MAX];
         if (val->len >= sizeof(text) || memchr(val->p, '\0', val->len)) {
             reply_set_failed(c, &c->argv[2 + 2 * k], "argument is too long");
             return -1;
@@ -763,26 +769,51 @@ static void config_cmd(cmd_ctx *c)
     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS
 
 static command config_subcommands[] = {
-    {.name = "get", .proc = config_get_cmd, .arity = -3, CONFIG_ADMIN, CONFIG_SUB,
+    {.name = "get",
+     .proc = config_get_cmd,
+     .arity = -3,
+     CONFIG_ADMIN,
+     CONFIG_SUB,
      .summary = "Get the values of configuration parameters"},
-    {.name = "set", .proc = config_set_cmd, .arity = -4,
+    {.name = "set",
+     .proc = config_set_cmd,
+     .arity = -4,
      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_ALL_SHARDS,
-     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, CONFIG_SUB,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     CONFIG_SUB,
      .summary = "Set configuration parameters to the given values"},
-    {.name = "resetstat", .proc = config_resetstat_cmd, .arity = 2, CONFIG_ADMIN, CONFIG_SUB,
+    {.name = "resetstat",
+     .proc = config_resetstat_cmd,
+     .arity = 2,
+     CONFIG_ADMIN,
+     CONFIG_SUB,
      .summary = "Reset the stats returned by INFO"},
-    {.name = "rewrite", .proc = config_rewrite_cmd, .arity = 2, CONFIG_ADMIN,
-     .group = "server", .since = "2.8.0",
+    {.name = "rewrite",
+     .proc = config_rewrite_cmd,
+     .arity = 2,
+     CONFIG_ADMIN,
+     .group = "server",
+     .since = "2.8.0",
      .summary = "Rewrite the configuration file with the in memory configuration"},
-    {.name = "help", .proc = config_help_cmd, .arity = 2, .flags = CMD_LOADING | CMD_STALE,
-     .acl = ACL_SLOW, .group = "server", .since = "5.0.0",
+    {.name = "help",
+     .proc = config_help_cmd,
+     .arity = 2,
+     .flags = CMD_LOADING | CMD_STALE,
+     .acl = ACL_SLOW,
+     .group = "server",
+     .since = "5.0.0",
      .summary = "Show helpful text about the different subcommands"},
     {0},
 };
 
 command config_commands[] = {
-    {.name = "config", .proc = config_cmd, .arity = -2, .acl = ACL_SLOW, .group = "server",
-     .since = "2.0.0", .summary = "A container for server configuration commands",
+    {.name = "config",
+     .proc = config_cmd,
+     .arity = -2,
+     .acl = ACL_SLOW,
+     .group = "server",
+     .since = "2.0.0",
+     .summary = "A container for server configuration commands",
      .subcommands = config_subcommands},
     {0},
 };

@@ -78,8 +78,7 @@ static void sha1_transform(uint32_t state[5], const unsigned char block[64])
 
 static void sha1_init(sha1_ctx *s)
 {
-    static const uint32_t init[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476,
-                                     0xC3D2E1F0};
+    static const uint32_t init[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
     memcpy(s->state, init, sizeof(init));
     s->count = 0;
 }
@@ -436,9 +435,13 @@ static void debug_cmd(cmd_ctx *c)
 }
 
 command debug_commands[] = {
-    {.name = "debug", .proc = debug_cmd, .arity = -2,
+    {.name = "debug",
+     .proc = debug_cmd,
+     .arity = -2,
      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_ALL_SHARDS,
-     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, .group = "server", .since = "1.0.0",
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     .group = "server",
+     .since = "1.0.0",
      .summary = "A container for debugging commands"},
     {0},
 };

@@ -20,8 +20,6 @@
 #include "worker.h"
 #include "zmalloc.h"
 
-/* The Redis version dfly answers to: clients pick features by it. */
-#define INFO_REDIS_VERSION "7.0.15"
 #define INFO_SECTIONS_MAX 32
 #define INFO_SECTION_NAME_MAX 64
 #define HUMAN_MAX 32
@@ -32,9 +30,9 @@
 extern long client_count(void);
 
 static const char *const policy_names[] = {
-    [MAXMEMORY_NOEVICTION] = "noeviction",          [MAXMEMORY_ALLKEYS_LRU] = "allkeys-lru",
-    [MAXMEMORY_ALLKEYS_LFU] = "allkeys-lfu",        [MAXMEMORY_ALLKEYS_RANDOM] = "allkeys-random",
-    [MAXMEMORY_VOLATILE_LRU] = "volatile-lru",      [MAXMEMORY_VOLATILE_LFU] = "volatile-lfu",
+    [MAXMEMORY_NOEVICTION] = "noeviction",           [MAXMEMORY_ALLKEYS_LRU] = "allkeys-lru",
+    [MAXMEMORY_ALLKEYS_LFU] = "allkeys-lfu",         [MAXMEMORY_ALLKEYS_RANDOM] = "allkeys-random",
+    [MAXMEMORY_VOLATILE_LRU] = "volatile-lru",       [MAXMEMORY_VOLATILE_LFU] = "volatile-lfu",
     [MAXMEMORY_VOLATILE_RANDOM] = "volatile-random", [MAXMEMORY_VOLATILE_TTL] = "volatile-ttl",
 };
 
@@ -97,10 +95,10 @@ static void section_server(buf *out)
                "config_file:%s\r\n"
                "io_threads_active:0\r\n"
                "thread_count:%d\r\n",
-               INFO_REDIS_VERSION, DFLY_VERSION, cluster_enabled() ? "cluster" : "standalone",
-               u.sysname, u.release, u.machine, (int)(sizeof(void *) * 8), __GNUC__,
-               __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(), server.run_id,
-               server.cfg.port, (long long)now_us, (unsigned long long)uptime,
+               DFLY_REDIS_VERSION, DFLY_VERSION, cluster_enabled() ? "cluster" : "standalone",
+               u.sysname, u.release, u.machine, (int)(sizeof(void *) * 8), __GNUC__, __GNUC_MINOR__,
+               __GNUC_PATCHLEVEL__, (int)getpid(), server.run_id, server.cfg.port,
+               (long long)now_us, (unsigned long long)uptime,
                (unsigned long long)(uptime / SECONDS_PER_DAY), server.cfg.hz, server.cfg.hz,
                lru_clock(), server.executable, server.config_file ? server.config_file : "",
                nworkers);
@@ -117,8 +115,7 @@ static void section_clients(buf *out)
                "blocked_clients:%llu\r\n"
                "tracking_clients:0\r\n"
                "clients_in_timeout_table:0\r\n",
-               client_count(), server.cfg.maxclients,
-               (unsigned long long)WORKERS_SUM(blocked));
+               client_count(), server.cfg.maxclients, (unsigned long long)WORKERS_SUM(blocked));
 }
 
 /* Bytes of every db's hash tables (bucket arrays), the part of used_memory that is not data. */
@@ -140,9 +137,8 @@ static void section_memory(buf *out)
     int64_t dataset = used > overhead ? used - overhead : 0;
     int64_t net = used > startup ? used - startup : 0;
     struct sysinfo si;
-    unsigned long long total_mem = sysinfo(&si) == 0 ? (unsigned long long)si.totalram *
-                                                           si.mem_unit
-                                                     : 0;
+    unsigned long long total_mem =
+        sysinfo(&si) == 0 ? (unsigned long long)si.totalram * si.mem_unit : 0;
     char h_used[HUMAN_MAX], h_rss[HUMAN_MAX], h_peak[HUMAN_MAX], h_total[HUMAN_MAX],
         h_max[HUMAN_MAX];
     bytes_to_human(h_used, sizeof(h_used), (unsigned long long)used);
@@ -150,39 +146,38 @@ static void section_memory(buf *out)
     bytes_to_human(h_peak, sizeof(h_peak), (unsigned long long)peak);
     bytes_to_human(h_total, sizeof(h_total), total_mem);
     bytes_to_human(h_max, sizeof(h_max), (unsigned long long)server.cfg.maxmemory);
-    buf_printf(out,
-               "used_memory:%lld\r\n"
-               "used_memory_human:%s\r\n"
-               "used_memory_rss:%zu\r\n"
-               "used_memory_rss_human:%s\r\n"
-               "used_memory_peak:%lld\r\n"
-               "used_memory_peak_human:%s\r\n"
-               "used_memory_peak_perc:%.2f%%\r\n"
-               "used_memory_overhead:%lld\r\n"
-               "used_memory_startup:%lld\r\n"
-               "used_memory_dataset:%lld\r\n"
-               "used_memory_dataset_perc:%.2f%%\r\n"
-               "total_system_memory:%llu\r\n"
-               "total_system_memory_human:%s\r\n"
-               "used_memory_scripts:0\r\n"
-               "maxmemory:%lld\r\n"
-               "maxmemory_human:%s\r\n"
-               "maxmemory_policy:%s\r\n"
-               "mem_fragmentation_ratio:%.2f\r\n"
-               "mem_fragmentation_bytes:%lld\r\n"
-               "mem_not_counted_for_evict:0\r\n"
-               "mem_clients_slaves:0\r\n"
-               "mem_clients_normal:0\r\n"
-               "mem_allocator:%s\r\n"
-               "lazyfree_pending_objects:0\r\n"
-               "lazyfreed_objects:0\r\n",
-               (long long)used, h_used, rss, h_rss, (long long)peak, h_peak,
-               peak ? 100.0 * (double)used / (double)peak : 0.0, (long long)overhead,
-               (long long)startup, (long long)dataset,
-               net ? 100.0 * (double)dataset / (double)net : 0.0, total_mem, h_total,
-               server.cfg.maxmemory, h_max, policy_names[server.policy],
-               used ? (double)rss / (double)used : 0.0, (long long)rss - (long long)used,
-               zmalloc_lib());
+    buf_printf(
+        out,
+        "used_memory:%lld\r\n"
+        "used_memory_human:%s\r\n"
+        "used_memory_rss:%zu\r\n"
+        "used_memory_rss_human:%s\r\n"
+        "used_memory_peak:%lld\r\n"
+        "used_memory_peak_human:%s\r\n"
+        "used_memory_peak_perc:%.2f%%\r\n"
+        "used_memory_overhead:%lld\r\n"
+        "used_memory_startup:%lld\r\n"
+        "used_memory_dataset:%lld\r\n"
+        "used_memory_dataset_perc:%.2f%%\r\n"
+        "total_system_memory:%llu\r\n"
+        "total_system_memory_human:%s\r\n"
+        "used_memory_scripts:0\r\n"
+        "maxmemory:%lld\r\n"
+        "maxmemory_human:%s\r\n"
+        "maxmemory_policy:%s\r\n"
+        "mem_fragmentation_ratio:%.2f\r\n"
+        "mem_fragmentation_bytes:%lld\r\n"
+        "mem_not_counted_for_evict:0\r\n"
+        "mem_clients_slaves:0\r\n"
+        "mem_clients_normal:0\r\n"
+        "mem_allocator:%s\r\n"
+        "lazyfree_pending_objects:0\r\n"
+        "lazyfreed_objects:0\r\n",
+        (long long)used, h_used, rss, h_rss, (long long)peak, h_peak,
+        peak ? 100.0 * (double)used / (double)peak : 0.0, (long long)overhead, (long long)startup,
+        (long long)dataset, net ? 100.0 * (double)dataset / (double)net : 0.0, total_mem, h_total,
+        server.cfg.maxmemory, h_max, policy_names[server.policy],
+        used ? (double)rss / (double)used : 0.0, (long long)rss - (long long)used, zmalloc_lib());
 }
 
 static void section_persistence(buf *out)
@@ -216,53 +211,50 @@ static void section_persistence(buf *out)
 
 static void section_stats(buf *out)
 {
-    buf_printf(out,
-               "total_connections_received:%llu\r\n"
-               "total_commands_processed:%llu\r\n"
-               "instantaneous_ops_per_sec:%llu\r\n"
-               "total_net_input_bytes:%llu\r\n"
-               "total_net_output_bytes:%llu\r\n"
-               "total_net_repl_input_bytes:0\r\n"
-               "total_net_repl_output_bytes:0\r\n"
-               "instantaneous_input_kbps:%.2f\r\n"
-               "instantaneous_output_kbps:%.2f\r\n"
-               "instantaneous_input_repl_kbps:0.00\r\n"
-               "instantaneous_output_repl_kbps:0.00\r\n"
-               "rejected_connections:%llu\r\n"
-               "sync_full:0\r\n"
-               "sync_partial_ok:0\r\n"
-               "sync_partial_err:0\r\n"
-               "expired_keys:%llu\r\n"
-               "expired_stale_perc:0.00\r\n"
-               "expired_time_cap_reached_count:0\r\n"
-               "evicted_keys:%llu\r\n"
-               "evicted_clients:0\r\n"
-               "keyspace_hits:%llu\r\n"
-               "keyspace_misses:%llu\r\n"
-               "pubsub_channels:0\r\n"
-               "pubsub_patterns:0\r\n"
-               "latest_fork_usec:0\r\n"
-               "total_forks:0\r\n"
-               "migrate_cached_sockets:0\r\n"
-               "unexpected_error_replies:0\r\n"
-               "total_error_replies:%llu\r\n"
-               "dump_payload_sanitizations:0\r\n"
-               "multi_shard_transactions:%llu\r\n"
-               "transaction_retries:%llu\r\n"
-               "shard_hops:%llu\r\n",
-               (unsigned long long)WORKERS_SUM(connections),
-               (unsigned long long)WORKERS_SUM(commands),
-               (unsigned long long)stats_instantaneous_ops(),
-               (unsigned long long)WORKERS_SUM(net_in), (unsigned long long)WORKERS_SUM(net_out),
-               stats_instantaneous_kbps(1), stats_instantaneous_kbps(0),
-               (unsigned long long)WORKERS_SUM(rejected),
-               (unsigned long long)SHARDS_SUM(expired_keys),
-               (unsigned long long)SHARDS_SUM(evicted_keys),
-               (unsigned long long)SHARDS_SUM(keyspace_hits),
-               (unsigned long long)SHARDS_SUM(keyspace_misses),
-               (unsigned long long)stats_total_errors(),
-               (unsigned long long)WORKERS_SUM(tx_scheduled),
-               (unsigned long long)WORKERS_SUM(tx_retries), (unsigned long long)WORKERS_SUM(hops));
+    buf_printf(
+        out,
+        "total_connections_received:%llu\r\n"
+        "total_commands_processed:%llu\r\n"
+        "instantaneous_ops_per_sec:%llu\r\n"
+        "total_net_input_bytes:%llu\r\n"
+        "total_net_output_bytes:%llu\r\n"
+        "total_net_repl_input_bytes:0\r\n"
+        "total_net_repl_output_bytes:0\r\n"
+        "instantaneous_input_kbps:%.2f\r\n"
+        "instantaneous_output_kbps:%.2f\r\n"
+        "instantaneous_input_repl_kbps:0.00\r\n"
+        "instantaneous_output_repl_kbps:0.00\r\n"
+        "rejected_connections:%llu\r\n"
+        "sync_full:0\r\n"
+        "sync_partial_ok:0\r\n"
+        "sync_partial_err:0\r\n"
+        "expired_keys:%llu\r\n"
+        "expired_stale_perc:0.00\r\n"
+        "expired_time_cap_reached_count:0\r\n"
+        "evicted_keys:%llu\r\n"
+        "evicted_clients:0\r\n"
+        "keyspace_hits:%llu\r\n"
+        "keyspace_misses:%llu\r\n"
+        "pubsub_channels:0\r\n"
+        "pubsub_patterns:0\r\n"
+        "latest_fork_usec:0\r\n"
+        "total_forks:0\r\n"
+        "migrate_cached_sockets:0\r\n"
+        "unexpected_error_replies:0\r\n"
+        "total_error_replies:%llu\r\n"
+        "dump_payload_sanitizations:0\r\n"
+        "multi_shard_transactions:%llu\r\n"
+        "transaction_retries:%llu\r\n"
+        "shard_hops:%llu\r\n",
+        (unsigned long long)WORKERS_SUM(connections), (unsigned long long)WORKERS_SUM(commands),
+        (unsigned long long)stats_instantaneous_ops(), (unsigned long long)WORKERS_SUM(net_in),
+        (unsigned long long)WORKERS_SUM(net_out), stats_instantaneous_kbps(1),
+        stats_instantaneous_kbps(0), (unsigned long long)WORKERS_SUM(rejected),
+        (unsigned long long)SHARDS_SUM(expired_keys), (unsigned long long)SHARDS_SUM(evicted_keys),
+        (unsigned long long)SHARDS_SUM(keyspace_hits),
+        (unsigned long long)SHARDS_SUM(keyspace_misses), (unsigned long long)stats_total_errors(),
+        (unsigned long long)WORKERS_SUM(tx_scheduled), (unsigned long long)WORKERS_SUM(tx_retries),
+        (unsigned long long)WORKERS_SUM(hops));
 }
 
 static void section_replication(buf *out)
@@ -438,9 +430,13 @@ static void info_cmd(cmd_ctx *c)
 }
 
 command info_commands[] = {
-    {.name = "info", .proc = info_cmd, .arity = -1,
-     .flags = CMD_LOADING | CMD_STALE | CMD_ALL_SHARDS, .acl = ACL_SLOW | ACL_DANGEROUS,
-     .group = "server", .since = "1.0.0",
+    {.name = "info",
+     .proc = info_cmd,
+     .arity = -1,
+     .flags = CMD_LOADING | CMD_STALE | CMD_ALL_SHARDS,
+     .acl = ACL_SLOW | ACL_DANGEROUS,
+     .group = "server",
+     .since = "1.0.0",
      .summary = "Get information and statistics about the server"},
     {0},
 };

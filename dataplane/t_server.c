@@ -72,8 +72,8 @@ void bytes_to_human(char *out, size_t outlen, unsigned long long n)
 /* FLUSHALL/FLUSHDB [ASYNC|SYNC]: both modes free at once; every shard is held meanwhile. */
 static int flush_args_ok(cmd_ctx *c)
 {
-    if (c->argc > 2 || (c->argc == 2 && !arg_eq(&c->argv[1], "async") &&
-                        !arg_eq(&c->argv[1], "sync"))) {
+    if (c->argc > 2 ||
+        (c->argc == 2 && !arg_eq(&c->argv[1], "async") && !arg_eq(&c->argv[1], "sync"))) {
         reply_syntax_error(c);
         return 0;
     }
@@ -168,9 +168,8 @@ static void slowlog_get_cmd(cmd_ctx *c)
         reply_syntax_error(c);
         return;
     }
-    if (c->argc == 3 &&
-        arg_ll_range_or_reply(c, &c->argv[2], -1, LONG_MAX, &count,
-                              "ERR count should be greater than or equal to -1"))
+    if (c->argc == 3 && arg_ll_range_or_reply(c, &c->argv[2], -1, LONG_MAX, &count,
+                                              "ERR count should be greater than or equal to -1"))
         return;
     slowlog_reply(c, (long)count);
 }
@@ -325,8 +324,9 @@ static void memory_doctor_cmd(cmd_ctx *c)
                                  "not able to release memory after a peak, so you can expect to "
                                  "see a big fragmentation ratio.\n\n");
         if (frag > MEMORY_DOCTOR_FRAG_RATIO)
-            buf_printf(&out, " * High total RSS: This instance has a memory fragmentation and RSS "
-                             "overhead greater than %.1f (%.2f).\n\n",
+            buf_printf(&out,
+                       " * High total RSS: This instance has a memory fragmentation and RSS "
+                       "overhead greater than %.1f (%.2f).\n\n",
                        MEMORY_DOCTOR_FRAG_RATIO, frag);
         buf_append_str(&out, "I'm here to keep you safe, Sam. I want to help you.\n");
     }
@@ -429,79 +429,188 @@ static void latency_cmd(cmd_ctx *c)
 #define ADMIN_FLAGS CMD_ADMIN | CMD_LOADING | CMD_STALE
 #define ADMIN_ACL ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS
 #define HELP_SUB(fn, ver)                                                                          \
-    {.name = "help", .proc = fn, .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW,   \
-     SRV, .since = ver, .summary = "Show helpful text about the different subcommands"}
+    {                                                                                              \
+        .name = "help", .proc = fn, .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW, \
+        SRV, .since = ver, .summary = "Show helpful text about the different subcommands"          \
+    }
 
 static command slowlog_subcommands[] = {
-    {.name = "get", .proc = slowlog_get_cmd, .arity = -2, .flags = ADMIN_FLAGS,
-     .acl = ADMIN_ACL, SRV, .since = "2.2.12", .summary = "Get the slow log's entries"},
-    {.name = "len", .proc = slowlog_len_cmd, .arity = 2, .flags = ADMIN_FLAGS, .acl = ADMIN_ACL,
-     SRV, .since = "2.2.12", .summary = "Get the slow log's length"},
-    {.name = "reset", .proc = slowlog_reset_cmd, .arity = 2, .flags = ADMIN_FLAGS,
-     .acl = ADMIN_ACL, SRV, .since = "2.2.12", .summary = "Clear all entries from the slow log"},
+    {.name = "get",
+     .proc = slowlog_get_cmd,
+     .arity = -2,
+     .flags = ADMIN_FLAGS,
+     .acl = ADMIN_ACL,
+     SRV,
+     .since = "2.2.12",
+     .summary = "Get the slow log's entries"},
+    {.name = "len",
+     .proc = slowlog_len_cmd,
+     .arity = 2,
+     .flags = ADMIN_FLAGS,
+     .acl = ADMIN_ACL,
+     SRV,
+     .since = "2.2.12",
+     .summary = "Get the slow log's length"},
+    {.name = "reset",
+     .proc = slowlog_reset_cmd,
+     .arity = 2,
+     .flags = ADMIN_FLAGS,
+     .acl = ADMIN_ACL,
+     SRV,
+     .since = "2.2.12",
+     .summary = "Clear all entries from the slow log"},
     HELP_SUB(slowlog_help_cmd, "6.2.0"),
     {0},
 };
 
 static command memory_subcommands[] = {
-    {.name = "usage", .proc = memory_usage_cmd, .arity = -3, .flags = CMD_READONLY,
-     .first_key = 2, .last_key = 2, .key_step = 1, .acl = ACL_READ | ACL_SLOW, SRV,
-     .since = "4.0.0", .summary = "Estimate the memory usage of a key"},
-    {.name = "stats", .proc = memory_stats_cmd, .arity = 2, .flags = CMD_ALL_SHARDS,
-     .acl = ACL_SLOW, SRV, .since = "4.0.0", .summary = "Show memory usage details"},
-    {.name = "doctor", .proc = memory_doctor_cmd, .arity = 2, .acl = ACL_SLOW, SRV,
-     .since = "4.0.0", .summary = "Outputs memory problems report"},
-    {.name = "malloc-stats", .proc = memory_malloc_stats_cmd, .arity = 2, .acl = ACL_SLOW, SRV,
-     .since = "4.0.0", .summary = "Show allocator internal stats"},
-    {.name = "purge", .proc = memory_purge_cmd, .arity = 2, .acl = ACL_SLOW, SRV,
-     .since = "4.0.0", .summary = "Ask the allocator to release memory"},
+    {.name = "usage",
+     .proc = memory_usage_cmd,
+     .arity = -3,
+     .flags = CMD_READONLY,
+     .first_key = 2,
+     .last_key = 2,
+     .key_step = 1,
+     .acl = ACL_READ | ACL_SLOW,
+     SRV,
+     .since = "4.0.0",
+     .summary = "Estimate the memory usage of a key"},
+    {.name = "stats",
+     .proc = memory_stats_cmd,
+     .arity = 2,
+     .flags = CMD_ALL_SHARDS,
+     .acl = ACL_SLOW,
+     SRV,
+     .since = "4.0.0",
+     .summary = "Show memory usage details"},
+    {.name = "doctor",
+     .proc = memory_doctor_cmd,
+     .arity = 2,
+     .acl = ACL_SLOW,
+     SRV,
+     .since = "4.0.0",
+     .summary = "Outputs memory problems report"},
+    {.name = "malloc-stats",
+     .proc = memory_malloc_stats_cmd,
+     .arity = 2,
+     .acl = ACL_SLOW,
+     SRV,
+     .since = "4.0.0",
+     .summary = "Show allocator internal stats"},
+    {.name = "purge",
+     .proc = memory_purge_cmd,
+     .arity = 2,
+     .acl = ACL_SLOW,
+     SRV,
+     .since = "4.0.0",
+     .summary = "Ask the allocator to release memory"},
     HELP_SUB(memory_help_cmd, "4.0.0"),
     {0},
 };
 
 static command latency_subcommands[] = {
-    {.name = "latest", .proc = latency_latest_cmd, .arity = 2, .flags = ADMIN_FLAGS | CMD_NOSCRIPT,
-     .acl = ADMIN_ACL, SRV, .since = "2.8.13",
+    {.name = "latest",
+     .proc = latency_latest_cmd,
+     .arity = 2,
+     .flags = ADMIN_FLAGS | CMD_NOSCRIPT,
+     .acl = ADMIN_ACL,
+     SRV,
+     .since = "2.8.13",
      .summary = "Return the latest latency samples for all events"},
-    {.name = "history", .proc = latency_history_cmd, .arity = 3,
-     .flags = ADMIN_FLAGS | CMD_NOSCRIPT, .acl = ADMIN_ACL, SRV, .since = "2.8.13",
+    {.name = "history",
+     .proc = latency_history_cmd,
+     .arity = 3,
+     .flags = ADMIN_FLAGS | CMD_NOSCRIPT,
+     .acl = ADMIN_ACL,
+     SRV,
+     .since = "2.8.13",
      .summary = "Return timestamp-latency samples for the event"},
-    {.name = "reset", .proc = latency_reset_cmd, .arity = -2, .flags = ADMIN_FLAGS | CMD_NOSCRIPT,
-     .acl = ADMIN_ACL, SRV, .since = "2.8.13",
+    {.name = "reset",
+     .proc = latency_reset_cmd,
+     .arity = -2,
+     .flags = ADMIN_FLAGS | CMD_NOSCRIPT,
+     .acl = ADMIN_ACL,
+     SRV,
+     .since = "2.8.13",
      .summary = "Reset latency data for one or more events"},
-    {.name = "doctor", .proc = latency_doctor_cmd, .arity = 2, .flags = ADMIN_FLAGS | CMD_NOSCRIPT,
-     .acl = ADMIN_ACL, SRV, .since = "2.8.13",
+    {.name = "doctor",
+     .proc = latency_doctor_cmd,
+     .arity = 2,
+     .flags = ADMIN_FLAGS | CMD_NOSCRIPT,
+     .acl = ADMIN_ACL,
+     SRV,
+     .since = "2.8.13",
      .summary = "Return a human readable latency analysis report"},
     HELP_SUB(latency_help_cmd, "2.8.13"),
     {0},
 };
 
 command server_commands[] = {
-    {.name = "flushall", .proc = flushall_cmd, .arity = -1, .flags = CMD_WRITE | CMD_ALL_SHARDS,
-     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW | ACL_DANGEROUS, SRV, .since = "1.0.0",
+    {.name = "flushall",
+     .proc = flushall_cmd,
+     .arity = -1,
+     .flags = CMD_WRITE | CMD_ALL_SHARDS,
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW | ACL_DANGEROUS,
+     SRV,
+     .since = "1.0.0",
      .summary = "Remove all keys from all databases"},
-    {.name = "flushdb", .proc = flushdb_cmd, .arity = -1, .flags = CMD_WRITE | CMD_ALL_SHARDS,
-     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW | ACL_DANGEROUS, SRV, .since = "1.0.0",
+    {.name = "flushdb",
+     .proc = flushdb_cmd,
+     .arity = -1,
+     .flags = CMD_WRITE | CMD_ALL_SHARDS,
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW | ACL_DANGEROUS,
+     SRV,
+     .since = "1.0.0",
      .summary = "Remove all keys from the current database"},
-    {.name = "time", .proc = time_cmd, .arity = 1, .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
-     .acl = ACL_FAST, SRV, .since = "2.6.0", .summary = "Return the current server time"},
-    {.name = "lastsave", .proc = lastsave_cmd, .arity = 1,
-     .flags = CMD_LOADING | CMD_STALE | CMD_FAST, .acl = ACL_ADMIN | ACL_FAST | ACL_DANGEROUS,
-     SRV, .since = "1.0.0", .summary = "Get the UNIX time stamp of the last successful save to "
-                                       "disk"},
-    {.name = "shutdown", .proc = shutdown_cmd, .arity = -1,
-     .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI |
-              CMD_ALLOW_BUSY | CMD_CLIENT_STATE,
-     .acl = ADMIN_ACL, SRV, .since = "1.0.0",
+    {.name = "time",
+     .proc = time_cmd,
+     .arity = 1,
+     .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
+     .acl = ACL_FAST,
+     SRV,
+     .since = "2.6.0",
+     .summary = "Return the current server time"},
+    {.name = "lastsave",
+     .proc = lastsave_cmd,
+     .arity = 1,
+     .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
+     .acl = ACL_ADMIN | ACL_FAST | ACL_DANGEROUS,
+     SRV,
+     .since = "1.0.0",
+     .summary = "Get the UNIX time stamp of the last successful save to "
+                "disk"},
+    {.name = "shutdown",
+     .proc = shutdown_cmd,
+     .arity = -1,
+     .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_ALLOW_BUSY |
+              CMD_CLIENT_STATE,
+     .acl = ADMIN_ACL,
+     SRV,
+     .since = "1.0.0",
      .summary = "Synchronously save the dataset to disk and then shut down the server"},
-    {.name = "slowlog", .proc = slowlog_cmd, .arity = -2, .acl = ACL_SLOW, SRV,
-     .since = "2.2.12", .summary = "A container for slow log commands",
+    {.name = "slowlog",
+     .proc = slowlog_cmd,
+     .arity = -2,
+     .acl = ACL_SLOW,
+     SRV,
+     .since = "2.2.12",
+     .summary = "A container for slow log commands",
      .subcommands = slowlog_subcommands},
-    {.name = "memory", .proc = memory_cmd, .arity = -2, .acl = ACL_SLOW, SRV, .since = "4.0.0",
+    {.name = "memory",
+     .proc = memory_cmd,
+     .arity = -2,
+     .acl = ACL_SLOW,
+     SRV,
+     .since = "4.0.0",
      .summary = "A container for memory diagnostics commands",
      .subcommands = memory_subcommands},
-    {.name = "latency", .proc = latency_cmd, .arity = -2, .acl = ACL_SLOW, SRV,
-     .since = "2.8.13", .summary = "A container for latency diagnostics commands",
+    {.name = "latency",
+     .proc = latency_cmd,
+     .arity = -2,
+     .acl = ACL_SLOW,
+     SRV,
+     .since = "2.8.13",
+     .summary = "A container for latency diagnostics commands",
      .subcommands = latency_subcommands},
     {0},
 };

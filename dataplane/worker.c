@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "multi.h"
+#include "pause.h"
 #include "server.h"
 #include "tx.h"
 #include "zmalloc.h"
@@ -188,7 +189,9 @@ static void on_cron(uv_timer_t *t)
     worker *w = t->data;
     if (w->id == 0)
         atomic_store(&server.lru_clock, (unsigned)(clock_mono_ms() / 1000));
-    if (tx_shard_idle(w->id)) {
+    /* As in Redis, a CLIENT PAUSE also pauses expiry and eviction: nothing may change. */
+    int paused = pause_requested() && pause_current(clock_wall_ms()) != PAUSE_NONE;
+    if (tx_shard_idle(w->id) && !paused) {
         db_active_expire(w->shard, EXPIRE_BUDGET_US);
         multi_shard_sweep(w->shard);
         if (server.cfg.maxmemory > 0)
@@ -253,8 +256,7 @@ static void *worker_main(void *arg)
     snprintf(name, sizeof(name), "dfly-w%d", w->id);
     pthread_setname_np(pthread_self(), name);
     for (int i = 0; i < w->nlisteners; i++)
-        uv_listen((uv_stream_t *)&w->listeners[i].tcp, (int)server.cfg.tcp_backlog,
-                  on_connection);
+        uv_listen((uv_stream_t *)&w->listeners[i].tcp, (int)server.cfg.tcp_backlog, on_connection);
     uint64_t period = (uint64_t)(1000 / (server.cfg.hz > 0 ? server.cfg.hz : 10));
     uv_timer_start(&w->cron, on_cron, period, period);
     uv_run(&w->loop, UV_RUN_DEFAULT);

@@ -28,9 +28,9 @@ typedef struct worker_stats {
     _Atomic uint64_t rejected;
     _Atomic uint64_t clients;
     _Atomic uint64_t blocked;
-    _Atomic uint64_t tx_scheduled;   /* multi-shard transactions coordinated */
+    _Atomic uint64_t tx_scheduled; /* multi-shard transactions coordinated */
     _Atomic uint64_t tx_retries;
-    _Atomic uint64_t hops;           /* commands sent to another thread */
+    _Atomic uint64_t hops; /* commands sent to another thread */
 } worker_stats;
 
 struct client;

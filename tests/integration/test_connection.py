@@ -1,7 +1,10 @@
 """Connection commands: PING ECHO SELECT QUIT, AUTH and requirepass, HELLO, RESET, MONITOR.
 Error texts are Redis 7.0's."""
 
+import os
 import re
+import select
+import subprocess
 import time
 
 import pytest
@@ -376,3 +379,59 @@ def test_monitors_that_disconnect_under_traffic(server):
             m.close()
     assert r.get("traffic:7") == "4"
     assert r.ping() is True
+
+
+def test_monitor_with_redis_py(server):
+    """redis-py parses monitor lines with its own regex: our format must satisfy it."""
+    r = server.client()
+    with r.monitor() as m:
+        server.client().set("py:key", "py value")
+        deadline = time.monotonic() + MONITOR_WAIT
+        while time.monotonic() < deadline:
+            cmd = m.next_command()
+            if cmd["command"].startswith("SET"):
+                break
+        assert cmd["command"] == "SET py:key py value"
+        assert cmd["db"] == 0
+        assert cmd["client_address"] == "127.0.0.1"
+        assert cmd["client_type"] == "tcp"
+        assert abs(cmd["time"] - time.time()) < 60
+
+
+class LineReader:
+    """Lines of a child's stdout, each awaited until a deadline (never blocks past it)."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.pending = b""
+
+    def line(self, deadline):
+        while b"\n" not in self.pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+                return ""
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return ""
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line.decode(errors="replace")
+
+
+def test_monitor_with_redis_cli(server):
+    proc = subprocess.Popen(
+        ["redis-cli", "-h", "127.0.0.1", "-p", str(server.port), "MONITOR"],
+        stdout=subprocess.PIPE,
+    )
+    out = LineReader(proc.stdout.fileno())
+    try:
+        deadline = time.monotonic() + MONITOR_WAIT
+        assert out.line(deadline).strip() == "OK"
+        server.client().set("cli:key", "1")
+        line = "-"
+        while line and '"cli:key"' not in line:
+            line = out.line(deadline)
+        assert re.match(r'^\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "SET" "cli:key" "1"$', line.strip())
+    finally:
+        proc.kill()
+        proc.wait()

@@ -7,6 +7,7 @@ import time
 import pytest
 import redis
 
+from resp_raw import Map, RawConn, Verbatim
 from shardkeys import key_shard, keys_per_shard
 
 NSHARDS = 2
@@ -84,7 +85,12 @@ def test_server_section(server, r):
 
 
 def test_clients_section(server, r):
+    # The fixture's readiness probe may still be closing: wait until only `r` is connected.
+    deadline = time.monotonic() + 5
+    while r.info("clients")["connected_clients"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
     base = r.info("clients")["connected_clients"]
+    assert base == 1
     extra = [server.client() for _ in range(3)]
     for c in extra:
         c.ping()
@@ -241,3 +247,11 @@ def test_info_with_redis_cli(server):
     out = server.cli("INFO", "server")
     assert "redis_version:7.0.15" in out
     assert server.cli("INFO", "keyspace").strip() == "# Keyspace"
+
+
+def test_info_is_verbatim_text_in_resp3(server):
+    with RawConn(server.port) as c:
+        assert isinstance(c.command("HELLO", "3"), Map)
+        info = c.command("INFO", "server")
+        assert isinstance(info, Verbatim) and info.fmt == "txt"
+        assert info.data.startswith(b"# Server\r\nredis_version:7.0.15\r\n")

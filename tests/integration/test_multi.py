@@ -270,6 +270,22 @@ def test_queuing_over_maxmemory_is_rejected(server_factory):
         c.execute_command("EXEC")
 
 
+def test_exec_over_maxmemory_aborts_with_execabort(server_factory):
+    """Queued while there was room, then memory ran out before EXEC: Redis refuses the EXEC."""
+    s = server_factory("--maxmemory", "1mb")
+    c1 = raw_client(s)
+    c1.execute_command("MULTI")
+    assert c1.execute_command("SET", "q", "1") == "QUEUED"
+    fill_until_oom(raw_client(s))
+    with pytest.raises(redis.ResponseError) as e:
+        c1.execute_command("EXEC")
+    assert str(e.value) == (
+        "Transaction discarded because of: OOM command not allowed when used memory > "
+        "'maxmemory'."
+    )
+    assert c1.execute_command("GET", "q") is None  # nothing ran, and MULTI is over
+
+
 # --- WATCH -----------------------------------------------------------------------------------
 
 

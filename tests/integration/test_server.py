@@ -9,6 +9,7 @@ import time
 import pytest
 import redis
 
+from resp_raw import Map, RawConn, Set, Verbatim
 from shardkeys import key_shard, keys_per_shard
 
 NSHARDS = 2
@@ -485,3 +486,20 @@ def test_command_with_redis_py_and_cli(server, r):
     assert table["set"]["first_key_pos"] == 1
     assert r.command_count() == len(table)
     assert "flushall" in server.cli("COMMAND", "LIST")
+
+
+def test_resp3_reply_types(server):
+    with RawConn(server.port) as c:
+        assert isinstance(c.command("HELLO", "3"), Map)
+        (get,) = c.command("COMMAND", "INFO", "get")
+        assert isinstance(get[2], Set) and list(get[2]) == ["readonly", "fast"]  # simple strings
+        assert isinstance(get[6], Set)
+        docs = c.command("COMMAND", "DOCS", "get")
+        assert isinstance(docs, Map) and docs[0][0] == b"get" and isinstance(docs[0][1], Map)
+        c.command("SET", "k", "v")
+        stats = c.command("MEMORY", "STATS")
+        assert isinstance(stats, Map)
+        assert dict(stats.as_dict())[b"keys.count"] == 1
+        assert isinstance(dict(stats.as_dict())[b"dataset.percentage"], float)
+        doctor = c.command("MEMORY", "DOCTOR")
+        assert isinstance(doctor, Verbatim) and doctor.fmt == "txt"

@@ -66,9 +66,9 @@ TEST(precedence_file_env_argv)
     setenv("TESTFLAGS_PORT", "7200", 1);
     char *argv[] = {"prog", path, "--maxmemory=1k"};
     CHECK_EQ_INT(init(3, argv, err), FLAGS_OK);
-    CHECK_EQ_INT(port, 7200);           /* env beats file */
-    CHECK_EQ_STR(name, "from file");    /* file beats default */
-    CHECK_EQ_INT(mem, 1000);            /* argv beats file */
+    CHECK_EQ_INT(port, 7200);        /* env beats file */
+    CHECK_EQ_STR(name, "from file"); /* file beats default */
+    CHECK_EQ_INT(mem, 1000);         /* argv beats file */
     unsetenv("TESTFLAGS_PORT");
     unlink(path);
 }

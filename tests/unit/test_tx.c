@@ -18,7 +18,7 @@
 #define TX_ROUNDS 2000
 #define TX_WAIT_SECONDS 60
 
-static _Atomic int in_use[TX_THREADS];  /* a body is running on this shard */
+static _Atomic int in_use[TX_THREADS];   /* a body is running on this shard */
 static _Atomic long applied[TX_THREADS]; /* increments made by bodies, per shard */
 static _Atomic long expected[TX_THREADS];
 static _Atomic int violations;
@@ -111,7 +111,8 @@ int main(void)
 {
     char err[FLAGS_ERR_MAX];
     char *argv[] = {"test_tx", NULL};
-    if (flags_init(server_flags, 1, argv, NULL, err, sizeof(err)) || server_config_apply(err, sizeof(err))) {
+    if (flags_init(server_flags, 1, argv, NULL, err, sizeof(err)) ||
+        server_config_apply(err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
