@@ -30,10 +30,20 @@ extern command client_commands[];
 extern command multi_commands[];
 extern command bits_commands[];
 
+extern command list_commands[];
+extern command hash_commands[];
+extern command set_commands[];
+extern command zset_commands[];
+extern command hll_commands[];
+extern command geo_commands[];
+extern command stream_commands[];
+
 static command *const families[] = {
     string_commands, keyspace_commands,      server_commands, connection_commands,
     multi_commands,  bits_commands,          config_commands, info_commands,
     debug_commands,  introspection_commands, client_commands,
+    list_commands,   hash_commands,          set_commands,    zset_commands,
+    hll_commands,    geo_commands,           stream_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */

@@ -80,6 +80,7 @@ enum {
     CTX_IN_EXEC = 1u << 0,   /* running inside MULTI/EXEC */
     CTX_IN_SCRIPT = 1u << 1, /* running from a script */
     CTX_REMOTE = 1u << 2,    /* running on another thread than the client's */
+    CTX_UNBLOCKED = 1u << 3, /* serving a blocked client (blocking.h): must not block again */
 };
 
 #define CTX_KEY_CACHE 48 /* keys up to this length have their shard remembered */

@@ -15,6 +15,7 @@
 #include "server.h"
 #include "stats.h"
 #include "table.h"
+#include "types.h"
 #include "worker.h"
 #include "zmalloc.h"
 
@@ -139,6 +140,7 @@ int main(int argc, char **argv)
     make_run_id();
 
     command_table_init();
+    types_init();
     multi_init();
     shards_init(threads, (int)server.cfg.databases);
     uv_loop_init(&main_loop);

@@ -65,6 +65,19 @@ struct server_config {
     int appendonly;
     char *appendfsync;
     char *notify_keyspace_events;
+    /* Thresholds between the packed and the full encodings of collections. */
+    long long list_max_listpack_size; /* > 0: entries per node; < 0: -1..-5 = 4..64 KiB */
+    long long list_compress_depth;
+    long long hash_max_listpack_entries;
+    long long hash_max_listpack_value;
+    long long set_max_intset_entries;
+    long long set_max_listpack_entries;
+    long long set_max_listpack_value;
+    long long zset_max_listpack_entries;
+    long long zset_max_listpack_value;
+    long long stream_node_max_bytes;
+    long long stream_node_max_entries;
+    long long hll_sparse_max_bytes;
 };
 
 struct server {

@@ -241,6 +241,18 @@ static const config_rule config_rules[] = {
     {"appendonly", check_appendonly, NULL},
     {"appendfsync", check_appendfsync, NULL},
     {"notify-keyspace-events", check_notify, NULL},
+    {"list-max-listpack-size", NULL, NULL},
+    {"list-compress-depth", NULL, NULL},
+    {"hash-max-listpack-entries", NULL, NULL},
+    {"hash-max-listpack-value", NULL, NULL},
+    {"set-max-intset-entries", NULL, NULL},
+    {"set-max-listpack-entries", NULL, NULL},
+    {"set-max-listpack-value", NULL, NULL},
+    {"zset-max-listpack-entries", NULL, NULL},
+    {"zset-max-listpack-value", NULL, NULL},
+    {"stream-node-max-bytes", NULL, NULL},
+    {"stream-node-max-entries", NULL, NULL},
+    {"hll-sparse-max-bytes", NULL, NULL},
 };
 
 /* ---- names --------------------------------------------------------------------------------- */
