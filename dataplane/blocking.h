@@ -32,4 +32,20 @@ int block_allowed(const cmd_ctx *c);
  * is negative") and returns -1. */
 int block_timeout_or_reply(cmd_ctx *c, const slice *a, int64_t *timeout_ms);
 
+/* ---- for the client, dispatch and worker code ---- */
+struct client;
+struct shard;
+/* On the client's thread, after its command blocked: arms the timeout. */
+void block_start_wait(struct client *cl);
+/* The client goes away while blocked (disconnect, CLIENT KILL). */
+void block_cancel(struct client *cl);
+/* CLIENT UNBLOCK: ends the wait with a null reply or an UNBLOCKED error; 1 if it was blocked. */
+int block_unblock(struct client *cl, int with_error);
+/* Serves the clients blocked on keys that the command just run made ready. Called by
+ * dispatch_call after every top-level command, on the thread holding those keys. */
+void block_serve_ready(void);
+/* Drops finished registrations (shard timer) / all of them (shutdown). */
+void block_shard_sweep(struct shard *s);
+void block_shard_free(struct shard *s);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "clock.h"
 #include "dispatch.h"
 #include "http.h"
@@ -85,6 +86,7 @@ void client_close(client *cl)
     cl->closing = 1;
     list_remove(cl->owner, cl);
     monitor_remove(cl); /* monitors hold a pointer to cl: drop it before cl can be freed */
+    block_cancel(cl);
     uv_close((uv_handle_t *)&cl->tcp, on_close);
 }
 

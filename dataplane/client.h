@@ -94,6 +94,7 @@ typedef struct client {
     int mcount, mcap;
     struct watch_state *watch; /* WATCHed keys; dirty flag written by other threads */
 
+    struct blocked *blocked; /* the wait of a blocked command (blocking.c) */
     void *http;   /* http.c state */
     void *pubsub; /* pubsub state (later) */
 } client;

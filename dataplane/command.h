@@ -96,6 +96,8 @@ typedef struct cmd_ctx {
     int64_t now_ms; /* wall clock when the command started: one instant for expiry */
     unsigned flags; /* CTX_* */
     int error;      /* set by reply_error: the command failed */
+    int blocked;    /* set by block_on_keys / block_keep_waiting: no reply now, the client waits */
+    slice ready_key; /* with CTX_UNBLOCKED: the key that became ready */
     /* The last key whose shard was computed (db.h ctx_shard): commands look one key up
      * several times, and the CRC16 is not free. */
     size_t kc_len; /* 0: nothing remembered */

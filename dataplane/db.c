@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "blocking.h"
 #include "client.h"
 #include "clock.h"
 #include "server.h"
@@ -350,12 +351,25 @@ entry *db_set_expire(cmd_ctx *c, entry *e, int64_t when_ms)
     return n;
 }
 
+/* Types a blocked client can wait for (BLPOP, BZPOPMIN, XREAD). */
+static int blockable_type(int type)
+{
+    return type == OBJ_LIST || type == OBJ_ZSET || type == OBJ_STREAM;
+}
+
 void db_signal_modified(cmd_ctx *c, const char *key, size_t len)
 {
     shard *s = ctx_shard(c, key, len);
     stat_inc(&s->stats.dirty);
     if (db_watch_hook)
         db_watch_hook(s, c->dbid, key, len);
+    /* Any write that leaves a list, sorted set or stream at the key may serve a blocked client
+     * (a push, but also RENAME, MOVE, RESTORE onto it). */
+    if (s->blocking) {
+        entry **ref = table_find_ref(&s->dbs[c->dbid].keys, key, len);
+        if (ref && blockable_type(table_ref_entry(ref)->type))
+            block_signal_key(c, key, len);
+    }
 }
 
 void db_notify(cmd_ctx *c, int type, const char *event, const char *key, size_t len)

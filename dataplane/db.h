@@ -50,6 +50,8 @@ typedef struct shard {
     struct local_op *pending_head, *pending_tail; /* work that waits for the holder */
     /* WATCHed keys of this shard (multi.c). */
     struct watch_table *watch;
+    /* Clients blocked on keys of this shard (blocking.c). */
+    struct block_table *blocking;
     int expire_db;
 } shard;
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "clock.h"
 #include "connection.h"
 #include "db.h"
@@ -73,6 +74,9 @@ void dispatch_call(cmd_ctx *c)
         counter_add(&st->failed, 1);
     counter_add(&w->stats.commands, 1);
     stats_after_command(c, dur);
+    /* Blocked clients are served after a whole command (after all of EXEC, not inside it). */
+    if (!(c->flags & (CTX_IN_EXEC | CTX_UNBLOCKED)))
+        block_serve_ready();
 }
 
 /* The shard a write may evict from: the one of its first key, which whoever runs the command
@@ -123,6 +127,10 @@ static void run_body(void *arg)
 static void body_done(void *arg)
 {
     client *cl = arg;
+    if (cl->ctx.blocked) {
+        block_start_wait(cl);
+        return;
+    }
     if (cl->xbuf.len) {
         buf_append(&cl->wbuf, cl->xbuf.data, cl->xbuf.len);
         buf_clear(&cl->xbuf);
@@ -224,8 +232,22 @@ int dispatch_command(client *cl, int argc, slice *argv)
         exec_route(cl, &set);
     else
         dispatch_shards(cmd, argc, argv, &set);
-    if (tx_run(&set, run_body, body_done, cl))
-        return 0;
+    if (tx_run(&set, run_body, body_done, cl)) {
+        if (!c->blocked)
+            return 0;
+        cl->waiting = 1;
+        block_start_wait(cl);
+        return 1;
+    }
     cl->waiting = 1;
     return 1;
+}
+
+void dispatch_rerun_blocked(client *cl)
+{
+    int argc = cl->ctx.argc;
+    slice *argv = cl->ctx.argv;
+    cl->waiting = 0;
+    if (!dispatch_command(cl, argc, argv))
+        client_command_done(cl);
 }

@@ -24,6 +24,10 @@ void dispatch_run(cmd_ctx *c);
  * eviction from the shard of its first key brought memory under the limit). */
 int dispatch_memory_ok(cmd_ctx *c);
 
+/* Runs the command a blocked client waits with again, as a new command (blocking.c, when its
+ * serving needs shards the server does not hold). On cl's thread. */
+void dispatch_rerun_blocked(client *cl);
+
 /* Keys of a call whose shards must all be held, e.g. for EXEC. Adds to set. */
 void dispatch_add_shards(const command *cmd, int argc, const slice *argv, shardset *set);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "blocking.h"
 #include "clock.h"
 #include "command.h"
 #include "db.h"
@@ -163,6 +164,8 @@ int main(int argc, char **argv)
 
     workers_stop();
     multi_shards_free(); /* watch registrations live in the shards */
+    for (int i = 0; i < server.nshards; i++)
+        block_shard_free(shards[i]);
     shards_free();
     log_info("dfly-server stopped");
     uv_close((uv_handle_t *)&sig_term, NULL);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "client.h"
 #include "clock.h"
 #include "connection.h"
@@ -52,7 +53,7 @@ static const char *client_user(const client *cl)
 
 /* ---- CLIENT LIST / CLIENT KILL across workers -------------------------------------------- */
 
-enum gather_op { GATHER_LIST, GATHER_KILL };
+enum gather_op { GATHER_LIST, GATHER_KILL, GATHER_UNBLOCK };
 
 /* Which connections a LIST or KILL is about. Strings are owned copies: the request's arguments
  * live in the caller's input buffer, which the workers must not read. */
@@ -90,6 +91,7 @@ typedef struct gather {
     worker *origin;
     enum gather_op op;
     int old_form; /* CLIENT KILL addr: replies +OK or "No such client" */
+    int unblock_error; /* CLIENT UNBLOCK ... ERROR */
     int muted;
     int resp;
     int pending; /* parts not back yet; origin thread only */
@@ -151,6 +153,10 @@ static void gather_run(void *arg)
             continue;
         if (g->op == GATHER_LIST) {
             part_add_line(p, x);
+            continue;
+        }
+        if (g->op == GATHER_UNBLOCK) {
+            p->killed += block_unblock(x, g->unblock_error);
             continue;
         }
         p->killed++;
@@ -249,7 +255,9 @@ static void gather_back(void *arg)
             killed += g->parts[i].killed;
             close_after |= g->parts[i].kill_self;
         }
-        if (!g->old_form)
+        if (g->op == GATHER_UNBLOCK)
+            reply_int(&rc, killed > 0);
+        else if (!g->old_form)
             reply_int(&rc, killed);
         else if (killed)
             reply_ok(&rc);
@@ -271,6 +279,7 @@ static void gather_start(cmd_ctx *c, enum gather_op op, int old_form, client_fil
     g->origin = current_worker;
     g->op = op;
     g->old_form = old_form;
+    g->unblock_error = op == GATHER_UNBLOCK && old_form; /* UNBLOCK passes ERROR here */
     g->resp = c->resp;
     g->f = *f;
     g->f.self = c->cl->id;
@@ -417,6 +426,35 @@ static void client_kill_cmd(cmd_ctx *c)
         return;
     }
     gather_start(c, GATHER_KILL, old_form, &f);
+}
+
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocking command of another connection as if it
+ * timed out, or with an UNBLOCKED error. Replies 1 when that client was blocked. */
+static void client_unblock_cmd(cmd_ctx *c)
+{
+    if (!gather_allowed_or_reply(c))
+        return;
+    long long id;
+    if (arg_ll_or_reply(c, &c->argv[2], &id, NULL))
+        return;
+    int with_error = 0;
+    if (c->argc == 4) {
+        if (arg_eq(&c->argv[3], "error")) {
+            with_error = 1;
+        } else if (!arg_eq(&c->argv[3], "timeout")) {
+            reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    } else if (c->argc > 4) {
+        reply_syntax_error(c);
+        return;
+    }
+    client_filter f = {.type = CTYPE_ANY, .id = (uint64_t)id};
+    if (id <= 0) {
+        reply_int(c, 0);
+        return;
+    }
+    gather_start(c, GATHER_UNBLOCK, with_error, &f);
 }
 
 /* ---- the caller's own connection --------------------------------------------------------- */
@@ -669,6 +707,14 @@ static command client_subcommands[] = {
      .group = "connection",
      .since = "2.4.0",
      .summary = "Terminates open connections."},
+    {.name = "unblock",
+     .proc = client_unblock_cmd,
+     .arity = -3,
+     .flags = CLIENT_FLAGS | CMD_ADMIN | CMD_NO_MULTI,
+     .acl = CLIENT_ADMIN_ACL,
+     .group = "connection",
+     .since = "5.0.0",
+     .summary = "Unblocks a client blocked by a blocking command from a different connection."},
     {.name = "getname",
      .proc = client_getname_cmd,
      .arity = 2,

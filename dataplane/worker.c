@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "client.h"
 #include "clock.h"
 #include "log.h"
@@ -194,6 +195,7 @@ static void on_cron(uv_timer_t *t)
     if (tx_shard_idle(w->id) && !paused) {
         db_active_expire(w->shard, EXPIRE_BUDGET_US);
         multi_shard_sweep(w->shard);
+        block_shard_sweep(w->shard);
         if (server.cfg.maxmemory > 0)
             db_evict_if_needed(w->shard, 0);
     }
