@@ -71,6 +71,8 @@ static msg *inbox_pop(worker *w)
     return NULL;
 }
 
+static void worker_post_msg_owned(worker *w, msg *m);
+
 void worker_post(worker *w, void (*fn)(void *arg), void *arg)
 {
     msg *m = malloc(sizeof(*m));
@@ -79,31 +81,75 @@ void worker_post(worker *w, void (*fn)(void *arg), void *arg)
     m->fn = fn;
     m->arg = arg;
     m->heap = 1;
+    worker_post_msg_owned(w, m);
+}
+
+/* Pushes m and wakes w if it may be asleep. The sleeping flag and the inbox length are a
+ * Dekker pair (both sequentially consistent): either this thread sees w asleep and wakes it, or
+ * w sees the message before it sleeps. */
+static void worker_post_msg_owned(worker *w, msg *m)
+{
     inbox_push(w, m);
-    uv_async_send(&w->wakeup);
+    atomic_fetch_add(&w->inbox_len, 1);
+    if (atomic_load(&w->sleeping))
+        uv_async_send(&w->wakeup);
 }
 
 void worker_post_msg(worker *w, msg *m)
 {
     m->heap = 0;
-    inbox_push(w, m);
-    uv_async_send(&w->wakeup);
+    worker_post_msg_owned(w, m);
 }
 
-static void on_wakeup(uv_async_t *h)
+/* Runs up to a batch of messages; keeps the loop from blocking while more remain, so that I/O
+ * gets its turn between batches. */
+static void on_busy(uv_idle_t *h);
+
+static void inbox_drain(worker *w)
 {
-    worker *w = h->data;
     for (int i = 0; i < INBOX_BATCH; i++) {
         msg *m = inbox_pop(w);
         if (!m)
-            return;
+            break; /* empty, or a producer is midway: inbox_len keeps us awake for it */
+        atomic_fetch_sub(&w->inbox_len, 1);
         void (*fn)(void *) = m->fn;
         void *arg = m->arg;
         if (m->heap)
             free(m);
         fn(arg);
     }
-    uv_async_send(&w->wakeup); /* more to do: let I/O run first */
+    if (atomic_load(&w->inbox_len) > 0)
+        uv_idle_start(&w->busy, on_busy);
+    else
+        uv_idle_stop(&w->busy);
+}
+
+static void on_wakeup(uv_async_t *h)
+{
+    inbox_drain(h->data);
+}
+
+static void on_busy(uv_idle_t *h)
+{
+    inbox_drain(h->data);
+}
+
+static void on_before_poll(uv_prepare_t *h)
+{
+    worker *w = h->data;
+    atomic_store(&w->sleeping, 1);
+    if (atomic_load(&w->inbox_len) > 0) {
+        atomic_store(&w->sleeping, 0);
+        uv_idle_start(&w->busy, on_busy);
+    }
+}
+
+static void on_after_poll(uv_check_t *h)
+{
+    worker *w = h->data;
+    atomic_store(&w->sleeping, 0);
+    if (atomic_load(&w->inbox_len) > 0)
+        inbox_drain(w);
 }
 
 /* ---- listeners --------------------------------------------------------------------------- */
@@ -220,6 +266,14 @@ int workers_init(int n, const char *bind_list, int port)
         uv_loop_init(&w->loop);
         uv_async_init(&w->loop, &w->wakeup, on_wakeup);
         w->wakeup.data = w;
+        atomic_init(&w->sleeping, 1);
+        atomic_init(&w->inbox_len, 0);
+        uv_prepare_init(&w->loop, &w->before_poll);
+        w->before_poll.data = w;
+        uv_check_init(&w->loop, &w->after_poll);
+        w->after_poll.data = w;
+        uv_idle_init(&w->loop, &w->busy);
+        w->busy.data = w;
         inbox_init(w);
         uv_timer_init(&w->loop, &w->cron);
         w->cron.data = w;
@@ -261,6 +315,8 @@ static void *worker_main(void *arg)
         uv_listen((uv_stream_t *)&w->listeners[i].tcp, (int)server.cfg.tcp_backlog, on_connection);
     uint64_t period = (uint64_t)(1000 / (server.cfg.hz > 0 ? server.cfg.hz : 10));
     uv_timer_start(&w->cron, on_cron, period, period);
+    uv_prepare_start(&w->before_poll, on_before_poll);
+    uv_check_start(&w->after_poll, on_after_poll);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     return NULL;
 }

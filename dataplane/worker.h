@@ -42,6 +42,13 @@ typedef struct worker {
     uv_loop_t loop;
     uv_async_t wakeup;
     uv_timer_t cron;
+    /* Posting wakes the loop (an eventfd write) only when it may be asleep in epoll: while it
+     * runs, it drains the inbox in its check phase anyway. */
+    atomic_int sleeping;
+    atomic_int inbox_len;
+    uv_prepare_t before_poll;
+    uv_check_t after_poll;
+    uv_idle_t busy; /* active while the inbox has more: the next poll does not block */
     /* Inbox: Vyukov's intrusive MPSC queue. */
     _Atomic(msg *) inbox_head;
     msg *inbox_tail;
