@@ -52,6 +52,8 @@ typedef struct blocked {
     int timer_started;
     buf reply;      /* written by the server, read by the owner after the completion message */
     int retry;      /* completion asks the owner to run the command again */
+    /* Arguments rewritten by block_set_arg, freed with the record. */
+    struct block_arg *args;
     int nkeys;
     blocked_key keys[];
 } blocked;
@@ -84,10 +86,20 @@ static _Thread_local ready_key *ready;
 static _Thread_local int nready, ready_cap;
 static _Thread_local int serving_now;
 
+/* An argument rewritten by block_set_arg; freed with the record. */
+typedef struct block_arg {
+    struct block_arg *next;
+    char data[];
+} block_arg;
+
 static void blocked_unref(blocked *b)
 {
     if (atomic_fetch_sub(&b->refs, 1) != 1)
         return;
+    for (block_arg *a = b->args, *next; a; a = next) {
+        next = a->next;
+        free(a);
+    }
     for (int i = 0; i < b->nkeys; i++)
         free(b->keys[i].key);
     buf_free(&b->reply);
@@ -266,6 +278,18 @@ void block_on_keys(cmd_ctx *c, const int *keyidx, int nkeys, int64_t timeout_ms,
     c->blocked = 1;
 }
 
+void block_set_arg(cmd_ctx *c, int idx, const char *p, size_t len)
+{
+    blocked *b = c->cl->blocked;
+    block_arg *a = malloc(sizeof(block_arg) + len + 1);
+    memcpy(a->data, p, len);
+    a->data[len] = '\0';
+    a->next = b->args;
+    b->args = a;
+    c->argv[idx].p = a->data;
+    c->argv[idx].len = len;
+}
+
 void block_keep_waiting(cmd_ctx *c)
 {
     c->blocked = 1;
@@ -425,6 +449,13 @@ static int serves_in_place(const blocked *b, const command *cmd, const shard *s)
     return 1;
 }
 
+/* 1 when cmd reads a key without taking from it (XREAD, XREADGROUP): each waiter looks past
+ * its own ID or its own group's, so one that found nothing says nothing about the next. */
+static int serves_independently(const command *cmd)
+{
+    return !strcmp(cmd->name, "xread") || !strcmp(cmd->name, "xreadgroup");
+}
+
 /* Offers the ready key to its waiters, first blocked first. */
 static void serve_key(ready_key *r)
 {
@@ -464,7 +495,9 @@ static void serve_key(ready_key *r)
             buf_clear(&b->reply);
             atomic_store(&b->state, BLK_WAITING);
             /* The key had nothing for this client: it has nothing for the ones after it. */
-            break;
+            if (!serves_independently(cmd))
+                break;
+            continue;
         }
         atomic_store(&b->state, BLK_DONE);
         worker_post(b->owner, served_msg, b);
@@ -473,6 +506,7 @@ static void serve_key(ready_key *r)
         if (!ref)
             return;
         e = *ref;
+        i = -1; /* compaction may have shifted the FIFO: served ones are skipped by the CAS */
     }
     ref = bt_find(t, r->dbid, r->key, r->len);
     if (ref)
@@ -491,5 +525,10 @@ void block_serve_ready(void)
         free(r.key);
     }
     nready = 0;
+    /* The array is thread-local and would outlive the thread: give it back now (a push with
+     * waiters is rare enough that reallocating it next time costs nothing). */
+    free(ready);
+    ready = NULL;
+    ready_cap = 0;
     serving_now = 0;
 }

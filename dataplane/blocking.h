@@ -21,6 +21,10 @@
  * (or the null that null_reply selects: BLOCK_NULL_ARRAY, BLOCK_NULL). */
 enum { BLOCK_NULL_ARRAY = 0, BLOCK_NULL = 1 };
 void block_on_keys(cmd_ctx *c, const int *keyidx, int nkeys, int64_t timeout_ms, int null_reply);
+/* After block_on_keys: replaces argument idx of the blocked command for its serving runs (a
+ * copy of p/len lives as long as the wait), as Redis's rewriteClientCommandArgument; XREAD BLOCK
+ * turns "$" into the ID it meant when it blocked. */
+void block_set_arg(cmd_ctx *c, int idx, const char *p, size_t len);
 /* A write made key ready (it exists now, with something a blocked client may take). */
 void block_signal_key(cmd_ctx *c, const char *key, size_t len);
 /* In serving mode: nothing for this client after all; it keeps waiting. */

@@ -13,6 +13,7 @@
 #include "monitor.h"
 #include "multi.h"
 #include "pipeline.h"
+#include "pubsub.h"
 #include "resp.h"
 #include "server.h"
 #include "worker.h"
@@ -53,6 +54,7 @@ static void list_remove(worker *w, client *cl)
 static void client_free(client *cl)
 {
     multi_reset(cl);
+    pubsub_unsubscribe_all(cl);
     pipeline_free(cl);
     http_client_free(cl);
     buf_free(&cl->rbuf);
@@ -474,15 +476,16 @@ void client_describe(client *cl, buf *out)
     flags[nf] = '\0';
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%llu flags=%s db=%d "
-               "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
+               "sub=%d psub=%d ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
                "rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
                "redir=-1 resp=%d lib-name=%s lib-ver=%s thread=%d\n",
                (unsigned long long)cl->id, cl->addr, cl->laddr, cl->fd, cl->name ? cl->name : "",
                (long long)((clock_wall_ms() - cl->ctime_ms) / 1000),
                (unsigned long long)((now - cl->last_io_ms) / 1000), flags, cl->dbid,
-               (cl->flags & CLIENT_MULTI) ? cl->mcount : -1, cl->rbuf.len,
-               cl->rbuf.cap ? cl->rbuf.cap - cl->rbuf.len : 0, cl->rbuf.cap, cl->rbuf.len,
-               cl->wbuf.len, cl->wbuf.cap + cl->wout.cap,
+               pubsub_count(cl, PUBSUB_CHANNEL), pubsub_count(cl, PUBSUB_PATTERN),
+               pubsub_count(cl, PUBSUB_SHARD), (cl->flags & CLIENT_MULTI) ? cl->mcount : -1,
+               cl->rbuf.len, cl->rbuf.cap ? cl->rbuf.cap - cl->rbuf.len : 0, cl->rbuf.cap,
+               cl->rbuf.len, cl->wbuf.len, cl->wbuf.cap + cl->wout.cap,
                cl->rbuf.cap + cl->wbuf.cap + cl->wout.cap, last_cmd, cl->resp,
                cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "", cl->owner->id);
 }

@@ -37,6 +37,9 @@ extern command zset_commands[];
 extern command hll_commands[];
 extern command geo_commands[];
 extern command stream_commands[];
+extern command pubsub_commands[];
+extern command scripting_commands[];
+extern command function_commands[];
 
 static command *const families[] = {
     string_commands, keyspace_commands,      server_commands, connection_commands,
@@ -44,6 +47,8 @@ static command *const families[] = {
     debug_commands,  introspection_commands, client_commands,
     list_commands,   hash_commands,          set_commands,    zset_commands,
     hll_commands,    geo_commands,           stream_commands,
+    pubsub_commands,
+    scripting_commands, function_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */

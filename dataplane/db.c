@@ -7,6 +7,7 @@
 #include "blocking.h"
 #include "client.h"
 #include "clock.h"
+#include "notify.h"
 #include "server.h"
 #include "zmalloc.h"
 
@@ -228,6 +229,7 @@ entry *db_lookup_read(cmd_ctx *c, const char *key, size_t len)
     entry **ref = find_live(c, s, key, len);
     if (!ref) {
         stat_inc(&s->stats.keyspace_misses);
+        db_notify(c, NOTIFY_KEY_MISS, "keymiss", key, len);
         return NULL;
     }
     stat_inc(&s->stats.keyspace_hits);
@@ -241,6 +243,8 @@ entry *db_lookup_read_notouch(cmd_ctx *c, const char *key, size_t len)
     shard *s = ctx_shard(c, key, len);
     entry **ref = find_live(c, s, key, len);
     stat_inc(ref ? &s->stats.keyspace_hits : &s->stats.keyspace_misses);
+    if (!ref)
+        db_notify(c, NOTIFY_KEY_MISS, "keymiss", key, len); /* Redis's lookupKeyRead */
     return ref ? table_ref_entry(ref) : NULL;
 }
 
@@ -275,6 +279,7 @@ void db_add(cmd_ctx *c, entry *e)
     table_insert(&d->keys, e);
     if (e->has_expire)
         d->expires++;
+    db_notify(c, NOTIFY_NEW, "new", k, klen); /* Redis's dbAdd: before the command's own event */
 }
 
 entry *db_put(cmd_ctx *c, entry *e, int keep_ttl)
@@ -374,9 +379,7 @@ void db_signal_modified(cmd_ctx *c, const char *key, size_t len)
 
 void db_notify(cmd_ctx *c, int type, const char *event, const char *key, size_t len)
 {
-    /* Keyspace notifications are delivered by the Pub/Sub layer once it exists; until then
-     * no client can subscribe, so there is nobody to tell. */
-    (void)c, (void)type, (void)event, (void)key, (void)len;
+    notify_keyspace_event(c, type, event, key, len);
 }
 
 size_t db_size(shard *s, int dbid)

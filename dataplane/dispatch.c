@@ -10,7 +10,9 @@
 #include "db.h"
 #include "multi.h"
 #include "pause.h"
+#include "pubsub.h"
 #include "reply.h"
+#include "script.h"
 #include "server.h"
 #include "stats.h"
 #include "worker.h"
@@ -61,7 +63,7 @@ void dispatch_call(cmd_ctx *c)
 {
     int64_t start = clock_wall_us();
     c->error = 0;
-    if (!(c->flags & CTX_IN_EXEC))
+    if (!(c->flags & (CTX_IN_EXEC | CTX_IN_SCRIPT)))
         c->now_ms = start / 1000;
     c->cmd->proc(c);
     int64_t end = clock_wall_us();
@@ -75,7 +77,7 @@ void dispatch_call(cmd_ctx *c)
     counter_add(&w->stats.commands, 1);
     stats_after_command(c, dur);
     /* Blocked clients are served after a whole command (after all of EXEC, not inside it). */
-    if (!(c->flags & (CTX_IN_EXEC | CTX_UNBLOCKED)))
+    if (!(c->flags & (CTX_IN_EXEC | CTX_IN_SCRIPT | CTX_UNBLOCKED)))
         block_serve_ready();
 }
 
@@ -199,12 +201,16 @@ int dispatch_command(client *cl, int argc, slice *argv)
             cl->flags |= CLIENT_DIRTY_EXEC;
         return 0;
     }
+    if (pubsub_refuse(cl, cmd, c)) /* RESP2 subscribed mode: only (un)subscribing, PING... */
+        return 0;
     /* A monitor is a replica in Redis's eyes: it may not touch the keyspace. */
     if ((cl->flags & CLIENT_MONITOR) && (cmd->flags & (CMD_WRITE | CMD_READONLY))) {
         reply_error(c, "ERR Replica can't interact with the keyspace");
         return 0;
     }
     cl->last_cmd = cmd;
+    if (script_busy_reject(c, cmd)) /* a script has run too long: BUSY (script.c) */
+        return 0;
     if (pause_postpone(cl, cmd)) /* CLIENT PAUSE: held back, dispatched again at its end */
         return 1;
     if ((cl->flags & CLIENT_MULTI) && !is_tx_control(container ? container : cmd)) {

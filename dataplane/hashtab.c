@@ -1,9 +1,10 @@
 /* hashtab: chained hash table of byte-string keys with optional values; see hashtab.h.
  *
  * An element is one block: [next][varint klen][key][varint vlen][value] (vlen 0 in a table
- * without values: one byte buys a uniform layout). The bucket arrays double when the load reaches 1 and halve (to the
- * smallest power of two that keeps load <= 1) when it falls below 1/8; the move from the old
- * array to the new one is spread over the following modifications, as Redis's dict does. */
+ * without values: one byte buys a uniform layout). The bucket arrays double when the load reaches 1
+ * and halve (to the smallest power of two that keeps load <= 1) when it falls below 1/8; the move
+ * from the old array to the new one is spread over the following modifications, as Redis's dict
+ * does. */
 #include "hashtab.h"
 
 #include <assert.h>
@@ -14,11 +15,15 @@
 
 #define HT_MIN_SIZE 4
 #define HT_SHRINK_RATIO 8
-/* Per modification: buckets moved, and empty buckets skipped at most (Redis's empty_visits). */
-#define HT_REHASH_BUCKETS 1
+/* Per modification: non-empty buckets moved (two, so that a doubling has finished long before
+ * the next one and the old array does not linger), and empty buckets skipped at most (Redis's
+ * empty_visits). */
+#define HT_REHASH_BUCKETS 2
 #define HT_REHASH_EMPTY_VISITS 10
 /* Random bucket probes before ht_random falls back to a linear walk. */
-#define HT_RANDOM_PROBES 64
+#define HT_RANDOM_PROBES 256
+/* ht_random is exactly uniform over elements of chains up to this long. */
+#define HT_RANDOM_FAIR_CHAIN 4
 #define VARINT_MAX 10
 
 struct ht_elem {
@@ -318,8 +323,7 @@ static void replace_value(hashtab *h, ht_elem **ref, const char *val, size_t vle
     const char *key = ht_elem_key(old, &klen);
     size_t oldv;
     varint_get(elem_val_part(old), &oldv);
-    if (varint_len(oldv) == varint_len(vlen) &&
-        elem_size(klen, vlen) <= zmalloc_size(old)) {
+    if (varint_len(oldv) == varint_len(vlen) && elem_size(klen, vlen) <= zmalloc_size(old)) {
         elem_put_val(elem_val_part(old), val, vlen);
         return;
     }
@@ -480,12 +484,17 @@ static uint64_t mix64(uint64_t r)
     return r;
 }
 
-static const ht_elem *chain_pick(const ht_elem *b, uint64_t r)
+static size_t chain_len(const ht_elem *b)
 {
     size_t n = 0;
-    for (const ht_elem *e = b; e; e = e->next)
+    for (; b; b = b->next)
         n++;
-    for (size_t k = (size_t)(r % n); k; k--)
+    return n;
+}
+
+static const ht_elem *chain_nth(const ht_elem *b, size_t k)
+{
+    while (k--)
         b = b->next;
     return b;
 }
@@ -496,24 +505,33 @@ static const ht_elem *bucket_at(const hashtab *h, size_t idx)
     return idx < h->size[0] ? h->buckets[0][idx] : h->buckets[1][idx - h->size[0]];
 }
 
+/* Uniform over the elements of chains up to HT_RANDOM_FAIR_CHAIN long: a random non-empty
+ * bucket of length L is kept with probability L / HT_RANDOM_FAIR_CHAIN, then one of its L
+ * elements taken, so every element has the same chance per trial. Picking bucket then element
+ * without that step would favour elements that share no bucket. Longer chains (rare at the
+ * loads the table keeps) are always kept, their elements slightly less likely. */
 const ht_elem *ht_random(const hashtab *h, uint64_t rnd)
 {
     if (ht_count(h) == 0)
         return NULL;
     size_t total = h->size[0] + h->size[1];
     uint64_t r = rnd;
-    /* Random non-empty bucket by probing: O(1) on average at load >= 1/8. Moved buckets of
-     * the old array are empty and simply miss. */
+    /* Moved buckets of the old array are empty and simply miss. */
     for (int tries = 0; tries < HT_RANDOM_PROBES; tries++) {
         r = mix64(rnd + (uint64_t)tries * 0x9e3779b97f4a7c15ull);
         const ht_elem *b = bucket_at(h, (size_t)(r % total));
-        if (b)
-            return chain_pick(b, r >> 32);
+        if (!b)
+            continue;
+        size_t len = chain_len(b);
+        uint64_t r2 = mix64(r);
+        if (len < HT_RANDOM_FAIR_CHAIN && r2 % HT_RANDOM_FAIR_CHAIN >= len)
+            continue;
+        return chain_nth(b, (size_t)((r2 >> 32) % len));
     }
     for (size_t i = 0; i < total; i++) {
         const ht_elem *b = bucket_at(h, (size_t)((r + i) % total));
         if (b)
-            return chain_pick(b, r >> 32);
+            return chain_nth(b, (size_t)((r >> 32) % chain_len(b)));
     }
     assert(0 && "non-empty table without elements");
     return NULL;

@@ -46,8 +46,8 @@ int ht_set(hashtab *h, const char *key, size_t klen, const char *val, size_t vle
  * key of an ht_random result, as SPOP does). */
 int ht_delete(hashtab *h, const char *key, size_t klen);
 
-/* A random element, or NULL when empty. rnd is any random 64-bit number. Close to uniform:
- * picks a random non-empty bucket, then a random element of its chain. */
+/* A random element, or NULL when empty. rnd is any random 64-bit number (one per call). Uniform
+ * (but for elements of rare long chains), in O(1) expected time. */
 const ht_elem *ht_random(const hashtab *h, uint64_t rnd);
 
 /* Calls fn for every element of the buckets at `cursor` and returns the next cursor, 0 at the

@@ -502,6 +502,24 @@ unsigned char *lp_delete_range(unsigned char *lp, long index, unsigned long coun
     return lp;
 }
 
+unsigned char *lp_split(unsigned char *lp, unsigned char *p, unsigned char **tail)
+{
+    size_t off = (size_t)(p - lp);
+    size_t moved = lp_bytes(lp) - 1 - off;
+    uint32_t n = 0;
+    for (unsigned char *q = p; *q != LP_EOF; q += lp_elem_len(q))
+        n++;
+    unsigned char *t = zmalloc(LP_HDR_SIZE + moved + 1);
+    memcpy(t + LP_HDR_SIZE, p, moved);
+    t[LP_HDR_SIZE + moved] = LP_EOF;
+    lp_set_bytes(t, LP_HDR_SIZE + moved + 1);
+    lp_set_count(t, n);
+    *tail = t;
+    lp = lp_splice(lp, off, moved, 0);
+    lp_set_count(lp, lp_count(lp) - n);
+    return lp;
+}
+
 unsigned char *lp_find(const unsigned char *lp, unsigned char *p, const char *s, size_t len,
                        unsigned skip)
 {

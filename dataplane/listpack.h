@@ -51,6 +51,10 @@ unsigned char *lp_delete(unsigned char *lp, unsigned char *p, unsigned char **ne
 /* Deletes count elements starting at index (negative from the end). */
 unsigned char *lp_delete_range(unsigned char *lp, long index, unsigned long count);
 
+/* Moves the elements from p to the end into a new listpack (*tail) and returns lp's new address
+ * (quicklist node splits: the bytes move as they are, nothing is re-encoded). */
+unsigned char *lp_split(unsigned char *lp, unsigned char *p, unsigned char **tail);
+
 /* Finds s/len starting at p, comparing every (skip+1)-th element: skip 1 walks the field
  * positions of a field/value listpack. NULL when absent. */
 unsigned char *lp_find(const unsigned char *lp, unsigned char *p, const char *s, size_t len,

@@ -8,6 +8,7 @@
 #include "connection.h"
 #include "dispatch.h"
 #include "pause.h"
+#include "script.h"
 #include "server.h"
 #include "tx.h"
 #include "worker.h"
@@ -58,7 +59,7 @@ static pipeline *pl_get(client *cl)
 int pipeline_squashable(client *cl, int argc, const slice *argv, const command **out_cmd,
                         int *out_shard)
 {
-    if (cl->rp.type != 1 || connection_auth_required(cl) || pause_requested() ||
+    if (cl->rp.type != 1 || connection_auth_required(cl) || pause_requested() || script_busy() ||
         (cl->flags & (CLIENT_MULTI | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
                       CLIENT_MONITOR | CLIENT_PUBSUB)))
         return 0;

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pubsub.h" /* OBUF_LIMIT_DEFAULT */
+
 struct server server;
 
 #define C(f) (&server.cfg.f)
@@ -54,17 +56,23 @@ const flag_def server_flags[] = {
     {"protected_mode", FLAG_BOOL, C(protected_mode), "no", "accepted for compatibility"},
     {"latency_monitor_threshold", FLAG_INT, C(latency_monitor_threshold), "0",
      "record latency events of at least this many milliseconds (0: off)", 0, 1LL << 40},
+    {"busy_reply_threshold", FLAG_INT, C(busy_reply_threshold), "5000",
+     "ms a script may run before other clients get BUSY (0: never)", 0, 1LL << 40},
+    {"lua_time_limit", FLAG_INT, C(busy_reply_threshold), "5000",
+     "alias of busy-reply-threshold", 0, 1LL << 40},
     {"save", FLAG_STR, C(save), "",
      "Redis's save points; accepted for compatibility (snapshots follow the persistence flags)"},
     {"appendonly", FLAG_BOOL, C(appendonly), "no", "accepted for compatibility: no AOF exists"},
     {"appendfsync", FLAG_STR, C(appendfsync), "everysec", "accepted for compatibility"},
     {"notify_keyspace_events", FLAG_STR, C(notify_keyspace_events), "",
      "keyspace notification classes, Redis's letters (K E g $ l s h z x e t m d n A)"},
+    {"client_output_buffer_limit", FLAG_STR, C(client_output_buffer_limit), OBUF_LIMIT_DEFAULT,
+     "output limits per client class: <class> <hard> <soft> <soft seconds>..."},
     {"list_max_listpack_size", FLAG_INT, C(list_max_listpack_size), "-2",
      "list node size: entries if positive, -1..-5 for 4..64 KiB", -5, 1LL << 31},
     {"list_compress_depth", FLAG_INT, C(list_compress_depth), "0",
      "accepted for compatibility: list nodes are not compressed", 0, 1LL << 31},
-    {"hash_max_listpack_entries", FLAG_INT, C(hash_max_listpack_entries), "128",
+    {"hash_max_listpack_entries", FLAG_INT, C(hash_max_listpack_entries), "512",
      "hashes with more fields use a hash table", 0, 1LL << 31},
     {"hash_max_listpack_value", FLAG_INT, C(hash_max_listpack_value), "64",
      "hashes with a longer field or value use a hash table", 0, 1LL << 31},

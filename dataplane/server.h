@@ -59,12 +59,14 @@ struct server_config {
     int active_expire_enabled; /* DEBUG SET-ACTIVE-EXPIRE */
     int protected_mode;
     long long latency_monitor_threshold; /* ms; 0 disables the latency monitor */
+    long long busy_reply_threshold;      /* ms a script runs before others get BUSY */
     /* Accepted and reported for clients and tools that read or set them (CONFIG GET save,
      * appendonly...); no AOF exists, and snapshots follow the persistence flags. */
     char *save;
     int appendonly;
     char *appendfsync;
     char *notify_keyspace_events;
+    char *client_output_buffer_limit; /* Redis's classes; pubsub.c enforces "pubsub" */
     /* Thresholds between the packed and the full encodings of collections. */
     long long list_max_listpack_size; /* > 0: entries per node; < 0: -1..-5 = 4..64 KiB */
     long long list_compress_depth;

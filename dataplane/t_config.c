@@ -19,6 +19,7 @@
 #include "db.h"
 #include "glob.h"
 #include "log.h"
+#include "pubsub.h"
 #include "reply.h"
 #include "server.h"
 #include "stats.h"
@@ -232,6 +233,8 @@ static const config_rule config_rules[] = {
     {"slowlog-log-slower-than", NULL, NULL},
     {"slowlog-max-len", NULL, NULL},
     {"latency-monitor-threshold", NULL, NULL},
+    {"busy-reply-threshold", NULL, NULL},
+    {"lua-time-limit", NULL, NULL},
     {"lfu-log-factor", NULL, NULL},
     {"lfu-decay-time", NULL, NULL},
     {"active-expire-effort", NULL, NULL},
@@ -241,6 +244,7 @@ static const config_rule config_rules[] = {
     {"appendonly", check_appendonly, NULL},
     {"appendfsync", check_appendfsync, NULL},
     {"notify-keyspace-events", check_notify, NULL},
+    {"client-output-buffer-limit", pubsub_obuf_limit_check, NULL},
     {"list-max-listpack-size", NULL, NULL},
     {"list-compress-depth", NULL, NULL},
     {"hash-max-listpack-entries", NULL, NULL},

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "monitor.h"
 #include "multi.h"
+#include "pubsub.h"
 #include "reply.h"
 #include "server.h"
 
@@ -224,7 +225,7 @@ static void reset_cmd(cmd_ctx *c)
     client *cl = c->cl;
     monitor_remove(cl);
     multi_reset(cl);
-    /* Pub/sub subscriptions are dropped here once pub/sub exists (pubsub_unsubscribe_all). */
+    pubsub_unsubscribe_all(cl);
     cl->dbid = 0;
     c->dbid = 0;
     cl->resp = RESP_MIN;

@@ -8,7 +8,7 @@ PACKAGES=(
     build-essential cmake pkg-config
     # libraries (see docs/architecture.md for what each is for)
     libuv1-dev libmimalloc-dev libssl-dev libjansson-dev libsqlite3-dev
-    libmicrohttpd-dev libcurl4-openssl-dev liblua5.1-0-dev
+    libmicrohttpd-dev libcurl4-openssl-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
     # real servers and clients the integration tests drive or compare against
     redis-server redis-tools memcached
     python3-pytest python3-redis python3-pymemcache python3-requests

@@ -128,8 +128,7 @@ TEST(small_ints_are_compact)
 
 TEST(non_canonical_numbers_stay_strings)
 {
-    const char *items[] = {"007", "-0", "+1", " 1", "1 ", "1.5", "", "99999999999999999999",
-                           "-"};
+    const char *items[] = {"007", "-0", "+1", " 1", "1 ", "1.5", "", "99999999999999999999", "-"};
     int n = (int)(sizeof(items) / sizeof(items[0]));
     unsigned char *lp = lp_from(items, n);
     int i = 0;
@@ -314,6 +313,32 @@ TEST(find_with_skip)
     lp_free(lp);
 }
 
+TEST(split_moves_the_tail)
+{
+    const char *items[] = {"a", "1", "bb", "-70000", "c"};
+    unsigned char *lp = lp_from(items, 5);
+    unsigned char *tail;
+    lp = lp_split(lp, lp_seek(lp, 2), &tail);
+    CHECK_EQ_INT(lp_count(lp), 2);
+    CHECK_EQ_INT(lp_count(tail), 3);
+    CHECK(lp_validate(lp, lp_bytes(lp)));
+    CHECK(lp_validate(tail, lp_bytes(tail)));
+    char buf[16];
+    CHECK_EQ_STR(elem_str(lp_last(lp), buf, sizeof(buf)), "1");
+    CHECK_EQ_STR(elem_str(lp_first(tail), buf, sizeof(buf)), "bb");
+    CHECK_EQ_STR(elem_str(lp_seek(tail, 1), buf, sizeof(buf)), "-70000");
+    CHECK_EQ_STR(elem_str(lp_prev(tail, lp_last(tail)), buf, sizeof(buf)), "-70000");
+    lp_free(tail);
+    /* Splitting at the first element moves everything. */
+    lp = lp_split(lp, lp_first(lp), &tail);
+    CHECK_EQ_INT(lp_count(lp), 0);
+    CHECK(lp_first(lp) == NULL);
+    CHECK_EQ_INT(lp_count(tail), 2);
+    CHECK(lp_validate(lp, lp_bytes(lp)));
+    lp_free(tail);
+    lp_free(lp);
+}
+
 TEST(dup_is_deep)
 {
     const char *items[] = {"a", "1", "bb"};
@@ -484,8 +509,8 @@ TEST(validate_rejects_bad_elements)
     size_t n;
     unsigned char *lp = sample_block(&n);
     unsigned char *c = lp_dup(lp);
-    unsigned char *p = lp_seek(c, 3); /* "hello world": string with 6-bit length */
-    p[0] = (unsigned char)(0x80 | 60);  /* length runs past the block's end region */
+    unsigned char *p = lp_seek(c, 3);  /* "hello world": string with 6-bit length */
+    p[0] = (unsigned char)(0x80 | 60); /* length runs past the block's end region */
     CHECK(!lp_validate(c, n));
     lp_free(c);
 
@@ -571,6 +596,7 @@ int main(void)
     RUN_TEST(delete_reports_next);
     RUN_TEST(delete_range);
     RUN_TEST(find_with_skip);
+    RUN_TEST(split_moves_the_tail);
     RUN_TEST(dup_is_deep);
     RUN_TEST(memory_is_accounted);
     RUN_TEST(random_operations_match_array_model);
