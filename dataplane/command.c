@@ -42,13 +42,12 @@ extern command scripting_commands[];
 extern command function_commands[];
 
 static command *const families[] = {
-    string_commands, keyspace_commands,      server_commands, connection_commands,
-    multi_commands,  bits_commands,          config_commands, info_commands,
-    debug_commands,  introspection_commands, client_commands,
-    list_commands,   hash_commands,          set_commands,    zset_commands,
-    hll_commands,    geo_commands,           stream_commands,
-    pubsub_commands,
-    scripting_commands, function_commands,
+    string_commands,   keyspace_commands,      server_commands, connection_commands,
+    multi_commands,    bits_commands,          config_commands, info_commands,
+    debug_commands,    introspection_commands, client_commands, list_commands,
+    hash_commands,     set_commands,           zset_commands,   hll_commands,
+    geo_commands,      stream_commands,        pubsub_commands, scripting_commands,
+    function_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */

@@ -65,8 +65,8 @@ typedef struct fn_set {
     fn_library *head;
 } fn_set;
 
-static lua_State *fn_vm;   /* created on first use; FUNCTION FLUSH replaces it */
-static fn_set current;     /* what FCALL sees */
+static lua_State *fn_vm;    /* created on first use; FUNCTION FLUSH replaces it */
+static fn_set current;      /* what FCALL sees */
 static fn_library *loading; /* the library redis.register_function adds to */
 static uint64_t load_deadline_ms;
 /* FUNCTION STATS runs without shards, next to a FUNCTION LOAD on another thread. */
@@ -558,8 +558,7 @@ static void function_load_cmd(cmd_ctx *c)
     }
     buf err;
     buf_init(&err);
-    fn_library *lib =
-        library_create(c->argv[pos].p, c->argv[pos].len, replace, &current, 1, &err);
+    fn_library *lib = library_create(c->argv[pos].p, c->argv[pos].len, replace, &current, 1, &err);
     if (lib)
         reply_bulk_cstr(c, lib->name);
     else
@@ -1062,11 +1061,13 @@ static void function_cmd(cmd_ctx *c)
 
 #define FN_SUB .group = "scripting", .since = "7.0.0"
 #define FN_ROW(n, p, a, f, aclf, sum)                                                              \
-    {.name = n, .proc = p, .arity = a, .flags = f, .acl = aclf, FN_SUB, .summary = sum}
+    {                                                                                              \
+        .name = n, .proc = p, .arity = a, .flags = f, .acl = aclf, FN_SUB, .summary = sum          \
+    }
 
 static command function_subcommands[] = {
-    FN_ROW("load", function_load_cmd, -3,
-           CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT | CMD_ALL_SHARDS, ACL_WRITE | ACL_SLOW | ACL_SCRIPTING,
+    FN_ROW("load", function_load_cmd, -3, CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT | CMD_ALL_SHARDS,
+           ACL_WRITE | ACL_SLOW | ACL_SCRIPTING,
            "Create a function with the given arguments (name, code, description)"),
     FN_ROW("delete", function_delete_cmd, 3, CMD_WRITE | CMD_NOSCRIPT | CMD_ALL_SHARDS,
            ACL_WRITE | ACL_SLOW | ACL_SCRIPTING, "Delete a function by name"),

@@ -35,6 +35,8 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
     log_info("received %s, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    /* A running script that has not written is killed so that the workers can stop. */
+    atomic_fetch_or(&server.shutdown_asked, SHUTDOWN_ASKED);
     uv_stop(&main_loop);
 }
 

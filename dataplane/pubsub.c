@@ -38,6 +38,7 @@ typedef struct sub_handle {
     worker *w;
     /* When the pending output first went over the soft limit; 0 when under it. */
     uint64_t soft_since_ms;
+    int flush_idx; /* position in its worker's flush list, -1 when not in it */
 } sub_handle;
 
 struct sub_rec;
@@ -190,6 +191,7 @@ static pubsub_client *pc_get(client *cl)
         pc->h->cl = cl;
         pc->h->w = cl->owner;
         pc->h->soft_since_ms = 0;
+        pc->h->flush_idx = -1;
         cl->pubsub = pc;
     }
     return cl->pubsub;
@@ -215,8 +217,7 @@ void pubsub_settle(client *cl)
         cl->flags &= ~CLIENT_PUBSUB;
 }
 
-void pubsub_subscribe(client *cl, int kind, int n, const slice *names, pubsub_name_fn fn,
-                      void *arg)
+void pubsub_subscribe(client *cl, int kind, int n, const slice *names, pubsub_name_fn fn, void *arg)
 {
     pubsub_client *pc = pc_get(cl);
     cl->flags |= CLIENT_PUBSUB;
@@ -287,6 +288,8 @@ void pubsub_unsubscribe(client *cl, int kind, int n, const slice *names, pubsub_
     pthread_rwlock_unlock(&reg_lock);
 }
 
+static void flush_forget(sub_handle *h);
+
 static void handle_free(void *arg)
 {
     free(arg);
@@ -317,6 +320,7 @@ void pubsub_unsubscribe_all(client *cl)
     /* Messages that listed the handle before the removal may still be on their way: the
      * handle outlives them, marked so that they are dropped. */
     sub_handle *h = pc->h;
+    flush_forget(h);
     h->cl = NULL;
     if (h->w != current_worker || !pubsub_after_deliveries(handle_free, h))
         free(h);
@@ -382,8 +386,7 @@ static int obuf_parse(const char *text, obuf_limit lim[OBUF_CLASSES], char *err,
         long long hard, soft;
         /* Redis reads the seconds with strtoll: trailing junk is ignored, a negative refused. */
         long long secs = strtoll(w[i + 3], NULL, 10);
-        if (flags_parse_bytes(w[i + 1], &hard) || flags_parse_bytes(w[i + 2], &soft) ||
-            secs < 0) {
+        if (flags_parse_bytes(w[i + 1], &hard) || flags_parse_bytes(w[i + 2], &soft) || secs < 0) {
             snprintf(err, errlen,
                      "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
             return -1;
@@ -529,8 +532,8 @@ static void append_bulk(buf *b, const char *p, size_t n)
 
 /* A message in RESP: ["message", ch, msg], ["pmessage", pat, ch, msg] or ["smessage", ch, msg],
  * as a push in RESP3. */
-static void format_message(buf *b, int resp, int kind, const char *pat, size_t plen,
-                           const char *ch, size_t chlen, const char *msg, size_t mlen)
+static void format_message(buf *b, int resp, int kind, const char *pat, size_t plen, const char *ch,
+                           size_t chlen, const char *msg, size_t mlen)
 {
     char agg = resp == 3 ? '>' : '*';
     if (kind == PUBSUB_SHARD) {
@@ -557,6 +560,67 @@ static int accepts_message(const client *cl)
     return cl->resp != 2 || (cl->flags & CLIENT_PUBSUB);
 }
 
+/* ---- batched writes ------------------------------------------------------------------------
+ * A subscriber may get thousands of messages per loop iteration. Rather than a write system
+ * call for each, a worker remembers which of its subscribers got output and flushes each of
+ * them once, in a prepare callback just before its loop polls for I/O again (Redis writes its
+ * clients in beforeSleep for the same reason). */
+
+typedef struct flush_list {
+    uv_prepare_t prepare;
+    int ready; /* prepare initialized on the worker's loop */
+    sub_handle **v;
+    int n, cap;
+} flush_list;
+
+static flush_list flush_lists[DFLY_MAX_THREADS];
+
+static void flush_run(uv_prepare_t *p)
+{
+    flush_list *fl = p->data;
+    /* client_flush may close a client, which only marks it: the list stays as it is. */
+    for (int i = 0; i < fl->n; i++) {
+        sub_handle *h = fl->v[i];
+        h->flush_idx = -1;
+        if (h->cl)
+            client_flush(h->cl);
+    }
+    fl->n = 0;
+    uv_prepare_stop(&fl->prepare);
+}
+
+/* Schedules a flush of h's client on its (the calling) worker. */
+static void flush_later(sub_handle *h)
+{
+    if (h->flush_idx >= 0)
+        return;
+    flush_list *fl = &flush_lists[h->w->id];
+    if (!fl->ready) {
+        uv_prepare_init(&h->w->loop, &fl->prepare);
+        fl->prepare.data = fl;
+        fl->ready = 1;
+    }
+    if (fl->n == fl->cap) {
+        fl->cap = fl->cap ? fl->cap * 2 : 16;
+        fl->v = xrealloc(fl->v, sizeof(sub_handle *) * (size_t)fl->cap);
+    }
+    if (fl->n == 0)
+        uv_prepare_start(&fl->prepare, flush_run);
+    h->flush_idx = fl->n;
+    fl->v[fl->n++] = h;
+}
+
+/* h's client is going away: it must not be flushed (on its worker). */
+static void flush_forget(sub_handle *h)
+{
+    if (h->flush_idx < 0)
+        return;
+    flush_list *fl = &flush_lists[h->w->id];
+    fl->v[h->flush_idx] = fl->v[--fl->n];
+    fl->v[h->flush_idx]->flush_idx = h->flush_idx;
+    h->flush_idx = -1;
+}
+
 /* Appends one message to the subscriber behind h (on its worker) and enforces the output limit.
  * self is the client whose command publishes (its reply follows: no flush, no limit). */
 static void deliver_one(sub_handle *h, int kind, const char *pat, size_t plen, const char *ch,
@@ -575,7 +639,7 @@ static void deliver_one(sub_handle *h, int kind, const char *pat, size_t plen, c
         client_close(cl);
         return;
     }
-    client_flush(cl);
+    flush_later(h);
 }
 
 static void payload_unref(payload *p)
@@ -592,8 +656,8 @@ static void delivery_run(void *arg)
     for (int i = 0; i < d->n; i++) {
         const rcpt *r = &d->r[i];
         const char *pat = r->pat_len == NO_PATTERN ? NULL : d->pats + r->pat_off;
-        deliver_one(r->h, d->kind, pat, pat ? r->pat_len : 0, p->data, p->chlen,
-                    p->data + p->chlen, p->len, NULL);
+        deliver_one(r->h, d->kind, pat, pat ? r->pat_len : 0, p->data, p->chlen, p->data + p->chlen,
+                    p->len, NULL);
     }
     atomic_fetch_sub(&inflight[d->wid].n, 1);
     payload_unref(p);
@@ -684,9 +748,9 @@ int pubsub_idle(void)
 long pubsub_publish(cmd_ctx *c, int kind, const char *ch, size_t chlen, const char *msg,
                     size_t mlen)
 {
-    if (kind == PUBSUB_SHARD ? atomic_load_explicit(&ntopics[PUBSUB_SHARD], memory_order_relaxed) ==
-                                   0
-                             : pubsub_idle())
+    if (kind == PUBSUB_SHARD
+            ? atomic_load_explicit(&ntopics[PUBSUB_SHARD], memory_order_relaxed) == 0
+            : pubsub_idle())
         return 0;
     rcpt_list rl = {.n = 0, .cap = RCPT_INLINE};
     rl.v = rl.inline_v;

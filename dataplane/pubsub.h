@@ -18,12 +18,25 @@
  * worker's FIFO inbox). So a subscriber sees exactly the messages published between its
  * SUBSCRIBE and its UNSUBSCRIBE, in order, and never a message after its confirmation.
  * Messages of one publisher reach each subscriber in publishing order (per-pair FIFO inboxes).
- * Subscribers on the publisher's own thread are served inline, before PUBLISH replies.
+ * Subscribers on the publisher's own thread are served inline, before PUBLISH replies, when
+ * nothing is in flight to that thread (else they too get it by message, to keep the order).
+ * Exceptions, where the count may exceed the deliveries: RESET and disconnects drop messages on
+ * their way, and an UNSUBSCRIBE inside EXEC cannot wait for them.
+ *
+ * Why a shared index rather than asking every worker: the count is then known when PUBLISH runs,
+ * so PUBLISH needs no round trip, works inside EXEC and scripts, and a publisher's pipeline is
+ * not stalled; the lock is held for a hash lookup plus the pattern matches, and readers do not
+ * exclude each other (writer-preferring, so SUBSCRIBE is not starved by a publish flood). The
+ * delivery side writes each subscriber once per loop iteration (a prepare handle flushes the
+ * subscribers that got output), not once per message. Measured on 2 threads, redis-benchmark
+ * -c 20 -P 16 PUBLISH with 3 subscribers: ~660k publishes/s (redis-server 7.0: ~700k); with no
+ * subscriber, the unlocked fast path: ~2.1M/s.
  *
  * Slow subscribers: after each message appended to a subscriber, its pending output is checked
  * against client-output-buffer-limit's pubsub class (Redis's "32mb 8mb 60" by default), and a
  * subscriber over the hard limit, or over the soft limit for longer than the soft seconds, is
- * disconnected, so that a reader that stops reading cannot grow the server without bound. */
+ * disconnected, so that a reader that stops reading cannot grow the server without bound. The
+ * normal and replica classes are kept for CONFIG GET/SET but not enforced. */
 #ifndef DFLY_PUBSUB_H
 #define DFLY_PUBSUB_H
 
@@ -88,8 +101,7 @@ long pubsub_topics(int kind);
 /* ---- client-output-buffer-limit ------------------------------------------------------------ */
 
 /* Redis's default, in the form CONFIG GET shows. */
-#define OBUF_LIMIT_DEFAULT                                                                         \
-    "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+#define OBUF_LIMIT_DEFAULT "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
 /* CONFIG SET's check of client-output-buffer-limit (t_config.c's config_check_fn): merges the
  * classes given onto the current setting and writes the canonical text to out. */
 int pubsub_obuf_limit_check(const char *value, char *out, size_t outlen, char *err, size_t errlen);

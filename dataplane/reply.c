@@ -153,7 +153,7 @@ int fmt_double(char *buf, size_t len, double d)
     if (isinf(d))
         return snprintf(buf, len, "%s", d > 0 ? "inf" : "-inf");
     if (isnan(d))
-        return snprintf(buf, len, "nan");
+        return snprintf(buf, len, "%s", signbit(d) ? "-nan" : "nan");
     /* Integers that a double holds exactly print without exponent, as Redis does. */
     if (d == (double)(long long)d && fabs(d) < 1e17)
         return snprintf(buf, len, "%lld", (long long)d);

@@ -5,7 +5,6 @@
 #include <lauxlib.h>
 #include <lua-bitop.h>
 #include <lua-cjson.h>
-#include <limits.h>
 #include <lualib.h>
 #include <math.h>
 #include <pthread.h>
@@ -19,7 +18,6 @@
 #include "clock.h"
 #include "dispatch.h"
 #include "log.h"
-#include "object.h"
 #include "reply.h"
 #include "server.h"
 #include "sha1.h"
@@ -27,10 +25,10 @@
 #include "worker.h"
 
 /* Registry keys of an interpreter. */
-#define REG_PROXIES "dfly.proxies"   /* weak-keyed: read-only proxy -> the table behind it */
-#define REG_GLOBALS "dfly.globals"   /* the real globals, behind the proxy scripts see */
-#define REG_GLOBALS_MT "dfly.gmeta"  /* the proxy's metatable: its __index picks the globals */
-#define REG_LOAD_API "dfly.loadapi"  /* FUNCTION LOAD's globals (function interpreters) */
+#define REG_PROXIES "dfly.proxies"  /* weak-keyed: read-only proxy -> the table behind it */
+#define REG_GLOBALS "dfly.globals"  /* the real globals, behind the proxy scripts see */
+#define REG_GLOBALS_MT "dfly.gmeta" /* the proxy's metatable: its __index picks the globals */
+#define REG_LOAD_API "dfly.loadapi" /* FUNCTION LOAD's globals (function interpreters) */
 #define REG_HANDLER "dfly.errhandler"
 
 #define ERR_READONLY "Attempt to modify a readonly table"
@@ -102,13 +100,13 @@ static buf run_info; /* name NUL, then argc, then each argument as length and by
 /* The running script, for the redis.* functions. Touched by the running thread only. */
 typedef struct script_ctx {
     cmd_ctx *caller;
-    int dbid;         /* changed by SELECT inside the script */
-    int resp;         /* how command replies convert (redis.setresp) */
-    int readonly;     /* writes are refused */
-    int allow_oom;    /* writes go on over maxmemory */
-    int64_t now_ms;   /* one instant for the whole script: keys do not expire midway */
-    uint64_t gen;     /* run_state generation */
-    int caller_dbid;  /* restored after the script: SELECT inside it does not leak out */
+    int dbid;        /* changed by SELECT inside the script */
+    int resp;        /* how command replies convert (redis.setresp) */
+    int readonly;    /* writes are refused */
+    int allow_oom;   /* writes go on over maxmemory */
+    int64_t now_ms;  /* one instant for the whole script: keys do not expire midway */
+    uint64_t gen;    /* run_state generation */
+    int caller_dbid; /* restored after the script: SELECT inside it does not leak out */
 } script_ctx;
 
 static script_ctx *cur;
@@ -213,19 +211,14 @@ void script_kill(cmd_ctx *c, int is_eval)
     uint64_t s = atomic_load(&run_state);
     for (;;) {
         switch (state_of(s)) {
-        case RUN_IDLE:
-            reply_error(c, "NOTBUSY No scripts in execution right now.");
-            return;
+        case RUN_IDLE: reply_error(c, "NOTBUSY No scripts in execution right now."); return;
         case RUN_DIRTY:
             reply_error(c, "UNKILLABLE Sorry the script already executed write commands against "
                            "the dataset. You can either wait the script termination or kill the "
                            "server in a hard way using the SHUTDOWN NOSAVE command.");
             return;
-        case RUN_KILLED:
-            reply_ok(c);
-            return;
-        default:
-            break;
+        case RUN_KILLED: reply_ok(c); return;
+        default: break;
         }
         int eval_runs = atomic_load(&run_is_eval);
         if (is_eval != eval_runs) {
@@ -348,392 +341,6 @@ size_t script_error_text(lua_State *L, int idx, char *out, size_t outlen)
     return len;
 }
 
-/* An error reply with msg exactly as given (Redis writes "-%s" of the err field: no code is
- * added), newlines turned into spaces. */
-static void reply_raw_error(cmd_ctx *c, const char *msg, size_t len)
-{
-    c->error = 1;
-    buf_append_char(c->out, '-');
-    size_t start = c->out->len;
-    buf_append(c->out, msg, len);
-    for (size_t i = start; i < c->out->len; i++)
-        if (c->out->data[i] == '\r' || c->out->data[i] == '\n')
-            c->out->data[i] = ' ';
-    buf_append(c->out, "\r\n", 2);
-    char code[64];
-    size_t n = 0;
-    while (n < len && n + 1 < sizeof(code) && msg[n] != ' ')
-        code[n] = msg[n], n++;
-    code[n] = '\0';
-    stats_count_error(code);
-}
-
-/* ---- Lua values -> replies --------------------------------------------------------------- */
-
-/* Lua numbers become integers by truncation; out of range gives what x86 gives Redis. */
-static long long number_to_ll(lua_Number d)
-{
-    if (isnan(d) || d >= 9223372036854775808.0 || d < -9223372036854775808.0)
-        return LLONG_MIN;
-    return (long long)d;
-}
-
-/* The string field `name` of the table on top, or NULL. Leaves the stack as it was. */
-static const char *table_string_field(lua_State *L, const char *name, size_t *len)
-{
-    lua_pushstring(L, name);
-    lua_rawget(L, -2);
-    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
-    lua_pop(L, 1); /* the table keeps the string alive */
-    return s;
-}
-
-static void lua_to_reply(cmd_ctx *c, lua_State *L, int script_resp);
-
-/* The field `name` of the table on top is a table: pushes it and returns 1, else 0. */
-static int table_table_field(lua_State *L, const char *name)
-{
-    lua_pushstring(L, name);
-    lua_rawget(L, -2);
-    if (lua_istable(L, -1))
-        return 1;
-    lua_pop(L, 1);
-    return 0;
-}
-
-static void reply_table_map(cmd_ctx *c, lua_State *L, int script_resp)
-{
-    size_t h = reply_deferred(c);
-    long n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-        lua_pushvalue(L, -2);
-        lua_to_reply(c, L, script_resp); /* the key */
-        lua_to_reply(c, L, script_resp); /* the value */
-        n++;
-    }
-    reply_set_deferred_map(c, h, n);
-}
-
-static void reply_table_set(cmd_ctx *c, lua_State *L, int script_resp)
-{
-    size_t h = reply_deferred(c);
-    long n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-        lua_pop(L, 1);
-        lua_pushvalue(L, -1);
-        lua_to_reply(c, L, script_resp);
-        n++;
-    }
-    reply_set_deferred_set(c, h, n);
-}
-
-/* A table is an error, a status, one of RESP3's types, or an array up to its first nil. */
-static void reply_table(cmd_ctx *c, lua_State *L, int script_resp)
-{
-    size_t len;
-    const char *s;
-    if ((s = table_string_field(L, "err", &len))) {
-        reply_raw_error(c, s, len);
-        return;
-    }
-    if ((s = table_string_field(L, "ok", &len))) {
-        buf_append_char(c->out, '+');
-        size_t start = c->out->len;
-        buf_append(c->out, s, len);
-        for (size_t i = start; i < c->out->len; i++)
-            if (c->out->data[i] == '\r' || c->out->data[i] == '\n')
-                c->out->data[i] = ' ';
-        buf_append(c->out, "\r\n", 2);
-        return;
-    }
-    lua_pushliteral(L, "double");
-    lua_rawget(L, -2);
-    if (lua_type(L, -1) == LUA_TNUMBER) {
-        reply_double(c, lua_tonumber(L, -1));
-        lua_pop(L, 1);
-        return;
-    }
-    lua_pop(L, 1);
-    if ((s = table_string_field(L, "big_number", &len))) {
-        char *digits = malloc(len + 1);
-        for (size_t i = 0; i < len; i++)
-            digits[i] = s[i] == '\r' || s[i] == '\n' ? ' ' : s[i];
-        digits[len] = '\0';
-        reply_bignum(c, digits);
-        free(digits);
-        return;
-    }
-    if (table_table_field(L, "verbatim_string")) {
-        size_t flen;
-        const char *fmt = table_string_field(L, "format", &flen);
-        const char *str = table_string_field(L, "string", &len);
-        if (fmt && str) {
-            char ext[4] = {0};
-            memcpy(ext, fmt, flen < 3 ? flen : 3);
-            reply_verbatim(c, str, len, ext);
-            lua_pop(L, 1);
-            return;
-        }
-        lua_pop(L, 1);
-    }
-    if (table_table_field(L, "map")) {
-        reply_table_map(c, L, script_resp);
-        lua_pop(L, 1);
-        return;
-    }
-    if (table_table_field(L, "set")) {
-        reply_table_set(c, L, script_resp);
-        lua_pop(L, 1);
-        return;
-    }
-    size_t h = reply_deferred(c);
-    long n = 0;
-    for (int j = 1;; j++) {
-        lua_rawgeti(L, -1, j);
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
-            break;
-        }
-        lua_to_reply(c, L, script_resp);
-        n++;
-    }
-    reply_set_deferred_array(c, h, n);
-}
-
-/* Replies the value on top of the stack and pops it (luaReplyToRedisReply). */
-static void lua_to_reply(cmd_ctx *c, lua_State *L, int script_resp)
-{
-    if (!lua_checkstack(L, 4)) {
-        reply_error(c, "ERR reached lua stack limit");
-        lua_pop(L, 1);
-        return;
-    }
-    switch (lua_type(L, -1)) {
-    case LUA_TSTRING: {
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        reply_bulk(c, s, len);
-        break;
-    }
-    case LUA_TBOOLEAN:
-        if (script_resp == 2) {
-            if (lua_toboolean(L, -1))
-                reply_int(c, 1);
-            else
-                reply_null(c);
-        } else {
-            reply_bool(c, lua_toboolean(L, -1));
-        }
-        break;
-    case LUA_TNUMBER:
-        reply_int(c, number_to_ll(lua_tonumber(L, -1)));
-        break;
-    case LUA_TTABLE:
-        reply_table(c, L, script_resp);
-        break;
-    default:
-        reply_null(c);
-    }
-    lua_pop(L, 1);
-}
-
-/* ---- replies -> Lua values --------------------------------------------------------------- */
-
-/* The replies parsed here are our own (a command's reply to the script), so they are well
- * formed; the parser still never reads past end. */
-typedef struct resp_cursor {
-    const char *p, *end;
-} resp_cursor;
-
-/* The header line's text (after the type byte) up to CRLF; advances past it. */
-static const char *resp_line(resp_cursor *r, size_t *len)
-{
-    const char *s = r->p + 1;
-    const char *e = s;
-    while (e + 1 < r->end && !(e[0] == '\r' && e[1] == '\n'))
-        e++;
-    *len = (size_t)(e - s);
-    r->p = e + 1 < r->end ? e + 2 : r->end;
-    return s;
-}
-
-static long long resp_line_ll(resp_cursor *r)
-{
-    size_t len;
-    const char *s = resp_line(r, &len);
-    long long v = 0;
-    str_to_ll(s, len, &v);
-    return v;
-}
-
-/* Bulk payload of len bytes and its CRLF; clamps at end. */
-static const char *resp_payload(resp_cursor *r, long long len, size_t *out_len)
-{
-    const char *s = r->p;
-    size_t left = (size_t)(r->end - r->p);
-    size_t n = len < 0 ? 0 : (size_t)len;
-    if (n > left)
-        n = left;
-    *out_len = n;
-    r->p += n;
-    r->p += (size_t)(r->end - r->p) >= 2 ? 2 : (size_t)(r->end - r->p);
-    return s;
-}
-
-static void resp_push(lua_State *L, resp_cursor *r);
-
-static void resp_push_error(lua_State *L, const char *s, size_t len)
-{
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addchar(&b, '-');
-    luaL_addlstring(&b, s, len);
-    luaL_pushresult(&b);
-    size_t n;
-    const char *msg = lua_tolstring(L, -1, &n);
-    script_push_error(L, msg, n);
-    lua_remove(L, -2);
-    /* The command already counted its error; Redis marks the table so that the script's
-     * reply does not count it twice. */
-    lua_pushliteral(L, "ignore_error_stats_update");
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
-}
-
-/* t[key] = the next reply, as {key = value} wrappers of RESP3 types do. */
-static void resp_push_wrapped(lua_State *L, const char *key, const char *s, size_t len)
-{
-    lua_newtable(L);
-    lua_pushstring(L, key);
-    lua_pushlstring(L, s, len);
-    lua_rawset(L, -3);
-}
-
-static void resp_push_aggregate(lua_State *L, resp_cursor *r, char type, long long n)
-{
-    if (type == '*' || type == '>') {
-        lua_createtable(L, n > 0 && n < INT32_MAX ? (int)n : 0, 0);
-        for (long long i = 0; i < n && r->p < r->end; i++) {
-            resp_push(L, r);
-            lua_rawseti(L, -2, (int)(i + 1)); /* a nil element leaves a hole, as in Redis */
-        }
-        return;
-    }
-    lua_newtable(L);
-    lua_pushstring(L, type == '%' ? "map" : "set");
-    lua_newtable(L);
-    for (long long i = 0; i < n && r->p < r->end; i++) {
-        resp_push(L, r);
-        if (type == '%')
-            resp_push(L, r);
-        else
-            lua_pushboolean(L, 1);
-        if (lua_isnil(L, -2))
-            lua_pop(L, 2); /* a nil key cannot be stored */
-        else
-            lua_rawset(L, -3);
-    }
-    lua_rawset(L, -3);
-}
-
-/* Pushes the reply at r as Redis converts replies for redis.call. */
-static void resp_push(lua_State *L, resp_cursor *r)
-{
-    luaL_checkstack(L, 4, "reply too deeply nested");
-    if (r->p >= r->end) {
-        lua_pushnil(L);
-        return;
-    }
-    char type = *r->p;
-    size_t len;
-    const char *s;
-    long long n;
-    switch (type) {
-    case '+':
-        s = resp_line(r, &len);
-        resp_push_wrapped(L, "ok", s, len);
-        return;
-    case '-':
-        s = resp_line(r, &len);
-        resp_push_error(L, s, len);
-        return;
-    case ':':
-        lua_pushnumber(L, (lua_Number)resp_line_ll(r));
-        return;
-    case '$':
-        n = resp_line_ll(r);
-        if (n < 0) {
-            lua_pushboolean(L, 0);
-            return;
-        }
-        s = resp_payload(r, n, &len);
-        lua_pushlstring(L, s, len);
-        return;
-    case '=':
-        n = resp_line_ll(r);
-        s = resp_payload(r, n, &len);
-        lua_newtable(L);
-        lua_pushliteral(L, "verbatim_string");
-        lua_newtable(L);
-        lua_pushliteral(L, "format");
-        lua_pushlstring(L, s, len < 3 ? len : 3);
-        lua_rawset(L, -3);
-        lua_pushliteral(L, "string");
-        lua_pushlstring(L, len > 4 ? s + 4 : s + len, len > 4 ? len - 4 : 0);
-        lua_rawset(L, -3);
-        lua_rawset(L, -3);
-        return;
-    case '*':
-    case '>':
-    case '%':
-    case '~':
-        n = resp_line_ll(r);
-        if (n < 0) {
-            lua_pushboolean(L, 0); /* the null array */
-            return;
-        }
-        resp_push_aggregate(L, r, type, n);
-        return;
-    case '_':
-        resp_line(r, &len);
-        lua_pushnil(L);
-        return;
-    case '#':
-        s = resp_line(r, &len);
-        lua_pushboolean(L, len && s[0] == 't');
-        return;
-    case ',': {
-        s = resp_line(r, &len);
-        char tmp[NUMBER_TEXT_MAX * 4];
-        size_t k = len < sizeof(tmp) - 1 ? len : sizeof(tmp) - 1;
-        memcpy(tmp, s, k);
-        tmp[k] = '\0';
-        lua_newtable(L);
-        lua_pushliteral(L, "double");
-        lua_pushnumber(L, strtod(tmp, NULL));
-        lua_rawset(L, -3);
-        return;
-    }
-    case '(':
-        s = resp_line(r, &len);
-        resp_push_wrapped(L, "big_number", s, len);
-        return;
-    case '|': /* attributes are not shown to scripts: skip them, then the reply itself */
-        n = resp_line_ll(r);
-        for (long long i = 0; i < 2 * n && r->p < r->end; i++) {
-            resp_push(L, r);
-            lua_pop(L, 1);
-        }
-        resp_push(L, r);
-        return;
-    default:
-        resp_line(r, &len);
-        lua_pushnil(L);
-    }
-}
-
 /* ---- redis.call / redis.pcall ------------------------------------------------------------ */
 
 /* The arguments of a redis.call, converted. Strings point into the Lua stack, which keeps them
@@ -786,7 +393,8 @@ static const char *call_args_init(lua_State *L, call_args *a)
 static const char *call_check(script_ctx *sc, cmd_ctx *sub, const command *container)
 {
     const command *cmd = sub->cmd;
-    if (!cmd)
+    /* A container that matched no subcommand is unknown too, as Redis's lookup has it. */
+    if (!cmd || (cmd->subcommands && !container && sub->argc >= 2))
         return "Unknown Redis command called from script";
     if (!command_arity_ok(cmd, sub->argc))
         return "Wrong number of args calling Redis command from script";
@@ -848,9 +456,8 @@ static int redis_generic_call(lua_State *L, int raise)
     sc->dbid = sub.dbid; /* SELECT */
     call_args_free(&a);
     lua_settop(L, 0); /* the arguments are no longer needed; room for the reply */
-    resp_cursor r = {out.data, out.data + out.len};
     int failed = out.len && out.data[0] == '-';
-    resp_push(L, &r);
+    script_push_reply(L, out.data, out.len);
     buf_free(&out);
     return raise && failed ? lua_error(L) : 1;
 }
@@ -1052,9 +659,7 @@ static int lua_math_random(lua_State *L)
 {
     lua_Number r = (lua_Number)(rand48_next() % RAND48_MAX) / (lua_Number)RAND48_MAX;
     switch (lua_gettop(L)) {
-    case 0:
-        lua_pushnumber(L, r);
-        break;
+    case 0: lua_pushnumber(L, r); break;
     case 1: {
         int u = luaL_checkint(L, 1);
         luaL_argcheck(L, 1 <= u, 1, "interval is empty");
@@ -1068,8 +673,7 @@ static int lua_math_random(lua_State *L)
         lua_pushnumber(L, floor(r * (u - l + 1)) + l);
         break;
     }
-    default:
-        return luaL_error(L, "wrong number of arguments");
+    default: return luaL_error(L, "wrong number of arguments");
     }
     return 1;
 }
@@ -1104,8 +708,8 @@ static int missing_global(lua_State *L)
     if (lua_gettop(L) != 2)
         return luaL_error(L, "Wrong number of arguments to luaProtectedTableError");
     if (!lua_isstring(L, -1) && !lua_isnumber(L, -1))
-        return luaL_error(
-            L, "Second argument to luaProtectedTableError must be a string or number");
+        return luaL_error(L,
+                          "Second argument to luaProtectedTableError must be a string or number");
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'",
                       lua_tostring(L, -1));
 }
@@ -1381,7 +985,8 @@ static const char error_handler_code[] = "local dbg = debug\n"
 
 static void make_error_handler(lua_State *L, int gidx, enum script_vm_kind kind)
 {
-    if (luaL_loadbuffer(L, error_handler_code, sizeof(error_handler_code) - 1, "@err_handler_def") ||
+    if (luaL_loadbuffer(L, error_handler_code, sizeof(error_handler_code) - 1,
+                        "@err_handler_def") ||
         lua_pcall(L, 0, 1, 0))
         abort(); /* our own code: cannot fail but for memory */
     if (kind == SCRIPT_VM_EVAL) {
@@ -1498,9 +1103,11 @@ size_t script_vm_memory(lua_State *L)
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    if (state_of(atomic_load(&run_state)) != RUN_KILLED && !shutdown_kills())
+    int killed = state_of(atomic_load(&run_state)) == RUN_KILLED;
+    if (!killed && !shutdown_kills())
         return;
-    log_warning("Lua script killed by user with SCRIPT KILL.");
+    log_warning(killed ? "Lua script killed by user with SCRIPT KILL."
+                       : "Lua script ended by SHUTDOWN.");
     /* From now on every line raises again, so that pcall cannot keep the script alive. */
     lua_sethook(L, count_hook, LUA_MASKLINE, 0);
     raise_error(L, ERR_KILLED);
@@ -1533,7 +1140,7 @@ static void reply_run_error(cmd_ctx *c, lua_State *L, const char *name)
     if (lua_isstring(L, -1) && lua_isstring(L, -2))
         buf_printf(&e, " script: %s, on %s:%s.", name, lua_tostring(L, -2), lua_tostring(L, -1));
     lua_pop(L, 2);
-    reply_raw_error(c, e.data, e.len);
+    script_reply_raw_error(c, e.data, e.len);
     buf_free(&e);
 }
 
@@ -1607,7 +1214,7 @@ void script_run(lua_State *L, cmd_ctx *c, const char *name, unsigned flags, int 
     if (err)
         reply_run_error(c, L, name);
     else
-        lua_to_reply(c, L, sc.resp);
+        script_reply_value(c, L, sc.resp);
     if (err)
         lua_pop(L, 1);
     lua_pop(L, 1); /* the handler */

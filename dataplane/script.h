@@ -47,6 +47,16 @@ void script_push_error_handler(lua_State *L);
 /* Bytes the interpreter uses (INFO used_memory_lua). */
 size_t script_vm_memory(lua_State *L);
 
+/* Replies the Lua value on top of L's stack and pops it (tables become errors, statuses,
+ * RESP3 types or arrays up to their first nil). script_resp is the protocol the script chose
+ * with redis.setresp: it decides how booleans go out. */
+void script_reply_value(cmd_ctx *c, lua_State *L, int script_resp);
+/* Pushes the reply p[0..len) (well formed, as reply.h writes them) as the Lua value redis.call
+ * returns. */
+void script_push_reply(lua_State *L, const char *p, size_t len);
+/* An error reply of msg exactly as given (no code added), newlines made spaces. */
+void script_reply_raw_error(cmd_ctx *c, const char *msg, size_t len);
+
 /* Pushes Redis's error table {err = "CODE message"} for msg: "-CODE message" keeps its code,
  * anything else gets ERR (luaPushError). */
 void script_push_error(lua_State *L, const char *msg, size_t len);

@@ -49,24 +49,16 @@ static size_t st_optsize(lua_State *L, char opt, const char **fmt)
 {
     switch (opt) {
     case 'B':
-    case 'b':
-        return sizeof(char);
+    case 'b': return sizeof(char);
     case 'H':
-    case 'h':
-        return sizeof(short);
+    case 'h': return sizeof(short);
     case 'L':
-    case 'l':
-        return sizeof(long);
-    case 'T':
-        return sizeof(size_t);
-    case 'f':
-        return sizeof(float);
-    case 'd':
-        return sizeof(double);
-    case 'x':
-        return 1;
-    case 'c':
-        return (size_t)st_getnum(L, fmt, 1);
+    case 'l': return sizeof(long);
+    case 'T': return sizeof(size_t);
+    case 'f': return sizeof(float);
+    case 'd': return sizeof(double);
+    case 'x': return 1;
+    case 'c': return (size_t)st_getnum(L, fmt, 1);
     case 'i':
     case 'I': {
         int sz = st_getnum(L, fmt, sizeof(int));
@@ -74,8 +66,7 @@ static size_t st_optsize(lua_State *L, char opt, const char **fmt)
             luaL_error(L, "integral size %d is larger than limit of %d", sz, STRUCT_MAXINTSIZE);
         return (size_t)sz;
     }
-    default:
-        return 0; /* the other options need no alignment */
+    default: return 0; /* the other options need no alignment */
     }
 }
 
@@ -92,14 +83,9 @@ static size_t st_toalign(size_t len, const st_header *h, int opt, size_t size)
 static void st_controloptions(lua_State *L, int opt, const char **fmt, st_header *h)
 {
     switch (opt) {
-    case ' ':
-        return;
-    case '>':
-        h->endian = ST_BIG;
-        return;
-    case '<':
-        h->endian = ST_LITTLE;
-        return;
+    case ' ': return;
+    case '>': h->endian = ST_BIG; return;
+    case '<': h->endian = ST_LITTLE; return;
     case '!': {
         int a = st_getnum(L, fmt, STRUCT_MAXALIGN);
         if (a <= 0 || (a & (a - 1)))
@@ -166,12 +152,8 @@ static int st_pack(lua_State *L)
         case 'L':
         case 'T':
         case 'i':
-        case 'I':
-            st_putinteger(L, &b, arg++, h.endian, size);
-            break;
-        case 'x':
-            luaL_addchar(&b, '\0');
-            break;
+        case 'I': st_putinteger(L, &b, arg++, h.endian, size); break;
+        case 'x': luaL_addchar(&b, '\0'); break;
         case 'f': {
             float f = (float)luaL_checknumber(L, arg++);
             st_correctbytes((char *)&f, size, h.endian);
@@ -198,8 +180,7 @@ static int st_pack(lua_State *L)
             }
             break;
         }
-        default:
-            st_controloptions(L, opt, &fmt, &h);
+        default: st_controloptions(L, opt, &fmt, &h);
         }
         total += size;
     }
@@ -254,8 +235,7 @@ static int st_unpack(lua_State *L)
             lua_pushnumber(L, st_getinteger(data + pos, h.endian, islower(opt), size));
             n++;
             break;
-        case 'x':
-            break;
+        case 'x': break;
         case 'f': {
             float f;
             memcpy(&f, data + pos, size);
@@ -294,8 +274,7 @@ static int st_unpack(lua_State *L)
             n++;
             break;
         }
-        default:
-            st_controloptions(L, opt, &fmt, &h);
+        default: st_controloptions(L, opt, &fmt, &h);
         }
         pos += size;
     }
@@ -502,17 +481,10 @@ static void mp_encode(lua_State *L, buf *b, int level)
         mp_encode_bytes(b, s, len);
         break;
     }
-    case LUA_TBOOLEAN:
-        mp_put_byte(b, lua_toboolean(L, -1) ? 0xc3 : 0xc2);
-        break;
-    case LUA_TNUMBER:
-        mp_encode_number(b, lua_tonumber(L, -1));
-        break;
-    case LUA_TTABLE:
-        mp_encode_table(L, b, level);
-        break;
-    default:
-        mp_put_byte(b, 0xc0);
+    case LUA_TBOOLEAN: mp_put_byte(b, lua_toboolean(L, -1) ? 0xc3 : 0xc2); break;
+    case LUA_TNUMBER: mp_encode_number(b, lua_tonumber(L, -1)); break;
+    case LUA_TTABLE: mp_encode_table(L, b, level); break;
+    default: mp_put_byte(b, 0xc0);
     }
     lua_pop(L, 1);
 }
@@ -635,20 +607,11 @@ static void mp_decode_scalar(lua_State *L, mp_cur *c, unsigned char type, int by
     case 0xcc:
     case 0xcd:
     case 0xce:
-    case 0xcf:
-        lua_pushnumber(L, (lua_Number)v);
-        break;
-    case 0xd0:
-        lua_pushnumber(L, (int8_t)v);
-        break;
-    case 0xd1:
-        lua_pushnumber(L, (int16_t)v);
-        break;
-    case 0xd2:
-        lua_pushnumber(L, (int32_t)v);
-        break;
-    default: /* 0xd3 */
-        lua_pushnumber(L, (lua_Number)(int64_t)v);
+    case 0xcf: lua_pushnumber(L, (lua_Number)v); break;
+    case 0xd0: lua_pushnumber(L, (int8_t)v); break;
+    case 0xd1: lua_pushnumber(L, (int16_t)v); break;
+    case 0xd2: lua_pushnumber(L, (int32_t)v); break;
+    default: /* 0xd3 */ lua_pushnumber(L, (lua_Number)(int64_t)v);
     }
     c->p += 1 + bytes;
     c->left -= 1 + (size_t)bytes;
@@ -691,34 +654,20 @@ static void mp_decode(lua_State *L, mp_cur *c)
         return;
     case 0xca:
     case 0xce:
-    case 0xd2:
-        mp_decode_scalar(L, c, t, 4);
-        return;
+    case 0xd2: mp_decode_scalar(L, c, t, 4); return;
     case 0xcb:
     case 0xcf:
-    case 0xd3:
-        mp_decode_scalar(L, c, t, 8);
-        return;
+    case 0xd3: mp_decode_scalar(L, c, t, 8); return;
     case 0xcc:
-    case 0xd0:
-        mp_decode_scalar(L, c, t, 1);
-        return;
+    case 0xd0: mp_decode_scalar(L, c, t, 1); return;
     case 0xcd:
-    case 0xd1:
-        mp_decode_scalar(L, c, t, 2);
-        return;
+    case 0xd1: mp_decode_scalar(L, c, t, 2); return;
     case 0xc4: /* bin 8/16/32 and str 8/16/32 become strings */
-    case 0xd9:
-        mp_decode_bytes(L, c, mp_len(c, 1));
-        return;
+    case 0xd9: mp_decode_bytes(L, c, mp_len(c, 1)); return;
     case 0xc5:
-    case 0xda:
-        mp_decode_bytes(L, c, mp_len(c, 2));
-        return;
+    case 0xda: mp_decode_bytes(L, c, mp_len(c, 2)); return;
     case 0xc6:
-    case 0xdb:
-        mp_decode_bytes(L, c, mp_len(c, 4));
-        return;
+    case 0xdb: mp_decode_bytes(L, c, mp_len(c, 4)); return;
     case 0xdc:
     case 0xdd: {
         size_t n = mp_len(c, t == 0xdc ? 2 : 4);
@@ -733,8 +682,7 @@ static void mp_decode(lua_State *L, mp_cur *c)
             mp_decode_map(L, c, n);
         return;
     }
-    default:
-        c->err = MP_BADFMT;
+    default: c->err = MP_BADFMT;
     }
 }
 
@@ -746,8 +694,8 @@ static int mp_unpack_full(lua_State *L, int limit, int offset)
     const char *s = luaL_checklstring(L, 1, &len);
     int decode_all = !limit && !offset;
     if (offset < 0 || limit < 0)
-        return luaL_error(L, "Invalid request to unpack with offset of %d and limit of %d.",
-                          offset, (int)len);
+        return luaL_error(L, "Invalid request to unpack with offset of %d and limit of %d.", offset,
+                          (int)len);
     if ((size_t)offset > len)
         return luaL_error(L, "Start offset %d greater than input length %d.", offset, (int)len);
     if (decode_all)

@@ -124,7 +124,7 @@ static const unsigned char *bl_get(const unsigned char *end, uint64_t *len)
 
 static uint64_t zigzag(int64_t v)
 {
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); /* all ones when v < 0 */
 }
 
 static int64_t unzigzag(uint64_t u)

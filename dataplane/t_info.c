@@ -13,7 +13,9 @@
 
 #include "clock.h"
 #include "db.h"
+#include "pubsub.h"
 #include "reply.h"
+#include "script.h"
 #include "server.h"
 #include "stats.h"
 #include "t_server.h"
@@ -162,6 +164,8 @@ static void section_memory(buf *out)
         "total_system_memory:%llu\r\n"
         "total_system_memory_human:%s\r\n"
         "used_memory_scripts:0\r\n"
+        "used_memory_lua:%zu\r\n"
+        "used_memory_vm_functions:%zu\r\n"
         "maxmemory:%lld\r\n"
         "maxmemory_human:%s\r\n"
         "maxmemory_policy:%s\r\n"
@@ -176,7 +180,7 @@ static void section_memory(buf *out)
         (long long)used, h_used, rss, h_rss, (long long)peak, h_peak,
         peak ? 100.0 * (double)used / (double)peak : 0.0, (long long)overhead, (long long)startup,
         (long long)dataset, net ? 100.0 * (double)dataset / (double)net : 0.0, total_mem, h_total,
-        server.cfg.maxmemory, h_max, policy_names[server.policy],
+        script_eval_memory(), function_vm_memory(), server.cfg.maxmemory, h_max, policy_names[server.policy],
         used ? (double)rss / (double)used : 0.0, (long long)rss - (long long)used, zmalloc_lib());
 }
 
@@ -235,8 +239,9 @@ static void section_stats(buf *out)
         "evicted_clients:0\r\n"
         "keyspace_hits:%llu\r\n"
         "keyspace_misses:%llu\r\n"
-        "pubsub_channels:0\r\n"
-        "pubsub_patterns:0\r\n"
+        "pubsub_channels:%ld\r\n"
+        "pubsub_patterns:%ld\r\n"
+        "pubsubshard_channels:%ld\r\n"
         "latest_fork_usec:0\r\n"
         "total_forks:0\r\n"
         "migrate_cached_sockets:0\r\n"
@@ -252,9 +257,10 @@ static void section_stats(buf *out)
         stats_instantaneous_kbps(0), (unsigned long long)WORKERS_SUM(rejected),
         (unsigned long long)SHARDS_SUM(expired_keys), (unsigned long long)SHARDS_SUM(evicted_keys),
         (unsigned long long)SHARDS_SUM(keyspace_hits),
-        (unsigned long long)SHARDS_SUM(keyspace_misses), (unsigned long long)stats_total_errors(),
-        (unsigned long long)WORKERS_SUM(tx_scheduled), (unsigned long long)WORKERS_SUM(tx_retries),
-        (unsigned long long)WORKERS_SUM(hops));
+        (unsigned long long)SHARDS_SUM(keyspace_misses), pubsub_topics(PUBSUB_CHANNEL),
+        pubsub_topics(PUBSUB_PATTERN), pubsub_topics(PUBSUB_SHARD),
+        (unsigned long long)stats_total_errors(), (unsigned long long)WORKERS_SUM(tx_scheduled),
+        (unsigned long long)WORKERS_SUM(tx_retries), (unsigned long long)WORKERS_SUM(hops));
 }
 
 static void section_replication(buf *out)

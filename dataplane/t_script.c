@@ -347,18 +347,14 @@ size_t script_eval_memory(void)
     return script_vm_memory(eval_vm);
 }
 
-#define EVAL_FLAGS (CMD_NOSCRIPT | CMD_SKIP_MONITOR | CMD_MAY_REPLICATE | CMD_STALE | CMD_ALL_SHARDS)
+#define EVAL_FLAGS                                                                                 \
+    (CMD_NOSCRIPT | CMD_SKIP_MONITOR | CMD_MAY_REPLICATE | CMD_STALE | CMD_ALL_SHARDS)
 #define EVAL_RO_FLAGS (CMD_NOSCRIPT | CMD_SKIP_MONITOR | CMD_STALE | CMD_READONLY | CMD_ALL_SHARDS)
 #define EVAL_ROW(n, p, f, s, sum)                                                                  \
-    {.name = n,                                                                                    \
-     .proc = p,                                                                                    \
-     .arity = -3,                                                                                  \
-     .flags = f,                                                                                   \
-     .acl = ACL_SLOW | ACL_SCRIPTING,                                                              \
-     .getkeys = script_numkeys_getkeys,                                                            \
-     .group = "scripting",                                                                         \
-     .since = s,                                                                                   \
-     .summary = sum}
+    {                                                                                              \
+        .name = n, .proc = p, .arity = -3, .flags = f, .acl = ACL_SLOW | ACL_SCRIPTING,            \
+        .getkeys = script_numkeys_getkeys, .group = "scripting", .since = s, .summary = sum        \
+    }
 #define SCRIPT_SUB .group = "scripting", .acl = ACL_SLOW | ACL_SCRIPTING
 
 static command script_subcommands[] = {

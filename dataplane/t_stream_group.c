@@ -91,6 +91,25 @@ static void reply_claimed(cmd_ctx *c, stream *s, const stream_id *id, int justid
         reply_null(c);
 }
 
+/* A growable array of IDs (transient: plain malloc, not counted as data). */
+typedef struct id_vec {
+    stream_id *v;
+    size_t n, cap;
+} id_vec;
+
+static void id_vec_push(id_vec *a, const stream_id *id)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : STATIC_IDS;
+        stream_id *v = realloc(a->v, sizeof(stream_id) * cap);
+        if (!v)
+            abort(); /* out of memory, as every allocation here */
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = *id;
+}
+
 /* Gives nack (of entry id) to consumer, removing it from its previous owner. */
 static void nack_move(stream_nack *nack, stream_consumer *consumer, const stream_id *id)
 {
@@ -593,15 +612,8 @@ void xautoclaim_cmd(cmd_ctx *c)
 
     stream_consumer *consumer = NULL;
     long long attempts = count * XAUTOCLAIM_ATTEMPTS_FACTOR;
-    stream_id *deleted = NULL;
-    size_t ndeleted = 0, deleted_cap = 0;
-    /* The claimed entries are written aside: the cursor that precedes them in the reply is
-     * known only at the end. */
-    buf claimed;
-    buf_init(&claimed);
-    buf *out = c->out;
-    c->out = &claimed;
-    long n = 0;
+    /* The reply starts with the cursor, known only at the end: collect first, reply after. */
+    id_vec claimed = {0}, deleted = {0};
     idtree_iter it;
     int ok = idtree_seek_ge(&cg->pel, &start, &it);
     while (attempts-- && count && ok) {
@@ -609,11 +621,7 @@ void xautoclaim_cmd(cmd_ctx *c)
         stream_nack *nack = idtree_val(&it);
         if (!stream_entry_exists(s, &id)) {
             stream_nack_drop(cg, &id, nack);
-            if (ndeleted == deleted_cap) {
-                deleted_cap = deleted_cap ? deleted_cap * 2 : STATIC_IDS;
-                deleted = realloc(deleted, sizeof(stream_id) * deleted_cap);
-            }
-            deleted[ndeleted++] = id;
+            id_vec_push(&deleted, &id);
             count--; /* COUNT bounds the reply, deleted IDs included */
             ok = idtree_seek_ge(&cg->pel, &id, &it);
             continue;
@@ -628,25 +636,24 @@ void xautoclaim_cmd(cmd_ctx *c)
         if (!justid)
             nack->delivery_count++;
         nack_move(nack, consumer, &id);
-        reply_claimed(c, s, &id, justid);
-        n++;
+        id_vec_push(&claimed, &id);
         count--;
         ok = idtree_next(&it);
     }
-    c->out = out;
     /* The cursor: the first pending entry not looked at. */
     stream_id next = {0, 0};
     if (ok)
         next = idtree_key(&it);
     reply_array(c, 3);
     reply_stream_id(c, &next);
-    reply_array(c, n);
-    buf_append(c->out, claimed.data, claimed.len);
-    buf_free(&claimed);
-    reply_array(c, (long)ndeleted);
-    for (size_t i = 0; i < ndeleted; i++)
-        reply_stream_id(c, &deleted[i]);
-    free(deleted);
+    reply_array(c, (long)claimed.n);
+    for (size_t i = 0; i < claimed.n; i++)
+        reply_claimed(c, s, &claimed.v[i], justid);
+    reply_array(c, (long)deleted.n);
+    for (size_t i = 0; i < deleted.n; i++)
+        reply_stream_id(c, &deleted.v[i]);
+    free(claimed.v);
+    free(deleted.v);
 }
 
 /* ---- XINFO ------------------------------------------------------------------------------- */

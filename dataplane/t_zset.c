@@ -288,7 +288,7 @@ cleanup:
     free(scores);
 }
 
-static void zadd_cmd(cmd_ctx *c)
+void zadd_cmd(cmd_ctx *c)
 {
     zadd_generic(c, 0, 1);
 }

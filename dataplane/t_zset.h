@@ -31,6 +31,9 @@ void zset_store_result(cmd_ctx *c, const slice *dst, entry *result, const char *
 /* Keys of "[dst] numkeys key [key ...] ...", numkeys at argv[nk] (a cmd_getkeys helper). */
 int zset_numkeys_getkeys(int argc, const slice *argv, int nk, int with_dst, int *keys, int max);
 
+/* ZADD itself: GEOADD rewrites its arguments into a ZADD call, as Redis does. */
+void zadd_cmd(cmd_ctx *c);
+
 /* ZUNION ZUNIONSTORE ZINTER ZINTERSTORE ZINTERCARD ZDIFF ZDIFFSTORE (t_zset_setops.c). */
 void zunion_cmd(cmd_ctx *c);
 void zunionstore_cmd(cmd_ctx *c);

@@ -16,7 +16,7 @@
 #define ZSL_P_MASK ((1u << ZSL_P_BITS) - 1)
 #define INDEX_MIN_SIZE 4            /* smallest bucket array (Redis's DICT_HT_INITIAL_SIZE) */
 #define INDEX_SHRINK_RATIO 8        /* shrink when fewer members than buckets / this */
-#define REHASH_BUCKETS_PER_STEP 1   /* buckets moved by each modification */
+#define REHASH_BUCKETS_PER_STEP 4   /* buckets moved by each modification */
 #define REHASH_EMPTY_VISITS 10      /* empty buckets a step may skip (Redis's empty_visits) */
 
 /* ---- ranges ------------------------------------------------------------------------------- */

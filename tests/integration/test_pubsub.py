@@ -305,6 +305,10 @@ def test_pubsub_introspection(server, r):
     assert sorted(r.pubsub_channels("?a*")) == ["gamma"]
     assert r.pubsub_numsub("alpha", "beta", "zeta") == [("alpha", 2), ("beta", 1), ("zeta", 0)]
     assert r.pubsub_numpat() == 2  # unique patterns, as Redis 7 counts
+    subs[1].command("SSUBSCRIBE", "shard-a")
+    stats = r.info("stats")
+    assert (stats["pubsub_channels"], stats["pubsub_patterns"]) == (3, 2)
+    assert stats["pubsubshard_channels"] == 1
     assert r.execute_command("PUBSUB", "NUMSUB") == []
     help_text = r.execute_command("PUBSUB", "HELP")
     assert help_text[0].startswith("PUBSUB <subcommand>")

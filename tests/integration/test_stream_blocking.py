@@ -2,8 +2,9 @@
 woken by an XADD from a connection on the other thread, with the entries past the ID it gave
 ("$" meaning the last ID when it blocked); timeouts (and BLOCK 0 = forever) behave as in
 Redis; a read over streams on both shards is answered with the one stream that woke it;
-every XREAD reader gets the entry while in a group only one consumer does; XGROUP DESTROY
-wakes group readers with NOGROUP; inside MULTI BLOCK answers nil at once.
+every XREAD reader gets the entry while in a group only one consumer does, and a reader with
+nothing to take does not hold back those blocked after it; XGROUP DESTROY wakes group readers
+with NOGROUP; inside MULTI BLOCK answers nil at once.
 """
 
 import re

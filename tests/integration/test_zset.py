@@ -603,18 +603,22 @@ def test_zscan(r, n):
 
 
 def test_zscan_returns_every_member_while_it_changes(r):
+    """Members added and removed meanwhile make the member index grow (rehashing): every
+    member present for the whole scan is still returned."""
     fill(r, "chg", BIG)
-    cursor, seen = 0, set()
-    extra = 0
+    cursor, seen, round_ = 0, set(), 0
     while True:
-        cursor, items = r.zscan("chg", cursor, count=50)
+        cursor, items = r.zscan("chg", cursor, count=200)
         seen.update(m for m, _ in items)
-        # Growth and shrinkage meanwhile (rehashing the member index).
-        fill(r, "chg", 200, prefix=f"x{extra}_")
-        extra += 1
+        if round_ < 10:
+            fill(r, "chg", 500, prefix=f"x{round_}_")
+        elif round_ < 20:
+            r.zremrangebyscore("chg", 0, 499)  # the x members score 0..499
+        round_ += 1
+        assert round_ < SCAN_ROUNDS_MAX
         if cursor == 0:
             break
-    assert {f"m{i}" for i in range(BIG)} <= seen
+    assert {f"m{i}" for i in range(500, BIG)} <= seen
 
 
 # ---- encodings, digest, copy, memory --------------------------------------------------------
