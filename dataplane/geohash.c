@@ -63,8 +63,8 @@ void geohash_coord_range(geohash_range *lon_range, geohash_range *lat_range)
     lat_range->max = GEO_LAT_MAX;
 }
 
-int geohash_encode(const geohash_range *lon_range, const geohash_range *lat_range,
-                   double longitude, double latitude, uint8_t step, geohash_bits *hash)
+int geohash_encode(const geohash_range *lon_range, const geohash_range *lat_range, double longitude,
+                   double latitude, uint8_t step, geohash_bits *hash)
 {
     if (!hash || step > HASH_BITS_MAX || step == 0 || range_is_zero(lat_range) ||
         range_is_zero(lon_range))

@@ -63,8 +63,8 @@ static inline int geohash_is_zero(geohash_bits h)
 
 /* Encodes a point at `step` bits per coordinate within the given ranges; 0 when the point is
  * outside them or the Redis limits. */
-int geohash_encode(const geohash_range *lon_range, const geohash_range *lat_range,
-                   double longitude, double latitude, uint8_t step, geohash_bits *hash);
+int geohash_encode(const geohash_range *lon_range, const geohash_range *lat_range, double longitude,
+                   double latitude, uint8_t step, geohash_bits *hash);
 /* The WGS84 ranges ([-180, 180], [-85.05112878, 85.05112878]). */
 void geohash_coord_range(geohash_range *lon_range, geohash_range *lat_range);
 int geohash_encode_wgs84(double longitude, double latitude, uint8_t step, geohash_bits *hash);

@@ -260,10 +260,10 @@ static void geohash_cmd(cmd_ctx *c)
         char out[GEOHASH_STR_LEN];
         for (int i = 0; i < GEOHASH_STR_LEN; i++) {
             /* 52 bits make ten characters; the eleventh is always '0', as in Redis. */
-            int idx = i == GEOHASH_STR_LEN - 1
-                          ? 0
-                          : (int)((hash.bits >> (GEO_STEP_MAX * 2 - (i + 1) * GEOHASH_CHAR_BITS)) &
-                                  0x1f);
+            int idx =
+                i == GEOHASH_STR_LEN - 1
+                    ? 0
+                    : (int)((hash.bits >> (GEO_STEP_MAX * 2 - (i + 1) * GEOHASH_CHAR_BITS)) & 0x1f);
             out[i] = alphabet[idx];
         }
         reply_bulk(c, out, GEOHASH_STR_LEN);
@@ -308,8 +308,12 @@ static void result_add(geo_result *r, const zset_elem *el, const double *xy, dou
         r->cap = r->cap ? r->cap * 2 : 16;
         r->p = realloc(r->p, sizeof(geo_point) * r->cap);
     }
-    r->p[r->used++] = (geo_point){.lon = xy[0], .lat = xy[1], .dist = dist, .score = el->score,
-                                  .off = r->names.len, .len = el->len};
+    r->p[r->used++] = (geo_point){.lon = xy[0],
+                                  .lat = xy[1],
+                                  .dist = dist,
+                                  .score = el->score,
+                                  .off = r->names.len,
+                                  .len = el->len};
     buf_append(&r->names, el->s, el->len);
 }
 
@@ -334,8 +338,7 @@ static void points_in_range(const entry *e, double min, double max, const geo_sh
     zset_iter it;
     zset_elem el;
     zset_iter_at_score(&it, e, &range, 0);
-    for (; zset_iter_get(&it, &el) && zrange_score_lte_max(el.score, &range);
-         zset_iter_next(&it)) {
+    for (; zset_iter_get(&it, &el) && zrange_score_lte_max(el.score, &range); zset_iter_next(&it)) {
         double xy[2], dist = 0;
         if (within_shape(shape, el.score, xy, &dist))
             result_add(r, &el, xy, dist);
@@ -365,8 +368,8 @@ static void points_in_boxes(const entry *e, const geohash_radius *area, const ge
         /* The box's scores: its bits aligned to 52, up to the next box's (excluded). */
         geohash_bits next = boxes[i];
         next.bits++;
-        points_in_range(e, (double)geohash_align52(boxes[i]), (double)geohash_align52(next),
-                        shape, r, limit);
+        points_in_range(e, (double)geohash_align52(boxes[i]), (double)geohash_align52(next), shape,
+                        r, limit);
         last = i;
     }
 }
@@ -612,8 +615,7 @@ static void reply_points(cmd_ctx *c, const geo_query *q, geo_result *r, size_t r
     }
 }
 
-static void store_points(cmd_ctx *c, int flags, const geo_query *q, geo_result *r,
-                         size_t returned)
+static void store_points(cmd_ctx *c, int flags, const geo_query *q, geo_result *r, size_t returned)
 {
     entry *result = NULL;
     if (returned) {
@@ -724,24 +726,23 @@ static void geosearchstore_cmd(cmd_ctx *c)
     georadius_generic(c, 2, GEO_SEARCH | GEO_SEARCHSTORE);
 }
 
-/* Keys of GEORADIUS[BYMEMBER]: the source, and the last STORE/STOREDIST key if any (Redis's
- * georadiusGetKeys, which looks from argument 5 on). */
+/* Keys of GEORADIUS[BYMEMBER]: the source, then every STORE/STOREDIST key from argument 5 on
+ * (the last one is where the result goes; Redis's key specs name them all, as COMMAND GETKEYS
+ * shows). */
 static int georadius_getkeys(int argc, const slice *argv, int *keys, int max)
 {
-    int store = -1;
-    for (int i = 5; i < argc; i++) {
-        if ((arg_eq(&argv[i], "store") || arg_eq(&argv[i], "storedist")) && i + 1 < argc) {
-            store = i + 1;
-            i++;
+    int n = 0;
+    if (max < 1)
+        return -1;
+    keys[n++] = 1;
+    for (int i = 5; i + 1 < argc; i++) {
+        if (arg_eq(&argv[i], "store") || arg_eq(&argv[i], "storedist")) {
+            if (n == max)
+                return -1;
+            keys[n++] = ++i;
         }
     }
-    if (max < 2)
-        return -1;
-    keys[0] = 1;
-    if (store < 0)
-        return 1;
-    keys[1] = store;
-    return 2;
+    return n;
 }
 
 /* Geo values are sorted sets: their type registers in t_zset.c. */
@@ -754,48 +755,121 @@ void geo_type_init(void)
 #define ACL_GEO_WRITE (ACL_WRITE | ACL_GEO | ACL_SLOW)
 
 command geo_commands[] = {
-    {.name = "geoadd", .proc = geoadd_cmd, .arity = -5, .flags = CMD_WRITE | CMD_DENYOOM,
-     .acl = ACL_GEO_WRITE, .first_key = 1, .last_key = 1, .key_step = 1, .group = GEO_GROUP,
+    {.name = "geoadd",
+     .proc = geoadd_cmd,
+     .arity = -5,
+     .flags = CMD_WRITE | CMD_DENYOOM,
+     .acl = ACL_GEO_WRITE,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = GEO_GROUP,
      .since = "3.2.0",
      .summary = "Add one or more geospatial items in the geospatial index represented using a "
                 "sorted set"},
-    {.name = "geodist", .proc = geodist_cmd, .arity = -4, .flags = CMD_READONLY,
-     .acl = ACL_GEO_READ, .first_key = 1, .last_key = 1, .key_step = 1, .group = GEO_GROUP,
+    {.name = "geodist",
+     .proc = geodist_cmd,
+     .arity = -4,
+     .flags = CMD_READONLY,
+     .acl = ACL_GEO_READ,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = GEO_GROUP,
      .since = "3.2.0",
      .summary = "Returns the distance between two members of a geospatial index"},
-    {.name = "geohash", .proc = geohash_cmd, .arity = -2, .flags = CMD_READONLY,
-     .acl = ACL_GEO_READ, .first_key = 1, .last_key = 1, .key_step = 1, .group = GEO_GROUP,
+    {.name = "geohash",
+     .proc = geohash_cmd,
+     .arity = -2,
+     .flags = CMD_READONLY,
+     .acl = ACL_GEO_READ,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = GEO_GROUP,
      .since = "3.2.0",
      .summary = "Returns members of a geospatial index as standard geohash strings"},
-    {.name = "geopos", .proc = geopos_cmd, .arity = -2, .flags = CMD_READONLY,
-     .acl = ACL_GEO_READ, .first_key = 1, .last_key = 1, .key_step = 1, .group = GEO_GROUP,
+    {.name = "geopos",
+     .proc = geopos_cmd,
+     .arity = -2,
+     .flags = CMD_READONLY,
+     .acl = ACL_GEO_READ,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = GEO_GROUP,
      .since = "3.2.0",
      .summary = "Returns longitude and latitude of members of a geospatial index"},
-    {.name = "georadius", .proc = georadius_cmd, .arity = -6, .flags = CMD_WRITE | CMD_DENYOOM,
-     .acl = ACL_GEO_WRITE, .first_key = 1, .last_key = 1, .key_step = 1,
-     .getkeys = georadius_getkeys, .group = GEO_GROUP, .since = "3.2.0",
+    {.name = "georadius",
+     .proc = georadius_cmd,
+     .arity = -6,
+     .flags = CMD_WRITE | CMD_DENYOOM,
+     .acl = ACL_GEO_WRITE,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .getkeys = georadius_getkeys,
+     .group = GEO_GROUP,
+     .since = "3.2.0",
      .summary = "Query a sorted set representing a geospatial index to fetch members matching a "
                 "given maximum distance from a point"},
-    {.name = "georadius_ro", .proc = georadius_ro_cmd, .arity = -6, .flags = CMD_READONLY,
-     .acl = ACL_GEO_READ, .first_key = 1, .last_key = 1, .key_step = 1, .group = GEO_GROUP,
-     .since = "3.2.10", .summary = "A read-only variant for GEORADIUS"},
-    {.name = "georadiusbymember", .proc = georadiusbymember_cmd, .arity = -5,
-     .flags = CMD_WRITE | CMD_DENYOOM, .acl = ACL_GEO_WRITE, .first_key = 1, .last_key = 1,
-     .key_step = 1, .getkeys = georadius_getkeys, .group = GEO_GROUP, .since = "3.2.0",
+    {.name = "georadius_ro",
+     .proc = georadius_ro_cmd,
+     .arity = -6,
+     .flags = CMD_READONLY,
+     .acl = ACL_GEO_READ,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = GEO_GROUP,
+     .since = "3.2.10",
+     .summary = "A read-only variant for GEORADIUS"},
+    {.name = "georadiusbymember",
+     .proc = georadiusbymember_cmd,
+     .arity = -5,
+     .flags = CMD_WRITE | CMD_DENYOOM,
+     .acl = ACL_GEO_WRITE,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .getkeys = georadius_getkeys,
+     .group = GEO_GROUP,
+     .since = "3.2.0",
      .summary = "Query a sorted set representing a geospatial index to fetch members matching a "
                 "given maximum distance from a member"},
-    {.name = "georadiusbymember_ro", .proc = georadiusbymember_ro_cmd, .arity = -5,
-     .flags = CMD_READONLY, .acl = ACL_GEO_READ, .first_key = 1, .last_key = 1, .key_step = 1,
-     .group = GEO_GROUP, .since = "3.2.10",
+    {.name = "georadiusbymember_ro",
+     .proc = georadiusbymember_ro_cmd,
+     .arity = -5,
+     .flags = CMD_READONLY,
+     .acl = ACL_GEO_READ,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = GEO_GROUP,
+     .since = "3.2.10",
      .summary = "A read-only variant for GEORADIUSBYMEMBER"},
-    {.name = "geosearch", .proc = geosearch_cmd, .arity = -7, .flags = CMD_READONLY,
-     .acl = ACL_GEO_READ, .first_key = 1, .last_key = 1, .key_step = 1, .group = GEO_GROUP,
+    {.name = "geosearch",
+     .proc = geosearch_cmd,
+     .arity = -7,
+     .flags = CMD_READONLY,
+     .acl = ACL_GEO_READ,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = GEO_GROUP,
      .since = "6.2.0",
      .summary = "Query a sorted set representing a geospatial index to fetch members inside an "
                 "area of a box or a circle."},
-    {.name = "geosearchstore", .proc = geosearchstore_cmd, .arity = -8,
-     .flags = CMD_WRITE | CMD_DENYOOM, .acl = ACL_GEO_WRITE, .first_key = 1, .last_key = 2,
-     .key_step = 1, .group = GEO_GROUP, .since = "6.2.0",
+    {.name = "geosearchstore",
+     .proc = geosearchstore_cmd,
+     .arity = -8,
+     .flags = CMD_WRITE | CMD_DENYOOM,
+     .acl = ACL_GEO_WRITE,
+     .first_key = 1,
+     .last_key = 2,
+     .key_step = 1,
+     .group = GEO_GROUP,
+     .since = "6.2.0",
      .summary = "Query a sorted set representing a geospatial index to fetch members inside an "
                 "area of a box or a circle, and store the result in another key."},
     {0},

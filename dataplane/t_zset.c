@@ -1,6 +1,6 @@
-/* Sorted-set commands (Redis's t_zset.c): ZADD ... ZSCAN, the blocking pops BZPOPMIN BZPOPMAX
- * BZMPOP, and the type's registration. The values and their two encodings (listpack, skiplist)
- * live in zset.c; ZUNION, ZINTER, ZDIFF and their STORE forms in t_zset_setops.c.
+/* Sorted-set commands (Redis's t_zset.c): ZADD ... ZSCAN and the type's registration. The
+ * values and their two encodings (listpack, skiplist) live in zset.c; ZUNION, ZINTER, ZDIFF and
+ * their STORE forms in t_zset_setops.c; the pops, blocking ones included, in t_zset_pop.c.
  *
  * Replies follow Redis 7.0 byte for byte: scores print as %.17g (RESP2 bulk strings, RESP3
  * doubles), ranges take Redis's parsing quirks ("(" exclusive bounds, strtod's leniency), and
@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blocking.h"
 #include "db.h"
 #include "debug.h"
 #include "glob.h"
@@ -30,9 +29,6 @@
 #define ERR_LIMIT_RANK                                                                             \
     "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
 #define ERR_WITHSCORES_LEX "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
-#define ERR_POSITIVE "ERR value is out of range, must be positive"
-#define ERR_NUMKEYS "ERR numkeys should be greater than 0"
-#define ERR_COUNT "ERR count should be greater than 0"
 #define ERR_RAND_WITHSCORES_RANGE "ERR value is out of range"
 #define ERR_RAND_RANGE                                                                             \
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
@@ -47,7 +43,6 @@
  * 1/ZRAND_COPY_RATIO of the set (Redis's CASE 3); otherwise it draws distinct ranks. */
 #define ZRAND_COPY_RATIO 3
 
-enum { ZSET_MIN = 0, ZSET_MAX = 1 };
 enum { RANGE_AUTO = 0, RANGE_RANK, RANGE_SCORE, RANGE_LEX };
 enum { DIR_AUTO = 0, DIR_FORWARD, DIR_REVERSE };
 
@@ -168,8 +163,7 @@ int zset_parse_lex_range(const slice *min, const slice *max, zrange_lex *r)
     return 0;
 }
 
-/* Finishes a write to key: deletes it when emptied, tells WATCH and keyspace listeners. */
-static void zset_written(cmd_ctx *c, const slice *key, entry *e, const char *event)
+void zset_written(cmd_ctx *c, const slice *key, entry *e, const char *event)
 {
     db_notify(c, NOTIFY_ZSET, event, key->p, key->len);
     if (zset_length(e) == 0) {
@@ -527,8 +521,7 @@ static void range_walk(range_out *o, zset_iter *it, long long offset, long long 
     range_begin(o, -1);
     if (offset > 0)
         zset_iter_skip(it, (unsigned long long)offset);
-    while (offset >= 0 && limit-- != 0 && zset_iter_get(it, &el) &&
-           in_range(&el, r, it->reverse)) {
+    while (offset >= 0 && limit-- != 0 && zset_iter_get(it, &el) && in_range(&el, r, it->reverse)) {
         range_emit(o, &el);
         zset_iter_next(it);
     }
@@ -671,7 +664,8 @@ static void zrevrangebylex_cmd(cmd_ctx *c)
     zrange_generic(c, 1, NULL, RANGE_LEX, DIR_REVERSE);
 }
 
-/* ---- ZREMRANGEBY* ----------------------------------------------------------------------------- */
+/* ---- ZREMRANGEBY* -----------------------------------------------------------------------------
+ */
 
 /* Redis's zremrangeGenericCommand. */
 static void zremrange_generic(cmd_ctx *c, int type)
@@ -749,220 +743,8 @@ static void zremrangebylex_cmd(cmd_ctx *c)
     zremrange_generic(c, RANGE_LEX);
 }
 
-/* ---- pops ------------------------------------------------------------------------------------ */
-
-/* How a pop lays out its reply (Redis's genericZpopCommand arguments). */
-typedef struct pop_style {
-    int where;     /* ZSET_MIN or ZSET_MAX */
-    int emitkey;   /* the key comes first (BZPOP*, ZMPOP) */
-    int nested;    /* [member, score] pairs rather than a flat list */
-    int nil_empty; /* nothing to pop: null array rather than an empty one */
-} pop_style;
-
-/* Pops up to count elements of the non-empty zset e at key and replies. */
-static void zpop_key(cmd_ctx *c, const slice *key, entry *e, long long count,
-                     const pop_style *st)
-{
-    unsigned long llen = zset_length(e);
-    unsigned long n = (unsigned long long)count > llen ? llen : (unsigned long)count;
-    if (!st->nested && !st->emitkey) {
-        reply_array(c, (long)n * 2);
-    } else if (st->nested && !st->emitkey) {
-        reply_array(c, (long)n);
-    } else if (!st->nested) {
-        reply_array(c, (long)n * 2 + 1);
-        reply_bulk(c, key->p, key->len);
-    } else {
-        reply_array(c, 2);
-        reply_bulk(c, key->p, key->len);
-        reply_array(c, (long)n);
-    }
-    zset_iter it;
-    zset_elem el;
-    zset_iter_at_rank(&it, e, 0, st->where == ZSET_MAX);
-    for (unsigned long i = 0; i < n && zset_iter_get(&it, &el); i++, zset_iter_next(&it)) {
-        if (st->nested) /* pairs in RESP2 too */
-            reply_array(c, 2);
-        reply_bulk(c, el.s, el.len);
-        zset_reply_score(c, el.score);
-    }
-    /* The replies above were copies: now the elements can go, in one range deletion. */
-    if (st->where == ZSET_MAX)
-        zset_delete_rank_range(e, llen - n, llen - 1);
-    else
-        zset_delete_rank_range(e, 0, n - 1);
-    zset_written(c, key, e, st->where == ZSET_MAX ? "zpopmax" : "zpopmin");
-}
-
-/* Pops from the first non-empty of keyidx[]'s keys. Returns 1 when something was popped (or a
- * reply was given: an error), 0 when every key is empty and nothing was replied. */
-static int zpop_first(cmd_ctx *c, const int *keyidx, int nkeys, long long count,
-                      const pop_style *st)
-{
-    for (int i = 0; i < nkeys; i++) {
-        const slice *key = &c->argv[keyidx[i]];
-        entry *e = db_lookup_write(c, key->p, key->len);
-        if (!e)
-            continue;
-        if (db_wrong_type(c, e, OBJ_ZSET))
-            return 1;
-        zpop_key(c, key, e, count, st);
-        return 1;
-    }
-    return 0;
-}
-
-/* ZPOPMIN / ZPOPMAX key [count] */
-static void zpop_generic(cmd_ctx *c, int where)
-{
-    if (c->argc > 3) {
-        reply_syntax_error(c);
-        return;
-    }
-    long long count = -1;
-    if (c->argc == 3) {
-        if (arg_ll_or_reply(c, &c->argv[2], &count, NULL))
-            return;
-        if (count < 0) {
-            reply_error(c, ERR_POSITIVE);
-            return;
-        }
-    }
-    /* RESP3 nests pairs only when a count was given. */
-    pop_style st = {.where = where, .nested = c->resp >= 3 && count != -1};
-    entry *e = db_lookup_write(c, c->argv[1].p, c->argv[1].len);
-    if (db_wrong_type(c, e, OBJ_ZSET))
-        return;
-    if (!e || count == 0) {
-        reply_array(c, 0);
-        return;
-    }
-    zpop_key(c, &c->argv[1], e, count == -1 ? 1 : count, &st);
-}
-
-static void zpopmin_cmd(cmd_ctx *c)
-{
-    zpop_generic(c, ZSET_MIN);
-}
-
-static void zpopmax_cmd(cmd_ctx *c)
-{
-    zpop_generic(c, ZSET_MAX);
-}
-
-/* The blocking part of BZPOPMIN, BZPOPMAX and BZMPOP (Redis's blockingGenericZpopCommand). */
-static void bzpop_generic(cmd_ctx *c, const int *keyidx, int nkeys, int timeout_idx,
-                          long long count, const pop_style *st)
-{
-    int64_t timeout;
-    if (block_timeout_or_reply(c, &c->argv[timeout_idx], &timeout))
-        return;
-    if (c->flags & CTX_UNBLOCKED) {
-        /* Serving: only the key that became ready, and only if it still has something. */
-        const slice *key = &c->ready_key;
-        entry *e = db_lookup_write(c, key->p, key->len);
-        if (!e || e->type != OBJ_ZSET) {
-            block_keep_waiting(c);
-            return;
-        }
-        zpop_key(c, key, e, count, st);
-        return;
-    }
-    if (zpop_first(c, keyidx, nkeys, count, st))
-        return;
-    if (!block_allowed(c)) {
-        reply_null_array(c);
-        return;
-    }
-    block_on_keys(c, keyidx, nkeys, timeout, BLOCK_NULL_ARRAY);
-}
-
-/* BZPOPMIN / BZPOPMAX key [key ...] timeout */
-static void bzpop_minmax(cmd_ctx *c, int where)
-{
-    int nkeys = c->argc - 2;
-    int *keyidx = malloc(sizeof(int) * (size_t)nkeys);
-    for (int i = 0; i < nkeys; i++)
-        keyidx[i] = 1 + i;
-    pop_style st = {.where = where, .emitkey = 1};
-    bzpop_generic(c, keyidx, nkeys, c->argc - 1, 1, &st);
-    free(keyidx);
-}
-
-static void bzpopmin_cmd(cmd_ctx *c)
-{
-    bzpop_minmax(c, ZSET_MIN);
-}
-
-static void bzpopmax_cmd(cmd_ctx *c)
-{
-    bzpop_minmax(c, ZSET_MAX);
-}
-
-/* Redis's zmpopGenericCommand: [B]ZMPOP [timeout] numkeys key [key ...] MIN|MAX [COUNT count] */
-static void zmpop_generic(cmd_ctx *c, int numkeys_idx, int blocking)
-{
-    long long numkeys, count = -1;
-    if (arg_ll_or_reply(c, &c->argv[numkeys_idx], &numkeys, ERR_NUMKEYS))
-        return;
-    if (numkeys < 1) {
-        reply_error(c, ERR_NUMKEYS);
-        return;
-    }
-    if (numkeys >= c->argc) { /* more keys than arguments: no room for MIN|MAX */
-        reply_syntax_error(c);
-        return;
-    }
-    long long where_idx = numkeys_idx + numkeys + 1;
-    if (where_idx >= c->argc) {
-        reply_syntax_error(c);
-        return;
-    }
-    pop_style st = {.emitkey = 1, .nested = 1, .nil_empty = 1};
-    if (arg_eq(&c->argv[where_idx], "min")) {
-        st.where = ZSET_MIN;
-    } else if (arg_eq(&c->argv[where_idx], "max")) {
-        st.where = ZSET_MAX;
-    } else {
-        reply_syntax_error(c);
-        return;
-    }
-    for (long long j = where_idx + 1; j < c->argc; j++) {
-        if (count == -1 && arg_eq(&c->argv[j], "count") && j + 1 < c->argc) {
-            if (arg_ll_or_reply(c, &c->argv[++j], &count, ERR_COUNT))
-                return;
-            if (count < 1) {
-                reply_error(c, ERR_COUNT);
-                return;
-            }
-        } else {
-            reply_syntax_error(c);
-            return;
-        }
-    }
-    if (count == -1)
-        count = 1;
-    int *keyidx = malloc(sizeof(int) * (size_t)numkeys);
-    for (long long i = 0; i < numkeys; i++)
-        keyidx[i] = numkeys_idx + 1 + (int)i;
-    if (blocking)
-        bzpop_generic(c, keyidx, (int)numkeys, 1, count, &st);
-    else if (!zpop_first(c, keyidx, (int)numkeys, count, &st))
-        reply_null_array(c);
-    free(keyidx);
-}
-
-static void zmpop_cmd(cmd_ctx *c)
-{
-    zmpop_generic(c, 1, 0);
-}
-
-static void bzmpop_cmd(cmd_ctx *c)
-{
-    zmpop_generic(c, 2, 1);
-}
-
-/* ---- ZRANDMEMBER ------------------------------------------------------------------------------ */
+/* ---- ZRANDMEMBER ------------------------------------------------------------------------------
+ */
 
 static int cmp_ulong(const void *a, const void *b)
 {
@@ -1084,7 +866,8 @@ static void zrandmember_cmd(cmd_ctx *c)
     reply_bulk(c, el.s, el.len);
 }
 
-/* ---- ZSCAN ------------------------------------------------------------------------------------ */
+/* ---- ZSCAN ------------------------------------------------------------------------------------
+ */
 
 /* Redis's parseScanCursorOrReply: an unsigned decimal as strtoul reads it. */
 static int scan_cursor_or_reply(cmd_ctx *c, const slice *a, uint64_t *out)
@@ -1204,7 +987,8 @@ static void zscan_cmd(cmd_ctx *c)
     buf_free(&w.found);
 }
 
-/* ---- keys of the numkeys forms ---------------------------------------------------------------- */
+/* ---- keys of the numkeys forms ----------------------------------------------------------------
+ */
 
 /* Keys of "[dst] numkeys key [key ...] ...": numkeys at argv[nk]; dst (argv[1]) first when
  * with_dst. -1 when numkeys is not a usable count (the command reports it). */
@@ -1220,16 +1004,6 @@ int zset_numkeys_getkeys(int argc, const slice *argv, int nk, int with_dst, int 
     for (long long i = 0; i < n; i++)
         keys[cnt++] = nk + 1 + (int)i;
     return cnt;
-}
-
-static int zmpop_getkeys(int argc, const slice *argv, int *keys, int max)
-{
-    return zset_numkeys_getkeys(argc, argv, 1, 0, keys, max);
-}
-
-static int bzmpop_getkeys(int argc, const slice *argv, int *keys, int max)
-{
-    return zset_numkeys_getkeys(argc, argv, 2, 0, keys, max);
 }
 
 /* ---- the type ------------------------------------------------------------------------------- */
@@ -1272,138 +1046,389 @@ void zset_type_init(void)
 #define ZGROUP "sorted-set"
 
 command zset_commands[] = {
-    {.name = "zadd", .proc = zadd_cmd, .arity = -4, .flags = ZWRITE_FAST,
-     .acl = ACL_ZWRITE_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zadd",
+     .proc = zadd_cmd,
+     .arity = -4,
+     .flags = ZWRITE_FAST,
+     .acl = ACL_ZWRITE_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "1.2.0",
-     .summary = "Add one or more members to a sorted set, or update its score if it already exists"},
-    {.name = "zincrby", .proc = zincrby_cmd, .arity = 4, .flags = ZWRITE_FAST,
-     .acl = ACL_ZWRITE_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
-     .since = "1.2.0", .summary = "Increment the score of a member in a sorted set"},
-    {.name = "zrem", .proc = zrem_cmd, .arity = -3, .flags = CMD_WRITE | CMD_FAST,
-     .acl = ACL_ZWRITE_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
-     .since = "1.2.0", .summary = "Remove one or more members from a sorted set"},
-    {.name = "zcard", .proc = zcard_cmd, .arity = 2, .flags = ZREAD_FAST, .acl = ACL_ZREAD_FAST,
-     .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP, .since = "1.2.0",
+     .summary =
+         "Add one or more members to a sorted set, or update its score if it already exists"},
+    {.name = "zincrby",
+     .proc = zincrby_cmd,
+     .arity = 4,
+     .flags = ZWRITE_FAST,
+     .acl = ACL_ZWRITE_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "1.2.0",
+     .summary = "Increment the score of a member in a sorted set"},
+    {.name = "zrem",
+     .proc = zrem_cmd,
+     .arity = -3,
+     .flags = CMD_WRITE | CMD_FAST,
+     .acl = ACL_ZWRITE_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "1.2.0",
+     .summary = "Remove one or more members from a sorted set"},
+    {.name = "zcard",
+     .proc = zcard_cmd,
+     .arity = 2,
+     .flags = ZREAD_FAST,
+     .acl = ACL_ZREAD_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "1.2.0",
      .summary = "Get the number of members in a sorted set"},
-    {.name = "zcount", .proc = zcount_cmd, .arity = 4, .flags = ZREAD_FAST,
-     .acl = ACL_ZREAD_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zcount",
+     .proc = zcount_cmd,
+     .arity = 4,
+     .flags = ZREAD_FAST,
+     .acl = ACL_ZREAD_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "2.0.0",
      .summary = "Count the members in a sorted set with scores within the given values"},
-    {.name = "zlexcount", .proc = zlexcount_cmd, .arity = 4, .flags = ZREAD_FAST,
-     .acl = ACL_ZREAD_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zlexcount",
+     .proc = zlexcount_cmd,
+     .arity = 4,
+     .flags = ZREAD_FAST,
+     .acl = ACL_ZREAD_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "2.8.9",
      .summary = "Count the number of members in a sorted set between a given lexicographical "
                 "range"},
-    {.name = "zscore", .proc = zscore_cmd, .arity = 3, .flags = ZREAD_FAST,
-     .acl = ACL_ZREAD_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
-     .since = "1.2.0", .summary = "Get the score associated with the given member in a sorted set"},
-    {.name = "zmscore", .proc = zmscore_cmd, .arity = -3, .flags = ZREAD_FAST,
-     .acl = ACL_ZREAD_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zscore",
+     .proc = zscore_cmd,
+     .arity = 3,
+     .flags = ZREAD_FAST,
+     .acl = ACL_ZREAD_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "1.2.0",
+     .summary = "Get the score associated with the given member in a sorted set"},
+    {.name = "zmscore",
+     .proc = zmscore_cmd,
+     .arity = -3,
+     .flags = ZREAD_FAST,
+     .acl = ACL_ZREAD_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "6.2.0",
      .summary = "Get the score associated with the given members in a sorted set"},
-    {.name = "zrank", .proc = zrank_cmd, .arity = -3, .flags = ZREAD_FAST,
-     .acl = ACL_ZREAD_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
-     .since = "2.0.0", .summary = "Determine the index of a member in a sorted set"},
-    {.name = "zrevrank", .proc = zrevrank_cmd, .arity = -3, .flags = ZREAD_FAST,
-     .acl = ACL_ZREAD_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zrank",
+     .proc = zrank_cmd,
+     .arity = -3,
+     .flags = ZREAD_FAST,
+     .acl = ACL_ZREAD_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "2.0.0",
+     .summary = "Determine the index of a member in a sorted set"},
+    {.name = "zrevrank",
+     .proc = zrevrank_cmd,
+     .arity = -3,
+     .flags = ZREAD_FAST,
+     .acl = ACL_ZREAD_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "2.0.0",
      .summary = "Determine the index of a member in a sorted set, with scores ordered from high "
                 "to low"},
-    {.name = "zrange", .proc = zrange_cmd, .arity = -4, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
-     .since = "1.2.0", .summary = "Return a range of members in a sorted set"},
-    {.name = "zrangestore", .proc = zrangestore_cmd, .arity = -5,
-     .flags = CMD_WRITE | CMD_DENYOOM, .acl = ACL_ZWRITE_SLOW, .first_key = 1, .last_key = 2,
-     .key_step = 1, .group = ZGROUP, .since = "6.2.0",
+    {.name = "zrange",
+     .proc = zrange_cmd,
+     .arity = -4,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "1.2.0",
+     .summary = "Return a range of members in a sorted set"},
+    {.name = "zrangestore",
+     .proc = zrangestore_cmd,
+     .arity = -5,
+     .flags = CMD_WRITE | CMD_DENYOOM,
+     .acl = ACL_ZWRITE_SLOW,
+     .first_key = 1,
+     .last_key = 2,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "6.2.0",
      .summary = "Store a range of members from sorted set into another key"},
-    {.name = "zrevrange", .proc = zrevrange_cmd, .arity = -4, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zrevrange",
+     .proc = zrevrange_cmd,
+     .arity = -4,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "1.2.0",
      .summary = "Return a range of members in a sorted set, by index, with scores ordered from "
                 "high to low"},
-    {.name = "zrangebyscore", .proc = zrangebyscore_cmd, .arity = -4, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
-     .since = "1.0.5", .summary = "Return a range of members in a sorted set, by score"},
-    {.name = "zrevrangebyscore", .proc = zrevrangebyscore_cmd, .arity = -4,
-     .flags = CMD_READONLY, .acl = ACL_ZREAD_SLOW, .first_key = 1, .last_key = 1, .key_step = 1,
-     .group = ZGROUP, .since = "2.2.0",
+    {.name = "zrangebyscore",
+     .proc = zrangebyscore_cmd,
+     .arity = -4,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "1.0.5",
+     .summary = "Return a range of members in a sorted set, by score"},
+    {.name = "zrevrangebyscore",
+     .proc = zrevrangebyscore_cmd,
+     .arity = -4,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "2.2.0",
      .summary = "Return a range of members in a sorted set, by score, with scores ordered from "
                 "high to low"},
-    {.name = "zrangebylex", .proc = zrangebylex_cmd, .arity = -4, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zrangebylex",
+     .proc = zrangebylex_cmd,
+     .arity = -4,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "2.8.9",
      .summary = "Return a range of members in a sorted set, by lexicographical range"},
-    {.name = "zrevrangebylex", .proc = zrevrangebylex_cmd, .arity = -4, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zrevrangebylex",
+     .proc = zrevrangebylex_cmd,
+     .arity = -4,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "2.8.9",
      .summary = "Return a range of members in a sorted set, by lexicographical range, ordered "
                 "from higher to lower strings."},
-    {.name = "zremrangebyrank", .proc = zremrangebyrank_cmd, .arity = 4, .flags = CMD_WRITE,
-     .acl = ACL_ZWRITE_SLOW, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
-     .since = "2.0.0", .summary = "Remove all members in a sorted set within the given indexes"},
-    {.name = "zremrangebyscore", .proc = zremrangebyscore_cmd, .arity = 4, .flags = CMD_WRITE,
-     .acl = ACL_ZWRITE_SLOW, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
-     .since = "1.2.0", .summary = "Remove all members in a sorted set within the given scores"},
-    {.name = "zremrangebylex", .proc = zremrangebylex_cmd, .arity = 4, .flags = CMD_WRITE,
-     .acl = ACL_ZWRITE_SLOW, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zremrangebyrank",
+     .proc = zremrangebyrank_cmd,
+     .arity = 4,
+     .flags = CMD_WRITE,
+     .acl = ACL_ZWRITE_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "2.0.0",
+     .summary = "Remove all members in a sorted set within the given indexes"},
+    {.name = "zremrangebyscore",
+     .proc = zremrangebyscore_cmd,
+     .arity = 4,
+     .flags = CMD_WRITE,
+     .acl = ACL_ZWRITE_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "1.2.0",
+     .summary = "Remove all members in a sorted set within the given scores"},
+    {.name = "zremrangebylex",
+     .proc = zremrangebylex_cmd,
+     .arity = 4,
+     .flags = CMD_WRITE,
+     .acl = ACL_ZWRITE_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "2.8.9",
      .summary = "Remove all members in a sorted set between the given lexicographical range"},
-    {.name = "zpopmin", .proc = zpopmin_cmd, .arity = -2, .flags = CMD_WRITE | CMD_FAST,
-     .acl = ACL_ZWRITE_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
-     .since = "5.0.0", .summary = "Remove and return members with the lowest scores in a sorted set"},
-    {.name = "zpopmax", .proc = zpopmax_cmd, .arity = -2, .flags = CMD_WRITE | CMD_FAST,
-     .acl = ACL_ZWRITE_FAST, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zpopmin",
+     .proc = zpopmin_cmd,
+     .arity = -2,
+     .flags = CMD_WRITE | CMD_FAST,
+     .acl = ACL_ZWRITE_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "5.0.0",
+     .summary = "Remove and return members with the lowest scores in a sorted set"},
+    {.name = "zpopmax",
+     .proc = zpopmax_cmd,
+     .arity = -2,
+     .flags = CMD_WRITE | CMD_FAST,
+     .acl = ACL_ZWRITE_FAST,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "5.0.0",
      .summary = "Remove and return members with the highest scores in a sorted set"},
-    {.name = "zmpop", .proc = zmpop_cmd, .arity = -4, .flags = CMD_WRITE,
-     .acl = ACL_ZWRITE_SLOW, .getkeys = zmpop_getkeys, .group = ZGROUP, .since = "7.0.0",
+    {.name = "zmpop",
+     .proc = zmpop_cmd,
+     .arity = -4,
+     .flags = CMD_WRITE,
+     .acl = ACL_ZWRITE_SLOW,
+     .getkeys = zmpop_getkeys,
+     .group = ZGROUP,
+     .since = "7.0.0",
      .summary = "Remove and return members with scores in a sorted set"},
-    {.name = "bzpopmin", .proc = bzpopmin_cmd, .arity = -3,
+    {.name = "bzpopmin",
+     .proc = bzpopmin_cmd,
+     .arity = -3,
      .flags = CMD_WRITE | CMD_NOSCRIPT | CMD_BLOCKING | CMD_FAST,
-     .acl = ACL_ZWRITE_FAST | ACL_BLOCKING, .first_key = 1, .last_key = -2, .key_step = 1,
-     .group = ZGROUP, .since = "5.0.0",
+     .acl = ACL_ZWRITE_FAST | ACL_BLOCKING,
+     .first_key = 1,
+     .last_key = -2,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "5.0.0",
      .summary = "Remove and return the member with the lowest score from one or more sorted sets, "
                 "or block until one is available"},
-    {.name = "bzpopmax", .proc = bzpopmax_cmd, .arity = -3,
+    {.name = "bzpopmax",
+     .proc = bzpopmax_cmd,
+     .arity = -3,
      .flags = CMD_WRITE | CMD_NOSCRIPT | CMD_BLOCKING | CMD_FAST,
-     .acl = ACL_ZWRITE_FAST | ACL_BLOCKING, .first_key = 1, .last_key = -2, .key_step = 1,
-     .group = ZGROUP, .since = "5.0.0",
+     .acl = ACL_ZWRITE_FAST | ACL_BLOCKING,
+     .first_key = 1,
+     .last_key = -2,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "5.0.0",
      .summary = "Remove and return the member with the highest score from one or more sorted "
                 "sets, or block until one is available"},
-    {.name = "bzmpop", .proc = bzmpop_cmd, .arity = -5, .flags = CMD_WRITE | CMD_BLOCKING,
-     .acl = ACL_ZWRITE_SLOW | ACL_BLOCKING, .getkeys = bzmpop_getkeys, .group = ZGROUP,
+    {.name = "bzmpop",
+     .proc = bzmpop_cmd,
+     .arity = -5,
+     .flags = CMD_WRITE | CMD_BLOCKING,
+     .acl = ACL_ZWRITE_SLOW | ACL_BLOCKING,
+     .getkeys = bzmpop_getkeys,
+     .group = ZGROUP,
      .since = "7.0.0",
      .summary = "Remove and return members with scores in a sorted set or block until one is "
                 "available"},
-    {.name = "zrandmember", .proc = zrandmember_cmd, .arity = -2, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
-     .since = "6.2.0", .summary = "Get one or multiple random elements from a sorted set"},
-    {.name = "zunion", .proc = zunion_cmd, .arity = -3, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .getkeys = zunion_getkeys, .group = ZGROUP, .since = "6.2.0",
+    {.name = "zrandmember",
+     .proc = zrandmember_cmd,
+     .arity = -2,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
+     .since = "6.2.0",
+     .summary = "Get one or multiple random elements from a sorted set"},
+    {.name = "zunion",
+     .proc = zunion_cmd,
+     .arity = -3,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .getkeys = zunion_getkeys,
+     .group = ZGROUP,
+     .since = "6.2.0",
      .summary = "Add multiple sorted sets"},
-    {.name = "zunionstore", .proc = zunionstore_cmd, .arity = -4,
-     .flags = CMD_WRITE | CMD_DENYOOM, .acl = ACL_ZWRITE_SLOW, .first_key = 1, .last_key = 1,
-     .key_step = 1, .getkeys = zstore_getkeys, .group = ZGROUP, .since = "2.0.0",
+    {.name = "zunionstore",
+     .proc = zunionstore_cmd,
+     .arity = -4,
+     .flags = CMD_WRITE | CMD_DENYOOM,
+     .acl = ACL_ZWRITE_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .getkeys = zstore_getkeys,
+     .group = ZGROUP,
+     .since = "2.0.0",
      .summary = "Add multiple sorted sets and store the resulting sorted set in a new key"},
-    {.name = "zinter", .proc = zinter_cmd, .arity = -3, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .getkeys = zunion_getkeys, .group = ZGROUP, .since = "6.2.0",
+    {.name = "zinter",
+     .proc = zinter_cmd,
+     .arity = -3,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .getkeys = zunion_getkeys,
+     .group = ZGROUP,
+     .since = "6.2.0",
      .summary = "Intersect multiple sorted sets"},
-    {.name = "zinterstore", .proc = zinterstore_cmd, .arity = -4,
-     .flags = CMD_WRITE | CMD_DENYOOM, .acl = ACL_ZWRITE_SLOW, .first_key = 1, .last_key = 1,
-     .key_step = 1, .getkeys = zstore_getkeys, .group = ZGROUP, .since = "2.0.0",
+    {.name = "zinterstore",
+     .proc = zinterstore_cmd,
+     .arity = -4,
+     .flags = CMD_WRITE | CMD_DENYOOM,
+     .acl = ACL_ZWRITE_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .getkeys = zstore_getkeys,
+     .group = ZGROUP,
+     .since = "2.0.0",
      .summary = "Intersect multiple sorted sets and store the resulting sorted set in a new key"},
-    {.name = "zintercard", .proc = zintercard_cmd, .arity = -3, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .getkeys = zunion_getkeys, .group = ZGROUP, .since = "7.0.0",
+    {.name = "zintercard",
+     .proc = zintercard_cmd,
+     .arity = -3,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .getkeys = zunion_getkeys,
+     .group = ZGROUP,
+     .since = "7.0.0",
      .summary = "Intersect multiple sorted sets and return the cardinality of the result"},
-    {.name = "zdiff", .proc = zdiff_cmd, .arity = -3, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .getkeys = zunion_getkeys, .group = ZGROUP, .since = "6.2.0",
+    {.name = "zdiff",
+     .proc = zdiff_cmd,
+     .arity = -3,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .getkeys = zunion_getkeys,
+     .group = ZGROUP,
+     .since = "6.2.0",
      .summary = "Subtract multiple sorted sets"},
-    {.name = "zdiffstore", .proc = zdiffstore_cmd, .arity = -4, .flags = CMD_WRITE | CMD_DENYOOM,
-     .acl = ACL_ZWRITE_SLOW, .first_key = 1, .last_key = 1, .key_step = 1,
-     .getkeys = zstore_getkeys, .group = ZGROUP, .since = "6.2.0",
+    {.name = "zdiffstore",
+     .proc = zdiffstore_cmd,
+     .arity = -4,
+     .flags = CMD_WRITE | CMD_DENYOOM,
+     .acl = ACL_ZWRITE_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .getkeys = zstore_getkeys,
+     .group = ZGROUP,
+     .since = "6.2.0",
      .summary = "Subtract multiple sorted sets and store the resulting sorted set in a new key"},
-    {.name = "zscan", .proc = zscan_cmd, .arity = -3, .flags = CMD_READONLY,
-     .acl = ACL_ZREAD_SLOW, .first_key = 1, .last_key = 1, .key_step = 1, .group = ZGROUP,
+    {.name = "zscan",
+     .proc = zscan_cmd,
+     .arity = -3,
+     .flags = CMD_READONLY,
+     .acl = ACL_ZREAD_SLOW,
+     .first_key = 1,
+     .last_key = 1,
+     .key_step = 1,
+     .group = ZGROUP,
      .since = "2.8.0",
      .summary = "Incrementally iterate sorted sets elements and associated scores"},
     {0},

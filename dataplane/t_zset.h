@@ -24,6 +24,10 @@ void zset_reply_score(cmd_ctx *c, double d);
 /* A member, followed by its score when withscores ([member, score] pairs in RESP3). */
 void zset_reply_elem(cmd_ctx *c, const char *s, size_t len, double score, int withscores);
 
+/* Finishes a write to key's sorted set e: the keyspace event, the deletion of an emptied key,
+ * and the modification signal (WATCH, blocked clients). */
+void zset_written(cmd_ctx *c, const slice *key, entry *e, const char *event);
+
 /* Stores result (a sorted-set entry for key dst, or NULL for an empty result) and replies its
  * size, as Redis's *STORE commands do: an empty result deletes dst. Takes result. */
 void zset_store_result(cmd_ctx *c, const slice *dst, entry *result, const char *event);
@@ -33,6 +37,16 @@ int zset_numkeys_getkeys(int argc, const slice *argv, int nk, int with_dst, int 
 
 /* ZADD itself: GEOADD rewrites its arguments into a ZADD call, as Redis does. */
 void zadd_cmd(cmd_ctx *c);
+
+/* ZPOPMIN ZPOPMAX ZMPOP BZPOPMIN BZPOPMAX BZMPOP (t_zset_pop.c). */
+void zpopmin_cmd(cmd_ctx *c);
+void zpopmax_cmd(cmd_ctx *c);
+void zmpop_cmd(cmd_ctx *c);
+void bzpopmin_cmd(cmd_ctx *c);
+void bzpopmax_cmd(cmd_ctx *c);
+void bzmpop_cmd(cmd_ctx *c);
+int zmpop_getkeys(int argc, const slice *argv, int *keys, int max);  /* numkeys key... */
+int bzmpop_getkeys(int argc, const slice *argv, int *keys, int max); /* timeout numkeys key... */
 
 /* ZUNION ZUNIONSTORE ZINTER ZINTERSTORE ZINTERCARD ZDIFF ZDIFFSTORE (t_zset_setops.c). */
 void zunion_cmd(cmd_ctx *c);

@@ -33,7 +33,8 @@ typedef struct zsrc {
     int pos; /* argument order, the tie-breaker of the size order */
 } zsrc;
 
-/* ---- inputs of either type -------------------------------------------------------------------- */
+/* ---- inputs of either type --------------------------------------------------------------------
+ */
 
 static unsigned long src_length(const entry *e)
 {
@@ -232,8 +233,7 @@ static int parse_options(cmd_ctx *c, int j, zop *op, int kind, int store, int *w
             for (long long i = 0; i < op->nsrc; i++, j++)
                 if (zset_double_or_reply(c, &c->argv[j], &op->src[i].weight, ERR_WEIGHT))
                     return -1;
-        } else if (kind != OP_DIFF && !op->card_only && remaining >= 2 &&
-                   arg_eq(a, "aggregate")) {
+        } else if (kind != OP_DIFF && !op->card_only && remaining >= 2 && arg_eq(a, "aggregate")) {
             const slice *v = &c->argv[j + 1];
             if (arg_eq(v, "sum"))
                 op->aggr = AGGR_SUM;

@@ -304,8 +304,7 @@ int zset_score(const entry *e, const char *m, size_t len, double *score)
 
 /* The part of zsetAdd common to both encodings for a present member: applies NX, INCR, GT and
  * LT to *score. Returns 0 on NaN, else 1 with *proceed telling whether to write. */
-static int add_existing(double curscore, double *score, int in_flags, int *out_flags,
-                        int *proceed)
+static int add_existing(double curscore, double *score, int in_flags, int *out_flags, int *proceed)
 {
     *proceed = 0;
     if (in_flags & ZADD_IN_NX) {
@@ -328,8 +327,8 @@ static int add_existing(double curscore, double *score, int in_flags, int *out_f
     return 1;
 }
 
-static int zzl_add(entry *e, double score, const char *m, size_t len, int in_flags,
-                   int *out_flags, double *newscore)
+static int zzl_add(entry *e, double score, const char *m, size_t len, int in_flags, int *out_flags,
+                   double *newscore)
 {
     unsigned char *lp = entry_ptr(e);
     double curscore;

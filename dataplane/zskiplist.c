@@ -12,12 +12,12 @@
 #include "table.h"
 #include "zmalloc.h"
 
-#define ZSL_P_BITS 2                /* a level is added with probability 1/4 (Redis's P) */
+#define ZSL_P_BITS 2 /* a level is added with probability 1/4 (Redis's P) */
 #define ZSL_P_MASK ((1u << ZSL_P_BITS) - 1)
-#define INDEX_MIN_SIZE 4            /* smallest bucket array (Redis's DICT_HT_INITIAL_SIZE) */
-#define INDEX_SHRINK_RATIO 8        /* shrink when fewer members than buckets / this */
-#define REHASH_BUCKETS_PER_STEP 4   /* buckets moved by each modification */
-#define REHASH_EMPTY_VISITS 10      /* empty buckets a step may skip (Redis's empty_visits) */
+#define INDEX_MIN_SIZE 4          /* smallest bucket array (Redis's DICT_HT_INITIAL_SIZE) */
+#define INDEX_SHRINK_RATIO 8      /* shrink when fewer members than buckets / this */
+#define REHASH_BUCKETS_PER_STEP 4 /* buckets moved by each modification */
+#define REHASH_EMPTY_VISITS 10    /* empty buckets a step may skip (Redis's empty_visits) */
 
 /* ---- ranges ------------------------------------------------------------------------------- */
 
@@ -496,7 +496,8 @@ unsigned long zsl_rank(const zskiplist *zsl, const zsl_node *node)
     const char *m = zsl_node_member(node);
     unsigned long rank = 0;
     for (int i = zsl->level - 1; i >= 0; i--) {
-        while (x->level[i].forward && node_cmp(x->level[i].forward, node->score, m, node->mlen) <= 0) {
+        while (x->level[i].forward &&
+               node_cmp(x->level[i].forward, node->score, m, node->mlen) <= 0) {
             rank += x->level[i].span;
             x = x->level[i].forward;
         }

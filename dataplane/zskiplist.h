@@ -44,7 +44,7 @@ typedef struct zskiplist {
     int level; /* levels in use */
     /* Member index: chained buckets, two arrays while a rehash runs. */
     zsl_node **buckets[2];
-    size_t size[2]; /* power of two, or 0 */
+    size_t size[2];  /* power of two, or 0 */
     long rehash_idx; /* next bucket of buckets[0] to move, -1 when not rehashing */
     size_t mem;      /* zmalloc bytes of everything above (MEMORY USAGE in O(1)) */
 } zskiplist;

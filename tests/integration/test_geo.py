@@ -344,3 +344,15 @@ def test_poles_antimeridian_and_huge_radii_like_redis(server, redis_server_facto
     for m in ("neg", "huge", "max52"):
         d.run("GEOPOS", "edge", m)
         d.run("GEOHASH", "edge", m)
+
+
+def test_command_getkeys_like_redis(server, redis_server_factory):
+    d = DiffRunner(server, redis_server_factory())
+    for cmd in (
+        ("GEORADIUS", "k", "1", "1", "1", "km", "STORE", "x", "STOREDIST", "y"),
+        ("GEORADIUSBYMEMBER", "k", "m", "1", "km", "STOREDIST", "x"),
+        ("GEORADIUS_RO", "k", "1", "1", "1", "km"),
+        ("GEOSEARCHSTORE", "d", "s", "FROMLONLAT", "1", "1", "BYRADIUS", "1", "km"),
+        ("GEOADD", "k", "1", "1", "m"),
+    ):
+        d.run("COMMAND", "GETKEYS", *cmd)

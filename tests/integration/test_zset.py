@@ -550,6 +550,35 @@ def test_setops_accept_sets(r):
     assert raw(r, "ZDIFF", "2", "plain", "zs") == ["y"]
 
 
+def test_setops_with_sets_like_redis(server, redis_server_factory):
+    """Plain sets of each encoding (intset, listpack, hashtable) as inputs, against Redis."""
+    d = DiffRunner(server, redis_server_factory())
+    if isinstance(d.run("SADD", "probe", "x", compare=False), tuple):
+        pytest.skip("SADD is not there yet")
+    rnd = random.Random(3)
+    sets = {"s:int": [str(i) for i in range(0, 40, 3)],
+            "s:lp": ["a", "b", "c", "7", "x"],
+            "s:ht": [f"m{i}" for i in range(0, 300, 2)] + ["a", "7"]}  # fmt: skip
+    for k, members in sets.items():
+        d.run("SADD", k, *members)
+    fill(d.dfly, "zz", 200, score=lambda i: i / 4)
+    fill(d.ref, "zz", 200, score=lambda i: i / 4)
+    d.run("ZADD", "zz", "1", "a", "2", "7", "3", "12")
+    keys = list(sets) + ["zz", "nokey"]
+    for _ in range(300):
+        ks = rnd.sample(keys, rnd.randint(1, 4))
+        cmd = rnd.choice(["ZUNION", "ZINTER", "ZDIFF"])
+        args = [str(len(ks)), *ks]
+        if cmd != "ZDIFF" and rnd.random() < 0.5:
+            args += ["WEIGHTS", *[rnd.choice(["1", "2", "-0.5"]) for _ in ks]]
+            args += ["AGGREGATE", rnd.choice(["SUM", "MIN", "MAX"])]
+        d.run(cmd, *args, "WITHSCORES")
+        d.run("ZINTERCARD", str(len(ks)), *ks)
+        d.run(cmd + "STORE", "dst", *args)
+        d.run("ZRANGE", "dst", "0", "-1", "WITHSCORES")
+        d.run("OBJECT", "ENCODING", "dst")
+
+
 def test_setops_store_encoding(r):
     fill(r, "big", LISTPACK_ENTRIES + 1)
     fill(r, "few", 10)
@@ -939,6 +968,21 @@ def test_memory_per_member_beside_redis(server, redis_server_factory, keys, memb
     theirs = bytes_per_member(ref.client(), keys, members)
     print(f"zset {keys}x{members}: dfly {ours:.1f} B/member, redis {theirs:.1f} B/member")
     assert ours <= theirs * MEMORY_RATIO_MAX
+
+
+def test_command_getkeys_like_redis(server, redis_server_factory):
+    d = DiffRunner(server, redis_server_factory())
+    for cmd in (
+        ("ZUNIONSTORE", "dst", "2", "a", "b", "WEIGHTS", "1", "2"),
+        ("ZINTER", "3", "a", "b", "c"),
+        ("ZDIFFSTORE", "dst", "1", "a"),
+        ("ZINTERCARD", "2", "a", "b", "LIMIT", "1"),
+        ("ZMPOP", "2", "a", "b", "MIN"),
+        ("BZMPOP", "0", "2", "a", "b", "MAX", "COUNT", "2"),
+        ("BZPOPMIN", "a", "b", "0"),
+        ("ZRANGESTORE", "dst", "src", "0", "-1"),
+    ):
+        d.run("COMMAND", "GETKEYS", *cmd)
 
 
 def test_keys_span_shards():

@@ -106,8 +106,7 @@ TEST(random_against_model)
             CHECK_EQ_INT((long long)zsl_delete_rank_range(zsl, (unsigned long)start + 1,
                                                           (unsigned long)end + 1),
                          end - start + 1);
-            memmove(&model[start], &model[end + 1],
-                    sizeof(model[0]) * (size_t)(model_n - end - 1));
+            memmove(&model[start], &model[end + 1], sizeof(model[0]) * (size_t)(model_n - end - 1));
             model_n -= end - start + 1;
         }
         if (op % 5000 == 0)
