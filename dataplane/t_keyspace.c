@@ -152,7 +152,10 @@ static entry *entry_copy_as(const entry *e, const char *key, size_t klen)
 static entry *put_keep_lru(cmd_ctx *c, entry *e)
 {
     uint32_t lru = e->lru;
-    e = db_put(c, e, 0);
+    size_t klen;
+    const char *k = entry_key(e, &klen);
+    db_delete(c, k, klen); /* as Redis: the destination is deleted, then added ("new" fires) */
+    db_add(c, e);
     e->lru = lru;
     return e;
 }
@@ -235,7 +238,8 @@ static void copy_cmd(cmd_ctx *c)
         reply_errorf(c, "ERR COPY of a %s value is not supported", obj_type_name(e->type));
         return;
     }
-    db_put(&dc, n, 0);
+    db_delete(&dc, dst->p, dst->len); /* REPLACE: deleted, then added, as Redis does */
+    db_add(&dc, n);
     db_signal_modified(&dc, dst->p, dst->len);
     db_notify(&dc, NOTIFY_GENERIC, "copy_to", dst->p, dst->len);
     reply_int(c, 1);

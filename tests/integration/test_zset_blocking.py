@@ -9,6 +9,7 @@ import time
 
 import redis
 
+from resp_raw import RawConn, encode
 from shardkeys import key_shard, keys_per_shard
 
 WAIT = 10.0  # seconds a blocked call may take at most in these tests
@@ -174,9 +175,10 @@ def test_no_blocking_inside_multi(server, r):
 
 
 def test_disconnected_waiter_is_forgotten(server, r):
-    b = Blocked(server, "BZPOPMIN", "gone", "0")
+    conn = RawConn(server.port)
+    conn.send(encode("BZPOPMIN", "gone", "0"))
     wait_blocked(r, 1)
-    b.client.connection_pool.disconnect()
+    conn.close()
     deadline = time.monotonic() + WAIT
     while blocked_clients(r) and time.monotonic() < deadline:
         time.sleep(0.01)
