@@ -154,10 +154,7 @@ int fmt_double(char *buf, size_t len, double d)
         return snprintf(buf, len, "%s", d > 0 ? "inf" : "-inf");
     if (isnan(d))
         return snprintf(buf, len, "%s", signbit(d) ? "-nan" : "nan");
-    /* Integers that a double holds exactly print without exponent, as Redis does. */
-    if (d == (double)(long long)d && fabs(d) < 1e17)
-        return snprintf(buf, len, "%lld", (long long)d);
-    return snprintf(buf, len, "%.17g", d);
+    return snprintf(buf, len, "%.17g", d); /* Redis 7.0's format; -0.0 prints as "-0" */
 }
 
 int fmt_long_double(char *buf, size_t len, long double d)

@@ -426,14 +426,19 @@ static void vec_swap(geo_point *a, geo_point *b, long n)
 /* Redis's pqsort (Bentley & McIlroy's quicksort that only sorts the part overlapping
  * [lo, hi]): with COUNT, Redis orders the first COUNT results this way, and equal distances
  * then come out in this algorithm's order, which this keeps. */
+static void insertion_sort(geo_point *a, long n, point_cmp cmp)
+{
+    for (geo_point *pm = a + 1; pm < a + n; pm++)
+        for (geo_point *pl = pm; pl > a && cmp(pl - 1, pl) > 0; pl--)
+            point_swap(pl, pl - 1);
+}
+
 static void sort_partial(geo_point *a, long n, point_cmp cmp, const geo_point *lo,
                          const geo_point *hi)
 {
     for (;;) {
         if (n < PQSORT_SMALL) {
-            for (geo_point *pm = a + 1; pm < a + n; pm++)
-                for (geo_point *pl = pm; pl > a && cmp(pl - 1, pl) > 0; pl--)
-                    point_swap(pl, pl - 1);
+            insertion_sort(a, n, cmp);
             return;
         }
         geo_point *pm = a + n / 2;
@@ -465,6 +470,8 @@ static void sort_partial(geo_point *a, long n, point_cmp cmp, const geo_point *l
                 break;
             point_swap(pb++, pc--);
         }
+        /* NetBSD's qsort switches to insertion sort when the partition swapped nothing; the
+         * pqsort of Redis 7.0 does not, and neither does this (the order of ties differs). */
         geo_point *pn = a + n;
         long r = pa - a < pb - pa ? pa - a : pb - pa;
         vec_swap(a, pb - r, r);

@@ -42,6 +42,8 @@
 /* ZRANDMEMBER without repetitions copies ranks and drops random ones when it wants more than
  * 1/ZRAND_COPY_RATIO of the set (Redis's CASE 3); otherwise it draws distinct ranks. */
 #define ZRAND_COPY_RATIO 3
+#define RANK_SET_MIN 4                       /* smallest table of drawn ranks */
+#define FIBONACCI_HASH 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio: spreads ranks */
 
 enum { RANGE_AUTO = 0, RANGE_RANK, RANGE_SCORE, RANGE_LEX };
 enum { DIR_AUTO = 0, DIR_FORWARD, DIR_REVERSE };
@@ -768,7 +770,7 @@ static unsigned long *random_ranks(shard *s, unsigned long size, unsigned long c
         }
     } else {
         /* Draws until count distinct ranks, remembered in an open-addressing set. */
-        size_t cap = 4;
+        size_t cap = RANK_SET_MIN;
         while (cap < count * 2)
             cap <<= 1;
         unsigned long *set = malloc(sizeof(*set) * cap);
@@ -777,7 +779,7 @@ static unsigned long *random_ranks(shard *s, unsigned long size, unsigned long c
         unsigned long n = 0;
         while (n < count) {
             unsigned long r = shard_rand(s) % size;
-            size_t h = (r * 0x9e3779b97f4a7c15ull) & (cap - 1);
+            size_t h = (r * FIBONACCI_HASH) & (cap - 1);
             while (set[h] != ULONG_MAX && set[h] != r)
                 h = (h + 1) & (cap - 1);
             if (set[h] == r)

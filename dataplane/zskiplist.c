@@ -14,6 +14,7 @@
 
 #define ZSL_P_BITS 2 /* a level is added with probability 1/4 (Redis's P) */
 #define ZSL_P_MASK ((1u << ZSL_P_BITS) - 1)
+#define ZSL_RANDOM_SEED 0x9e3779b97f4a7c15ull /* any non-zero xorshift state */
 #define INDEX_MIN_SIZE 4          /* smallest bucket array (Redis's DICT_HT_INITIAL_SIZE) */
 #define INDEX_SHRINK_RATIO 8      /* shrink when fewer members than buckets / this */
 #define REHASH_BUCKETS_PER_STEP 4 /* buckets moved by each modification */
@@ -87,7 +88,7 @@ int zrange_lex_empty(const zrange_lex *r)
  * xorshift generator (the skiplist of one shard is only touched by one thread at a time). */
 static int random_level(void)
 {
-    static _Thread_local uint64_t state = 0x9e3779b97f4a7c15ull;
+    static _Thread_local uint64_t state = ZSL_RANDOM_SEED;
     state ^= state << 13;
     state ^= state >> 7;
     state ^= state << 17;
