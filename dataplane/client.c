@@ -16,6 +16,8 @@
 #include "pubsub.h"
 #include "resp.h"
 #include "server.h"
+#include "t_wait.h"
+#include "tracking.h"
 #include "worker.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -55,6 +57,7 @@ static void client_free(client *cl)
 {
     multi_reset(cl);
     pubsub_unsubscribe_all(cl);
+    tracking_client_freed(cl);
     pipeline_free(cl);
     http_client_free(cl);
     buf_free(&cl->rbuf);
@@ -89,6 +92,7 @@ void client_close(client *cl)
     list_remove(cl->owner, cl);
     monitor_remove(cl); /* monitors hold a pointer to cl: drop it before cl can be freed */
     block_cancel(cl);
+    wait_cancel(cl);
     uv_close((uv_handle_t *)&cl->tcp, on_close);
 }
 
@@ -250,6 +254,7 @@ void client_accept(worker *w, uv_stream_t *listener)
     if (server.cfg.tcp_keepalive > 0)
         uv_tcp_keepalive(&cl->tcp, 1, (unsigned)server.cfg.tcp_keepalive);
     list_add(w, cl);
+    tracking_client_opened(cl); /* by id, for CLIENT TRACKING REDIRECT */
     atomic_fetch_add(&connected_clients, 1);
     counter_add(&w->stats.clients, 1);
     counter_add(&w->stats.connections, 1);
@@ -463,6 +468,13 @@ void client_describe(client *cl, buf *out)
         flags[nf++] = 'x';
     if (cl->flags & CLIENT_BLOCKED)
         flags[nf++] = 'b';
+    unsigned tf = tracking_flags(cl);
+    if (tf & TRK_ON)
+        flags[nf++] = 't';
+    if (tf & TRK_BROKEN_REDIR)
+        flags[nf++] = 'R';
+    if (tf & TRK_BCAST)
+        flags[nf++] = 'B';
     if (cl->flags & CLIENT_PUBSUB)
         flags[nf++] = 'P';
     if (cl->flags & CLIENT_MONITOR)
@@ -478,7 +490,7 @@ void client_describe(client *cl, buf *out)
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%llu flags=%s db=%d "
                "sub=%d psub=%d ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
                "rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
-               "redir=-1 resp=%d lib-name=%s lib-ver=%s thread=%d\n",
+               "redir=%lld resp=%d lib-name=%s lib-ver=%s thread=%d\n",
                (unsigned long long)cl->id, cl->addr, cl->laddr, cl->fd, cl->name ? cl->name : "",
                (long long)((clock_wall_ms() - cl->ctime_ms) / 1000),
                (unsigned long long)((now - cl->last_io_ms) / 1000), flags, cl->dbid,
@@ -486,7 +498,8 @@ void client_describe(client *cl, buf *out)
                pubsub_count(cl, PUBSUB_SHARD), (cl->flags & CLIENT_MULTI) ? cl->mcount : -1,
                cl->rbuf.len, cl->rbuf.cap ? cl->rbuf.cap - cl->rbuf.len : 0, cl->rbuf.cap,
                cl->rbuf.len, cl->wbuf.len, cl->wbuf.cap + cl->wout.cap,
-               cl->rbuf.cap + cl->wbuf.cap + cl->wout.cap, last_cmd, cl->resp,
+               cl->rbuf.cap + cl->wbuf.cap + cl->wout.cap, last_cmd,
+               (tf & TRK_ON) ? (long long)tracking_redirect(cl) : -1LL, cl->resp,
                cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "", cl->owner->id);
 }
 

@@ -95,8 +95,10 @@ typedef struct client {
     struct watch_state *watch; /* WATCHed keys; dirty flag written by other threads */
 
     struct blocked *blocked; /* the wait of a blocked command (blocking.c) */
-    void *http;   /* http.c state */
-    void *pubsub; /* pubsub state (later) */
+    void *http;              /* http.c state */
+    void *pubsub;            /* pubsub state (later) */
+    void *tracking;          /* client-side caching state (tracking.c) */
+    struct wait_state *wait; /* the wait of a WAIT command (t_wait.c) */
 } client;
 
 /* Accepts a connection on a worker's listener. */

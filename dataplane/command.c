@@ -40,6 +40,7 @@ extern command stream_commands[];
 extern command pubsub_commands[];
 extern command scripting_commands[];
 extern command function_commands[];
+extern command wait_commands[];
 
 static command *const families[] = {
     string_commands,   keyspace_commands,      server_commands, connection_commands,
@@ -47,7 +48,7 @@ static command *const families[] = {
     debug_commands,    introspection_commands, client_commands, list_commands,
     hash_commands,     set_commands,           zset_commands,   hll_commands,
     geo_commands,      stream_commands,        pubsub_commands, scripting_commands,
-    function_commands,
+    function_commands, wait_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */

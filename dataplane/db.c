@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "notify.h"
 #include "server.h"
+#include "tracking.h"
 #include "zmalloc.h"
 
 shard **shards;
@@ -191,6 +192,7 @@ static void expire_entry(cmd_ctx *c, shard *s, int dbid, entry **ref)
     const char *k = entry_key(e, &klen);
     if (db_watch_hook)
         db_watch_hook(s, dbid, k, klen);
+    tracking_key_changed(s, k, klen, 0);
     d->expires--;
     stat_inc(&s->stats.expired_keys);
     db_notify(c, NOTIFY_EXPIRED, "expired", k, klen);
@@ -368,6 +370,7 @@ void db_signal_modified(cmd_ctx *c, const char *key, size_t len)
     stat_inc(&s->stats.dirty);
     if (db_watch_hook)
         db_watch_hook(s, c->dbid, key, len);
+    tracking_key_changed(s, key, len, c->cl ? c->cl->id : 0);
     /* Any write that leaves a list, sorted set or stream at the key may serve a blocked client
      * (a push, but also RENAME, MOVE, RESTORE onto it). */
     if (s->blocking) {
@@ -573,6 +576,7 @@ static int evict_one(shard *s)
     const char *k = entry_key(best, &klen);
     if (db_watch_hook)
         db_watch_hook(s, best_db, k, klen);
+    tracking_key_changed(s, k, klen, 0);
     entry **ref = table_find_ref(&d->keys, k, klen);
     entry *e = table_unlink(&d->keys, ref);
     if (e->has_expire)

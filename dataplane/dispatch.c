@@ -15,6 +15,7 @@
 #include "script.h"
 #include "server.h"
 #include "stats.h"
+#include "tracking.h"
 #include "worker.h"
 #include "zmalloc.h"
 
@@ -66,6 +67,7 @@ void dispatch_call(cmd_ctx *c)
     if (!(c->flags & (CTX_IN_EXEC | CTX_IN_SCRIPT)))
         c->now_ms = start / 1000;
     c->cmd->proc(c);
+    tracking_after_command(c); /* client-side caching: the keys a tracking client read */
     int64_t end = clock_wall_us();
     uint64_t dur = end > start ? (uint64_t)(end - start) : 0;
     worker *w = current_worker;

@@ -92,6 +92,8 @@ const flag_def server_flags[] = {
      "most entries in a stream node (0: no limit)", 0, 1LL << 31},
     {"hll_sparse_max_bytes", FLAG_BYTES, C(hll_sparse_max_bytes), "3000",
      "HyperLogLogs larger than this use the dense representation", 0, 1LL << 31},
+    {"tracking_table_max_keys", FLAG_INT, C(tracking_table_max_keys), "1000000",
+     "keys remembered for client-side caching (0: no limit)", 0, 1LL << 40},
     {NULL},
 };
 

@@ -80,6 +80,7 @@ struct server_config {
     long long stream_node_max_bytes;
     long long stream_node_max_entries;
     long long hll_sparse_max_bytes;
+    long long tracking_table_max_keys; /* client-side caching: keys remembered (0: no limit) */
 };
 
 struct server {

@@ -19,6 +19,8 @@
 #include "pause.h"
 #include "reply.h"
 #include "server.h"
+#include "t_wait.h"
+#include "tracking.h"
 #include "worker.h"
 
 #define ERR_CLIENT_ID "ERR client-id should be greater than 0"
@@ -90,7 +92,7 @@ typedef struct gather {
     client *cl; /* the caller: touched on its own worker only */
     worker *origin;
     enum gather_op op;
-    int old_form; /* CLIENT KILL addr: replies +OK or "No such client" */
+    int old_form;      /* CLIENT KILL addr: replies +OK or "No such client" */
     int unblock_error; /* CLIENT UNBLOCK ... ERROR */
     int muted;
     int resp;
@@ -156,7 +158,7 @@ static void gather_run(void *arg)
             continue;
         }
         if (g->op == GATHER_UNBLOCK) {
-            p->killed += block_unblock(x, g->unblock_error);
+            p->killed += block_unblock(x, g->unblock_error) || wait_unblock(x, g->unblock_error);
             continue;
         }
         p->killed++;
@@ -552,10 +554,217 @@ static void client_notouch_cmd(cmd_ctx *c)
     client_flag_generic(c, CLIENT_NO_TOUCH);
 }
 
-/* CLIENT GETREDIR: the tracking redirection; -1 as client-side caching is not tracked. */
+/* ---- client-side caching (tracking.h) ------------------------------------------------------ */
+
+#define ERR_REDIRECT_MISSING "ERR The client ID you want redirect to does not exist"
+#define ERR_PREFIX_OVERLAP_FMT                                                                     \
+    "ERR Prefix '%.*s' overlaps with %s prefix '%.*s'. Prefixes for a single client must not "     \
+    "overlap."
+
+/* CLIENT TRACKING's options as given. */
+typedef struct tracking_opts {
+    long long redirect; /* 0: none */
+    unsigned options;   /* TRK_BCAST, TRK_OPTIN, TRK_OPTOUT, TRK_NOLOOP */
+    slice *prefixes;    /* point into the arguments */
+    int nprefixes;
+} tracking_opts;
+
+/* Parses the options after ON|OFF. As in Redis, the REDIRECT target must exist now, even for
+ * OFF. Returns 0, or -1 after replying. */
+static int tracking_parse_or_reply(cmd_ctx *c, tracking_opts *o)
+{
+    for (int j = 3; j < c->argc; j++) {
+        const slice *a = &c->argv[j];
+        int more = j + 1 < c->argc;
+        if (arg_eq(a, "redirect") && more) {
+            if (o->redirect) {
+                reply_error(c, "ERR A client can only redirect to a single other client");
+                return -1;
+            }
+            if (arg_ll_or_reply(c, &c->argv[++j], &o->redirect, NULL))
+                return -1;
+            if (o->redirect <= 0 || !tracking_client_exists((uint64_t)o->redirect)) {
+                reply_error(c, ERR_REDIRECT_MISSING);
+                return -1;
+            }
+        } else if (arg_eq(a, "bcast")) {
+            o->options |= TRK_BCAST;
+        } else if (arg_eq(a, "optin")) {
+            o->options |= TRK_OPTIN;
+        } else if (arg_eq(a, "optout")) {
+            o->options |= TRK_OPTOUT;
+        } else if (arg_eq(a, "noloop")) {
+            o->options |= TRK_NOLOOP;
+        } else if (arg_eq(a, "prefix") && more) {
+            o->prefixes[o->nprefixes++] = c->argv[++j];
+        } else {
+            reply_syntax_error(c);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int prefixes_overlap(const slice *a, const slice *b)
+{
+    return !memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
+}
+
+/* BCAST prefixes of one client must not overlap: neither with the ones it has nor among
+ * themselves (Redis's checkPrefixCollisionsOrReply). Returns 0, or -1 after replying. */
+static int tracking_prefixes_or_reply(cmd_ctx *c, const tracking_opts *o)
+{
+    for (int i = 0; i < o->nprefixes; i++) {
+        const slice *p = &o->prefixes[i];
+        slice other;
+        if (tracking_prefix_overlap(c->cl, p, &other)) {
+            reply_errorf(c, ERR_PREFIX_OVERLAP_FMT, (int)p->len, p->p, "an existing",
+                         (int)other.len, other.p);
+            return -1;
+        }
+        for (int j = i + 1; j < o->nprefixes; j++) {
+            const slice *q = &o->prefixes[j];
+            if (prefixes_overlap(p, q)) {
+                reply_errorf(c, ERR_PREFIX_OVERLAP_FMT, (int)p->len, p->p, "another provided",
+                             (int)q->len, q->p);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The checks of CLIENT TRACKING ON, in Redis's order. Returns 0, or -1 after replying. */
+static int tracking_on_ok_or_reply(cmd_ctx *c, const tracking_opts *o)
+{
+    unsigned cur = tracking_flags(c->cl), opt = o->options;
+    if (!(opt & TRK_BCAST) && o->nprefixes) {
+        reply_error(c, "ERR PREFIX option requires BCAST mode to be enabled");
+        return -1;
+    }
+    if ((cur & TRK_ON) && !(cur & TRK_BCAST) != !(opt & TRK_BCAST)) {
+        reply_error(c, "ERR You can't switch BCAST mode on/off before disabling tracking for "
+                       "this client, and then re-enabling it with a different mode.");
+        return -1;
+    }
+    if ((opt & TRK_BCAST) && (opt & (TRK_OPTIN | TRK_OPTOUT))) {
+        reply_error(c, "ERR OPTIN and OPTOUT are not compatible with BCAST");
+        return -1;
+    }
+    if ((opt & TRK_OPTIN) && (opt & TRK_OPTOUT)) {
+        reply_error(c, "ERR You can't specify both OPTIN mode and OPTOUT mode");
+        return -1;
+    }
+    if (((opt & TRK_OPTIN) && (cur & TRK_OPTOUT)) || ((opt & TRK_OPTOUT) && (cur & TRK_OPTIN))) {
+        reply_error(c, "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for "
+                       "this client, and then re-enabling it with a different mode.");
+        return -1;
+    }
+    return (opt & TRK_BCAST) ? tracking_prefixes_or_reply(c, o) : 0;
+}
+
+/* CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP] */
+static void client_tracking_cmd(cmd_ctx *c)
+{
+    tracking_opts o = {0};
+    o.prefixes = malloc(sizeof(slice) * (size_t)c->argc);
+    if (!o.prefixes)
+        abort();
+    if (tracking_parse_or_reply(c, &o))
+        goto done;
+    if (arg_eq(&c->argv[2], "on")) {
+        if (tracking_on_ok_or_reply(c, &o))
+            goto done;
+        tracking_enable(c->cl, (uint64_t)o.redirect, o.options, o.nprefixes, o.prefixes);
+    } else if (arg_eq(&c->argv[2], "off")) {
+        tracking_disable(c->cl);
+    } else {
+        reply_syntax_error(c);
+        goto done;
+    }
+    reply_ok(c);
+done:
+    free(o.prefixes);
+}
+
+/* CLIENT CACHING YES|NO: in OPTIN mode, cache the keys of the next command; in OPTOUT mode,
+ * do not. */
+static void client_caching_cmd(cmd_ctx *c)
+{
+    unsigned f = tracking_flags(c->cl);
+    if (!(f & TRK_ON)) {
+        reply_error(c, "ERR CLIENT CACHING can be called only when the client is in tracking mode "
+                       "with OPTIN or OPTOUT mode enabled");
+        return;
+    }
+    const slice *v = &c->argv[2];
+    if (arg_eq(v, "yes")) {
+        if (!(f & TRK_OPTIN)) {
+            reply_error(c, "ERR CLIENT CACHING YES is only valid when tracking is enabled in "
+                           "OPTIN mode.");
+            return;
+        }
+    } else if (arg_eq(v, "no")) {
+        if (!(f & TRK_OPTOUT)) {
+            reply_error(c, "ERR CLIENT CACHING NO is only valid when tracking is enabled in "
+                           "OPTOUT mode.");
+            return;
+        }
+    } else {
+        reply_syntax_error(c);
+        return;
+    }
+    tracking_set_caching(c->cl);
+    reply_ok(c);
+}
+
+/* CLIENT GETREDIR: the client invalidations go to; 0 for none, -1 when tracking is off. */
 static void client_getredir_cmd(cmd_ctx *c)
 {
-    reply_int(c, -1);
+    if (tracking_flags(c->cl) & TRK_ON)
+        reply_int(c, (long long)tracking_redirect(c->cl));
+    else
+        reply_int(c, -1);
+}
+
+static void reply_prefix(void *arg, const char *p, size_t len)
+{
+    reply_bulk(arg, p, len);
+}
+
+/* CLIENT TRACKINGINFO: a map of flags (a set), redirect and prefixes. */
+static void client_trackinginfo_cmd(cmd_ctx *c)
+{
+    unsigned f = tracking_flags(c->cl);
+    const char *flags[8];
+    int n = 0;
+    flags[n++] = (f & TRK_ON) ? "on" : "off";
+    if (f & TRK_BCAST)
+        flags[n++] = "bcast";
+    if (f & TRK_OPTIN) {
+        flags[n++] = "optin";
+        if (f & TRK_CACHING)
+            flags[n++] = "caching-yes";
+    }
+    if (f & TRK_OPTOUT) {
+        flags[n++] = "optout";
+        if (f & TRK_CACHING)
+            flags[n++] = "caching-no";
+    }
+    if (f & TRK_NOLOOP)
+        flags[n++] = "noloop";
+    if (f & TRK_BROKEN_REDIR)
+        flags[n++] = "broken_redirect";
+    reply_map(c, 3);
+    reply_bulk_cstr(c, "flags");
+    reply_set(c, n);
+    for (int i = 0; i < n; i++)
+        reply_bulk_cstr(c, flags[i]);
+    reply_bulk_cstr(c, "redirect");
+    reply_int(c, (f & TRK_ON) ? (long long)tracking_redirect(c->cl) : -1);
+    reply_bulk_cstr(c, "prefixes");
+    reply_array(c, tracking_prefix_count(c->cl));
+    tracking_prefixes(c->cl, reply_prefix, c);
 }
 
 /* ---- pause -------------------------------------------------------------------------------- */
@@ -605,6 +814,8 @@ static void client_unpause_cmd(cmd_ctx *c)
 
 static const char *const client_help[] = {
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
     "GETNAME",
     "    Return the name of the current connection.",
     "GETREDIR",
@@ -647,6 +858,11 @@ static const char *const client_help[] = {
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
     "    * LIB-VER: the client lib version.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",
@@ -773,6 +989,31 @@ static command client_subcommands[] = {
      .since = "6.0.0",
      .summary =
          "Returns the client ID to which the connection's tracking notifications are redirected."},
+    {.name = "tracking",
+     .proc = client_tracking_cmd,
+     .arity = -3,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "6.0.0",
+     .summary = "Controls server-assisted client-side caching for the connection."},
+    {.name = "trackinginfo",
+     .proc = client_trackinginfo_cmd,
+     .arity = 2,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "6.2.0",
+     .summary =
+         "Returns information about server-assisted client-side caching for the connection."},
+    {.name = "caching",
+     .proc = client_caching_cmd,
+     .arity = 3,
+     .flags = CLIENT_FLAGS,
+     .acl = CLIENT_ACL,
+     .group = "connection",
+     .since = "6.0.0",
+     .summary = "Instructs the server whether to track the keys in the next request."},
     {.name = "pause",
      .proc = client_pause_cmd,
      .arity = -3,

@@ -257,6 +257,7 @@ static const config_rule config_rules[] = {
     {"stream-node-max-bytes", NULL, NULL},
     {"stream-node-max-entries", NULL, NULL},
     {"hll-sparse-max-bytes", NULL, NULL},
+    {"tracking-table-max-keys", NULL, NULL},
 };
 
 /* ---- names --------------------------------------------------------------------------------- */

@@ -19,6 +19,7 @@
 #include "server.h"
 #include "stats.h"
 #include "t_server.h"
+#include "tracking.h"
 #include "worker.h"
 #include "zmalloc.h"
 
@@ -115,9 +116,10 @@ static void section_clients(buf *out)
                "client_recent_max_input_buffer:0\r\n"
                "client_recent_max_output_buffer:0\r\n"
                "blocked_clients:%llu\r\n"
-               "tracking_clients:0\r\n"
+               "tracking_clients:%ld\r\n"
                "clients_in_timeout_table:0\r\n",
-               client_count(), server.cfg.maxclients, (unsigned long long)WORKERS_SUM(blocked));
+               client_count(), server.cfg.maxclients, (unsigned long long)WORKERS_SUM(blocked),
+               tracking_clients_count());
 }
 
 /* Bytes of every db's hash tables (bucket arrays), the part of used_memory that is not data. */
@@ -245,6 +247,9 @@ static void section_stats(buf *out)
         "latest_fork_usec:0\r\n"
         "total_forks:0\r\n"
         "migrate_cached_sockets:0\r\n"
+        "tracking_total_keys:%llu\r\n"
+        "tracking_total_items:%llu\r\n"
+        "tracking_total_prefixes:%llu\r\n"
         "unexpected_error_replies:0\r\n"
         "total_error_replies:%llu\r\n"
         "dump_payload_sanitizations:0\r\n"
@@ -259,8 +264,10 @@ static void section_stats(buf *out)
         (unsigned long long)SHARDS_SUM(keyspace_hits),
         (unsigned long long)SHARDS_SUM(keyspace_misses), pubsub_topics(PUBSUB_CHANNEL),
         pubsub_topics(PUBSUB_PATTERN), pubsub_topics(PUBSUB_SHARD),
-        (unsigned long long)stats_total_errors(), (unsigned long long)WORKERS_SUM(tx_scheduled),
-        (unsigned long long)WORKERS_SUM(tx_retries), (unsigned long long)WORKERS_SUM(hops));
+        (unsigned long long)tracking_total_keys(), (unsigned long long)tracking_total_items(),
+        (unsigned long long)tracking_total_prefixes(), (unsigned long long)stats_total_errors(),
+        (unsigned long long)WORKERS_SUM(tx_scheduled), (unsigned long long)WORKERS_SUM(tx_retries),
+        (unsigned long long)WORKERS_SUM(hops));
 }
 
 static void section_replication(buf *out)

@@ -14,6 +14,7 @@
 #include "reply.h"
 #include "server.h"
 #include "stats.h"
+#include "tracking.h"
 #include "worker.h"
 #include "zmalloc.h"
 
@@ -93,6 +94,7 @@ static void flush_generic(cmd_ctx *c, int dbid)
         db_flush(s, dbid);
         counter_add(&s->stats.dirty, removed + 1);
     }
+    tracking_on_flush(); /* cached keys of any db: every tracking client is told */
     reply_ok(c);
 }
 
