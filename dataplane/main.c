@@ -16,6 +16,7 @@
 #include "server.h"
 #include "stats.h"
 #include "table.h"
+#include "tracking.h"
 #include "types.h"
 #include "worker.h"
 #include "zmalloc.h"
@@ -166,6 +167,7 @@ int main(int argc, char **argv)
 
     workers_stop();
     multi_shards_free(); /* watch registrations live in the shards */
+    tracking_shutdown();
     for (int i = 0; i < server.nshards; i++)
         block_shard_free(shards[i]);
     shards_free();

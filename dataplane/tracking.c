@@ -112,10 +112,10 @@ static client *reg_local(uint64_t id)
     reg_stripe *s = reg_of(id);
     pthread_mutex_lock(&s->lock);
     client *cl = reg_find_locked(s, id);
+    if (cl && cl->owner != current_worker)
+        cl = NULL; /* another thread's: it may be freed once the lock is released */
     pthread_mutex_unlock(&s->lock);
-    if (!cl || cl->owner != current_worker || cl->closing)
-        return NULL;
-    return cl;
+    return cl && !cl->closing ? cl : NULL;
 }
 
 int tracking_client_exists(uint64_t id)
@@ -980,6 +980,11 @@ void tracking_on_flush(void)
     for (int w = 0; w < nworkers; w++)
         worker_post_msg(workers[w], &note_new(NOTE_ALL, 0, 0, rec.data, rec.len)->m);
     buf_free(&rec);
+}
+
+void tracking_shutdown(void)
+{
+    table_clear_all();
 }
 
 /* ---- INFO -------------------------------------------------------------------------------------

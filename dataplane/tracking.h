@@ -95,6 +95,8 @@ void tracking_key_changed(struct shard *s, const char *key, size_t len, uint64_t
 /* FLUSHALL / FLUSHDB, while holding every shard: forget every tracked key and send every
  * tracking client a null invalidation. */
 void tracking_on_flush(void);
+/* main.c, after the workers stopped: frees the tracking tables. */
+void tracking_shutdown(void);
 
 /* ---- INFO: any thread -------------------------------------------------------------------------
  */
