@@ -6,6 +6,7 @@
  * follow Redis's algorithm (SHA1-based, debug.c), so a string-only dataset has the digest
  * redis-server computes for it. */
 #include "debug.h"
+#include "sha1.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -25,97 +26,7 @@
 #define DEBUG_TEXT_MAX 512
 #define NS_PER_SEC 1000000000LL
 
-/* ---- SHA1 (FIPS 180-1), for Redis-compatible digests ---------------------------------------- */
-
-typedef struct sha1_ctx {
-    uint32_t state[5];
-    uint64_t count; /* bytes */
-    unsigned char block[64];
-} sha1_ctx;
-
-static uint32_t rol32(uint32_t v, int n)
-{
-    return (v << n) | (v >> (32 - n));
-}
-
-static void sha1_transform(uint32_t state[5], const unsigned char block[64])
-{
-    uint32_t w[80];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 |
-               (uint32_t)block[4 * i + 2] << 8 | block[4 * i + 3];
-    for (int i = 16; i < 80; i++)
-        w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-    uint32_t a = state[0], b = state[1], c = state[2], d = state[3], e = state[4];
-    for (int i = 0; i < 80; i++) {
-        uint32_t f, k;
-        if (i < 20) {
-            f = (b & c) | (~b & d);
-            k = 0x5A827999;
-        } else if (i < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ED9EBA1;
-        } else if (i < 60) {
-            f = (b & c) | (b & d) | (c & d);
-            k = 0x8F1BBCDC;
-        } else {
-            f = b ^ c ^ d;
-            k = 0xCA62C1D6;
-        }
-        uint32_t t = rol32(a, 5) + f + e + k + w[i];
-        e = d;
-        d = c;
-        c = rol32(b, 30);
-        b = a;
-        a = t;
-    }
-    state[0] += a;
-    state[1] += b;
-    state[2] += c;
-    state[3] += d;
-    state[4] += e;
-}
-
-static void sha1_init(sha1_ctx *s)
-{
-    static const uint32_t init[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
-    memcpy(s->state, init, sizeof(init));
-    s->count = 0;
-}
-
-static void sha1_update(sha1_ctx *s, const unsigned char *p, size_t len)
-{
-    size_t used = (size_t)(s->count % 64);
-    s->count += len;
-    while (len) {
-        size_t take = 64 - used < len ? 64 - used : len;
-        memcpy(s->block + used, p, take);
-        used += take;
-        p += take;
-        len -= take;
-        if (used == 64) {
-            sha1_transform(s->state, s->block);
-            used = 0;
-        }
-    }
-}
-
-static void sha1_final(sha1_ctx *s, unsigned char out[DEBUG_DIGEST_LEN])
-{
-    uint64_t bits = s->count * 8;
-    unsigned char pad = 0x80;
-    sha1_update(s, &pad, 1);
-    pad = 0;
-    while (s->count % 64 != 56)
-        sha1_update(s, &pad, 1);
-    unsigned char len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (unsigned char)(bits >> (56 - 8 * i));
-    sha1_update(s, len, 8);
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < 4; j++)
-            out[4 * i + j] = (unsigned char)(s->state[i] >> (24 - 8 * j));
-}
+/* ---- digests ----------------------------------------------------------------------------- */
 
 static void sha1(const void *p, size_t len, unsigned char out[DEBUG_DIGEST_LEN])
 {
@@ -124,8 +35,6 @@ static void sha1(const void *p, size_t len, unsigned char out[DEBUG_DIGEST_LEN])
     sha1_update(&s, p, len);
     sha1_final(&s, out);
 }
-
-/* ---- digests ----------------------------------------------------------------------------- */
 
 static debug_digest_fn digest_fns[OBJ_TYPE_MAX];
 
