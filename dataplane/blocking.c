@@ -30,9 +30,10 @@
 enum { BLK_WAITING = 0, BLK_SERVING, BLK_DONE };
 
 #define BLOCK_TABLE_MIN 16
-#define BLOCK_RETRY_MS 1  /* a timeout that met a serving in progress looks again this soon */
-#define BLOCK_READY_MAX 4096 /* ready keys a thread collects before serving (more are dropped
-                                 for this round and picked up by the next write) */
+#define BLOCK_RETRY_MS 1 /* a timeout that met a serving in progress looks again this soon */
+#define BLOCK_READY_MAX                                                                            \
+    4096 /* ready keys a thread collects before serving (more are dropped                          \
+             for this round and picked up by the next write) */
 
 typedef struct blocked_key {
     char *key;
@@ -50,8 +51,8 @@ typedef struct blocked {
     int64_t timeout_ms;
     uv_timer_t timer;
     int timer_started;
-    buf reply;      /* written by the server, read by the owner after the completion message */
-    int retry;      /* completion asks the owner to run the command again */
+    buf reply; /* written by the server, read by the owner after the completion message */
+    int retry; /* completion asks the owner to run the command again */
     /* Arguments rewritten by block_set_arg, freed with the record. */
     struct block_arg *args;
     int nkeys;

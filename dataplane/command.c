@@ -260,6 +260,28 @@ int arg_long_double_or_reply(cmd_ctx *c, const slice *a, long double *out, const
     return 0;
 }
 
+#define CURSOR_MAX_LEN 64
+
+int arg_cursor_or_reply(cmd_ctx *c, const slice *a, uint64_t *out)
+{
+    char tmp[CURSOR_MAX_LEN + 1];
+    if (a->len > CURSOR_MAX_LEN || (a->len && memchr(a->p, '\0', a->len)) ||
+        (a->len && isspace((unsigned char)a->p[0])))
+        goto invalid;
+    memcpy(tmp, a->p, a->len);
+    tmp[a->len] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(tmp, &end, 10);
+    if (*end != '\0' || errno == ERANGE)
+        goto invalid;
+    *out = v;
+    return 0;
+invalid:
+    reply_error(c, "ERR invalid cursor");
+    return -1;
+}
+
 int arg_expire_or_reply(cmd_ctx *c, const slice *a, long long unit_ms, int absolute,
                         int64_t *when_ms)
 {

@@ -91,12 +91,12 @@ typedef struct cmd_ctx {
     int argc;
     slice *argv; /* valid while the command runs; never keep a pointer */
     int dbid;
-    int resp;       /* 2 or 3 */
-    buf *out;       /* the reply goes here */
-    int64_t now_ms; /* wall clock when the command started: one instant for expiry */
-    unsigned flags; /* CTX_* */
-    int error;      /* set by reply_error: the command failed */
-    int blocked;    /* set by block_on_keys / block_keep_waiting: no reply now, the client waits */
+    int resp;        /* 2 or 3 */
+    buf *out;        /* the reply goes here */
+    int64_t now_ms;  /* wall clock when the command started: one instant for expiry */
+    unsigned flags;  /* CTX_* */
+    int error;       /* set by reply_error: the command failed */
+    int blocked;     /* set by block_on_keys / block_keep_waiting: no reply now, the client waits */
     slice ready_key; /* with CTX_UNBLOCKED: the key that became ready */
     /* The last key whose shard was computed (db.h ctx_shard): commands look one key up
      * several times, and the CRC16 is not free. */
@@ -157,6 +157,9 @@ int arg_long_double_or_reply(cmd_ctx *c, const slice *a, long double *out, const
  * absolute is set) into ms since the epoch; replies "invalid expire time in 'cmd' command". */
 int arg_expire_or_reply(cmd_ctx *c, const slice *a, long long unit_ms, int absolute,
                         int64_t *when_ms);
+/* SCAN/HSCAN/SSCAN/ZSCAN cursors: an unsigned decimal as strtoul reads it (Redis's
+ * parseScanCursorOrReply; "-1" wraps); replies "ERR invalid cursor". */
+int arg_cursor_or_reply(cmd_ctx *c, const slice *a, uint64_t *out);
 int str_to_double(const char *s, size_t len, double *out);
 int str_to_long_double(const char *s, size_t len, long double *out);
 

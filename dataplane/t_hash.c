@@ -25,7 +25,6 @@
 #define ERR_INCR_NAN_OR_INF "ERR value is NaN or Infinity"
 #define ERR_RESULT_NAN_OR_INF "ERR increment would produce NaN or Infinity"
 #define ERR_VALUE_RANGE "ERR value is out of range"
-#define ERR_INVALID_CURSOR "ERR invalid cursor"
 
 /* Text of a long double as HINCRBYFLOAT writes it (Redis's MAX_LONG_DOUBLE_CHARS). */
 #define LONG_DOUBLE_STR_MAX (5 * 1024)
@@ -39,7 +38,6 @@
 /* Buckets visited per requested element at most, as Redis bounds a sparse table's scan. */
 #define HSCAN_BUCKETS_PER_COUNT 10
 /* Longest cursor text accepted (20 digits plus room for leading zeros). */
-#define SCAN_CURSOR_MAX_LEN 64
 
 /* ---- hash values: both encodings ------------------------------------------------------------- */
 
@@ -734,28 +732,6 @@ static void hrandfield_cmd(cmd_ctx *c)
 
 /* ---- HSCAN ----------------------------------------------------------------------------------- */
 
-/* Redis's parseScanCursorOrReply: an unsigned decimal as strtoul reads it. */
-static int scan_cursor_or_reply(cmd_ctx *c, const slice *a, uint64_t *out)
-{
-    char tmp[SCAN_CURSOR_MAX_LEN + 1];
-    if (a->len > SCAN_CURSOR_MAX_LEN || (a->len && memchr(a->p, '\0', a->len)))
-        goto invalid;
-    memcpy(tmp, a->p, a->len);
-    tmp[a->len] = '\0';
-    if (a->len && (tmp[0] == ' ' || (tmp[0] >= '\t' && tmp[0] <= '\r')))
-        goto invalid;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tmp, &end, 10);
-    if (*end != '\0' || errno == ERANGE)
-        goto invalid;
-    *out = v;
-    return 0;
-invalid:
-    reply_error(c, ERR_INVALID_CURSOR);
-    return -1;
-}
-
 /* What one HSCAN call collects from a hash table: the elements (pointers; the table does not
  * change while the command runs) whose field matches, and how many reply items it has seen
  * (two per pair, as Redis counts them against COUNT). */
@@ -834,7 +810,7 @@ static void hscan_hashtab(cmd_ctx *c, const entry *e, uint64_t cursor, long long
 static void hscan_cmd(cmd_ctx *c)
 {
     uint64_t cursor;
-    if (scan_cursor_or_reply(c, &c->argv[2], &cursor))
+    if (arg_cursor_or_reply(c, &c->argv[2], &cursor))
         return;
     int failed;
     entry *e = hash_lookup_read(c, &c->argv[1], &failed);

@@ -150,40 +150,41 @@ static void section_memory(buf *out)
     bytes_to_human(h_peak, sizeof(h_peak), (unsigned long long)peak);
     bytes_to_human(h_total, sizeof(h_total), total_mem);
     bytes_to_human(h_max, sizeof(h_max), (unsigned long long)server.cfg.maxmemory);
-    buf_printf(
-        out,
-        "used_memory:%lld\r\n"
-        "used_memory_human:%s\r\n"
-        "used_memory_rss:%zu\r\n"
-        "used_memory_rss_human:%s\r\n"
-        "used_memory_peak:%lld\r\n"
-        "used_memory_peak_human:%s\r\n"
-        "used_memory_peak_perc:%.2f%%\r\n"
-        "used_memory_overhead:%lld\r\n"
-        "used_memory_startup:%lld\r\n"
-        "used_memory_dataset:%lld\r\n"
-        "used_memory_dataset_perc:%.2f%%\r\n"
-        "total_system_memory:%llu\r\n"
-        "total_system_memory_human:%s\r\n"
-        "used_memory_scripts:0\r\n"
-        "used_memory_lua:%zu\r\n"
-        "used_memory_vm_functions:%zu\r\n"
-        "maxmemory:%lld\r\n"
-        "maxmemory_human:%s\r\n"
-        "maxmemory_policy:%s\r\n"
-        "mem_fragmentation_ratio:%.2f\r\n"
-        "mem_fragmentation_bytes:%lld\r\n"
-        "mem_not_counted_for_evict:0\r\n"
-        "mem_clients_slaves:0\r\n"
-        "mem_clients_normal:0\r\n"
-        "mem_allocator:%s\r\n"
-        "lazyfree_pending_objects:0\r\n"
-        "lazyfreed_objects:0\r\n",
-        (long long)used, h_used, rss, h_rss, (long long)peak, h_peak,
-        peak ? 100.0 * (double)used / (double)peak : 0.0, (long long)overhead, (long long)startup,
-        (long long)dataset, net ? 100.0 * (double)dataset / (double)net : 0.0, total_mem, h_total,
-        script_eval_memory(), function_vm_memory(), server.cfg.maxmemory, h_max, policy_names[server.policy],
-        used ? (double)rss / (double)used : 0.0, (long long)rss - (long long)used, zmalloc_lib());
+    buf_printf(out,
+               "used_memory:%lld\r\n"
+               "used_memory_human:%s\r\n"
+               "used_memory_rss:%zu\r\n"
+               "used_memory_rss_human:%s\r\n"
+               "used_memory_peak:%lld\r\n"
+               "used_memory_peak_human:%s\r\n"
+               "used_memory_peak_perc:%.2f%%\r\n"
+               "used_memory_overhead:%lld\r\n"
+               "used_memory_startup:%lld\r\n"
+               "used_memory_dataset:%lld\r\n"
+               "used_memory_dataset_perc:%.2f%%\r\n"
+               "total_system_memory:%llu\r\n"
+               "total_system_memory_human:%s\r\n"
+               "used_memory_scripts:0\r\n"
+               "used_memory_lua:%zu\r\n"
+               "used_memory_vm_functions:%zu\r\n"
+               "maxmemory:%lld\r\n"
+               "maxmemory_human:%s\r\n"
+               "maxmemory_policy:%s\r\n"
+               "mem_fragmentation_ratio:%.2f\r\n"
+               "mem_fragmentation_bytes:%lld\r\n"
+               "mem_not_counted_for_evict:0\r\n"
+               "mem_clients_slaves:0\r\n"
+               "mem_clients_normal:0\r\n"
+               "mem_allocator:%s\r\n"
+               "lazyfree_pending_objects:0\r\n"
+               "lazyfreed_objects:0\r\n",
+               (long long)used, h_used, rss, h_rss, (long long)peak, h_peak,
+               peak ? 100.0 * (double)used / (double)peak : 0.0, (long long)overhead,
+               (long long)startup, (long long)dataset,
+               net ? 100.0 * (double)dataset / (double)net : 0.0, total_mem, h_total,
+               script_eval_memory(), function_vm_memory(), server.cfg.maxmemory, h_max,
+               policy_names[server.policy], used ? (double)rss / (double)used : 0.0,
+               (long long)rss - (long long)used, zmalloc_lib());
 }
 
 static void section_persistence(buf *out)

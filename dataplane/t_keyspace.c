@@ -342,31 +342,8 @@ static void keys_cmd(cmd_ctx *c)
 /* Buckets visited per requested element at most, as Redis bounds a sparse table's scan. */
 #define SCAN_BUCKETS_PER_COUNT 10
 /* Longest cursor text accepted (20 digits plus generous room for leading zeros). */
-#define SCAN_CURSOR_MAX_LEN 64
 
 _Static_assert((1u << SCAN_SHARD_BITS) >= DFLY_MAX_THREADS, "SCAN cursor needs more shard bits");
-
-/* Redis's parseScanCursorOrReply: an unsigned decimal as strtoul reads it. */
-static int scan_cursor_or_reply(cmd_ctx *c, const slice *a, uint64_t *out)
-{
-    char tmp[SCAN_CURSOR_MAX_LEN + 1];
-    if (a->len > SCAN_CURSOR_MAX_LEN || (a->len && memchr(a->p, '\0', a->len)))
-        goto invalid;
-    memcpy(tmp, a->p, a->len);
-    tmp[a->len] = '\0';
-    if (a->len && (tmp[0] == ' ' || (tmp[0] >= '\t' && tmp[0] <= '\r')))
-        goto invalid;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tmp, &end, 10);
-    if (*end != '\0' || errno == ERANGE)
-        goto invalid;
-    *out = v;
-    return 0;
-invalid:
-    reply_error(c, "ERR invalid cursor");
-    return -1;
-}
 
 struct scan_walk {
     int64_t now_ms;
@@ -453,7 +430,7 @@ static uint64_t scan_walk_shards(cmd_ctx *c, uint64_t cursor, long count, struct
 static void scan_cmd(cmd_ctx *c)
 {
     uint64_t cursor;
-    if (scan_cursor_or_reply(c, &c->argv[1], &cursor))
+    if (arg_cursor_or_reply(c, &c->argv[1], &cursor))
         return;
     long long count = SCAN_DEFAULT_COUNT;
     struct scan_walk w = {.now_ms = c->now_ms};

@@ -36,7 +36,6 @@
 /* Buckets visited per requested element at most, as Redis bounds a sparse table's scan. */
 #define SSCAN_BUCKETS_PER_COUNT 10
 /* Longest cursor text accepted (20 digits plus room for leading zeros). */
-#define SSCAN_CURSOR_MAX_LEN 64
 
 #define ERR_NOT_POSITIVE "ERR value is out of range, must be positive"
 #define ERR_SRANDMEMBER_RANGE                                                                      \
@@ -45,7 +44,6 @@
 #define ERR_NUMKEYS "ERR numkeys should be greater than 0"
 #define ERR_NUMKEYS_ARGS "ERR Number of keys can't be greater than number of args"
 #define ERR_LIMIT_NEGATIVE "ERR LIMIT can't be negative"
-#define ERR_INVALID_CURSOR "ERR invalid cursor"
 
 /* ---- members ------------------------------------------------------------------------------ */
 
@@ -1110,28 +1108,6 @@ static void sdiffstore_cmd(cmd_ctx *c)
 
 /* ---- SSCAN -------------------------------------------------------------------------------- */
 
-/* Redis's parseScanCursorOrReply: an unsigned decimal as strtoul reads it ("-1" wraps). */
-static int sscan_cursor_or_reply(cmd_ctx *c, const slice *a, uint64_t *out)
-{
-    char tmp[SSCAN_CURSOR_MAX_LEN + 1];
-    if (a->len > SSCAN_CURSOR_MAX_LEN || (a->len && memchr(a->p, '\0', a->len)))
-        goto invalid;
-    memcpy(tmp, a->p, a->len);
-    tmp[a->len] = '\0';
-    if (a->len && (tmp[0] == ' ' || (tmp[0] >= '\t' && tmp[0] <= '\r')))
-        goto invalid;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tmp, &end, 10);
-    if (*end != '\0' || errno == ERANGE)
-        goto invalid;
-    *out = v;
-    return 0;
-invalid:
-    reply_error(c, ERR_INVALID_CURSOR);
-    return -1;
-}
-
 struct sscan_walk {
     const slice *pat; /* NULL: no MATCH */
     set_ele *found;
@@ -1187,7 +1163,7 @@ static uint64_t sscan_walk(const setv *sv, uint64_t cursor, long long count, str
 static void sscan_cmd(cmd_ctx *c)
 {
     uint64_t cursor;
-    if (sscan_cursor_or_reply(c, &c->argv[2], &cursor))
+    if (arg_cursor_or_reply(c, &c->argv[2], &cursor))
         return;
     entry *e = db_lookup_read(c, c->argv[1].p, c->argv[1].len);
     if (db_wrong_type(c, e, OBJ_SET))

@@ -32,13 +32,11 @@
 #define ERR_RAND_WITHSCORES_RANGE "ERR value is out of range"
 #define ERR_RAND_RANGE                                                                             \
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-#define ERR_INVALID_CURSOR "ERR invalid cursor"
 
 /* Arguments shorter than this are made NUL-terminated on the stack for strtod. */
 #define NUM_ARG_STACK 128
 #define SCAN_DEFAULT_COUNT 10
 #define SCAN_ITERATIONS_PER_COUNT 10 /* Redis bounds a sparse table's scan the same way */
-#define SCAN_CURSOR_MAX_LEN 64
 /* ZRANDMEMBER without repetitions copies ranks and drops random ones when it wants more than
  * 1/ZRAND_COPY_RATIO of the set (Redis's CASE 3); otherwise it draws distinct ranks. */
 #define ZRAND_COPY_RATIO 3
@@ -871,27 +869,6 @@ static void zrandmember_cmd(cmd_ctx *c)
 /* ---- ZSCAN ------------------------------------------------------------------------------------
  */
 
-/* Redis's parseScanCursorOrReply: an unsigned decimal as strtoul reads it. */
-static int scan_cursor_or_reply(cmd_ctx *c, const slice *a, uint64_t *out)
-{
-    char tmp[SCAN_CURSOR_MAX_LEN + 1];
-    if (a->len > SCAN_CURSOR_MAX_LEN || (a->len && memchr(a->p, '\0', a->len)) ||
-        (a->len && isspace((unsigned char)a->p[0])))
-        goto invalid;
-    memcpy(tmp, a->p, a->len);
-    tmp[a->len] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tmp, &end, 10);
-    if (*end != '\0' || errno == ERANGE)
-        goto invalid;
-    *out = v;
-    return 0;
-invalid:
-    reply_error(c, ERR_INVALID_CURSOR);
-    return -1;
-}
-
 struct zscan_walk {
     const slice *pat;
     buf found;  /* matching elements: [size_t len][member][double score]... */
@@ -936,7 +913,7 @@ static void zscan_node(void *arg, const zsl_node *n)
 static void zscan_cmd(cmd_ctx *c)
 {
     uint64_t cursor;
-    if (scan_cursor_or_reply(c, &c->argv[2], &cursor))
+    if (arg_cursor_or_reply(c, &c->argv[2], &cursor))
         return;
     entry *e = db_lookup_read(c, c->argv[1].p, c->argv[1].len);
     if (db_wrong_type(c, e, OBJ_ZSET))
