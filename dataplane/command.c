@@ -49,7 +49,7 @@ static command *const families[] = {
     debug_commands,    introspection_commands, client_commands, list_commands,
     hash_commands,     set_commands,           zset_commands,   hll_commands,
     geo_commands,      stream_commands,        pubsub_commands, scripting_commands,
-    function_commands, wait_commands, dump_commands,
+    function_commands, wait_commands,          dump_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */
