@@ -12,6 +12,7 @@
 #include "pubsub.h"
 #include "reply.h"
 #include "server.h"
+#include "tracking.h"
 
 #define DEFAULT_USER "default"
 #define RESP_MIN 2
@@ -218,14 +219,15 @@ static void hello_cmd(cmd_ctx *c)
 }
 
 /* RESET: the connection as it was right after accept, as Redis's clearClientConnectionState:
- * no MULTI or WATCH, not a monitor, db 0, RESP2, no name, replies on, no-evict and no-touch off,
- * and logged out when a password is required. The library name and version stay. */
+ * no MULTI or WATCH, not a monitor, no tracking, db 0, RESP2, no name, replies on, no-evict and
+ * no-touch off, and logged out when a password is required. The library name and version stay. */
 static void reset_cmd(cmd_ctx *c)
 {
     client *cl = c->cl;
     monitor_remove(cl);
     multi_reset(cl);
     pubsub_unsubscribe_all(cl);
+    tracking_disable(cl);
     cl->dbid = 0;
     c->dbid = 0;
     cl->resp = RESP_MIN;

@@ -138,6 +138,17 @@ def test_each_key_gets_its_own_message_and_multi_key_reads_are_tracked(server):
     assert quiet(t)
 
 
+def test_keys_read_by_a_script_are_tracked(server):
+    conns = on_threads(server)
+    t, w = conns[0], conns[1]
+    keys = keys_per_shard("lua", NTHREADS)
+    assert cmd(t, "CLIENT", "TRACKING", "ON") == "OK"
+    script = "local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('exists', k) end return r"
+    assert cmd(t, "EVAL", script, len(keys), *keys) == [0] * len(keys)
+    cmd(w, "MSET", *[x for k in keys for x in (k, "1")])
+    assert sorted(invalidated_keys(t, b(keys))) == sorted(b(keys))
+
+
 def test_write_commands_are_not_tracked_and_untouched_keys_say_nothing(server):
     conns = on_threads(server)
     t, w = conns[0], conns[1]
@@ -182,6 +193,18 @@ def test_tracking_off_stops_invalidations(server):
     assert cmd(t, "CLIENT", "TRACKING", "OFF") == "OK"
     cmd(w, "SET", "off:k", "1")
     assert quiet(t)
+
+
+def test_reset_turns_tracking_off(server):
+    conns = on_threads(server)
+    t, w = conns[0], conns[1]
+    assert cmd(t, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "rs") == "OK"
+    assert cmd(t, "RESET") == "RESET"
+    assert tracking_info(t) == {b"flags": [b"off"], b"redirect": -1, b"prefixes": []}
+    cmd(w, "SET", "rs:k", "1")
+    assert quiet(t)
+    assert info_field(w, "clients", "tracking_clients") == "0"
+    assert info_field(w, "stats", "tracking_total_prefixes") == "0"
 
 
 def test_disconnected_tracking_client_is_forgotten(server):
