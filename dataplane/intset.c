@@ -19,9 +19,9 @@ static uint32_t width_of(int64_t v)
 
 /* The element at pos read at width enc (which may differ from is->encoding during an
  * upgrade). */
-static int64_t get_at(const intset *is, uint32_t pos, uint32_t enc)
+static int64_t get_raw(const int8_t *contents, uint32_t pos, uint32_t enc)
 {
-    const int8_t *p = is->contents + (size_t)pos * enc;
+    const int8_t *p = contents + (size_t)pos * enc;
     if (enc == INTSET_ENC_INT64) {
         int64_t v;
         memcpy(&v, p, sizeof(v));
@@ -35,6 +35,11 @@ static int64_t get_at(const intset *is, uint32_t pos, uint32_t enc)
     int16_t v;
     memcpy(&v, p, sizeof(v));
     return v;
+}
+
+static int64_t get_at(const intset *is, uint32_t pos, uint32_t enc)
+{
+    return get_raw(is->contents, pos, enc);
 }
 
 static void set_at(intset *is, uint32_t pos, int64_t v)
@@ -186,9 +191,10 @@ int intset_validate(const void *p, size_t bytes)
     if ((bytes - sizeof(intset)) / hdr.encoding != hdr.length ||
         (bytes - sizeof(intset)) % hdr.encoding != 0)
         return 0;
-    const intset *is = p;
+    /* The blob may be unaligned (inside a payload): read it as bytes, not as an intset. */
+    const int8_t *contents = (const int8_t *)p + sizeof(intset);
     for (uint32_t i = 1; i < hdr.length; i++)
-        if (get_at(is, i - 1, hdr.encoding) >= get_at(is, i, hdr.encoding))
+        if (get_raw(contents, i - 1, hdr.encoding) >= get_raw(contents, i, hdr.encoding))
             return 0;
     return 1;
 }

@@ -12,8 +12,8 @@ PACKAGES=(
     # real servers and clients the integration tests drive or compare against
     redis-server redis-tools memcached
     python3-pytest python3-redis python3-pymemcache python3-requests
-    # format and static checks
-    clang-format cppcheck
+    # format and static checks; clang and its runtime for the libFuzzer targets (scripts/fuzz.sh)
+    clang-format cppcheck clang libclang-rt-14-dev
 )
 
 is_installed() {
