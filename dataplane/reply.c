@@ -176,17 +176,22 @@ int fmt_long_double(char *buf, size_t len, long double d)
     return n;
 }
 
+void reply_double_text(cmd_ctx *c, const char *s, size_t len)
+{
+    if (c->resp < 3) {
+        reply_bulk(c, s, len);
+        return;
+    }
+    buf_append_char(c->out, ',');
+    buf_append(c->out, s, len);
+    buf_append(c->out, "\r\n", 2);
+}
+
 void reply_double(cmd_ctx *c, double d)
 {
     char tmp[64];
     int n = fmt_double(tmp, sizeof(tmp), d);
-    if (c->resp >= 3) {
-        buf_append_char(c->out, ',');
-        buf_append(c->out, tmp, (size_t)n);
-        buf_append(c->out, "\r\n", 2);
-    } else {
-        reply_bulk(c, tmp, (size_t)n);
-    }
+    reply_double_text(c, tmp, (size_t)n);
 }
 
 void reply_long_double(cmd_ctx *c, long double d)

@@ -22,10 +22,12 @@ void reply_bulk_ll(cmd_ctx *c, long long v);
 void reply_null(cmd_ctx *c);       /* RESP2 $-1, RESP3 _ */
 void reply_null_array(cmd_ctx *c); /* RESP2 *-1, RESP3 _ */
 void reply_array(cmd_ctx *c, long n);
-void reply_map(cmd_ctx *c, long pairs);            /* RESP2: an array of 2*pairs */
-void reply_set(cmd_ctx *c, long n);                /* RESP2: an array */
-void reply_push(cmd_ctx *c, long n);               /* RESP2: an array */
-void reply_double(cmd_ctx *c, double d);           /* RESP2: a bulk string */
+void reply_map(cmd_ctx *c, long pairs);  /* RESP2: an array of 2*pairs */
+void reply_set(cmd_ctx *c, long n);      /* RESP2: an array */
+void reply_push(cmd_ctx *c, long n);     /* RESP2: an array */
+void reply_double(cmd_ctx *c, double d); /* RESP2: a bulk string */
+/* A double already formatted (as GEOPOS formats coordinates): RESP3 `,`, RESP2 a bulk string. */
+void reply_double_text(cmd_ctx *c, const char *s, size_t len);
 void reply_long_double(cmd_ctx *c, long double d); /* bulk, as INCRBYFLOAT formats */
 void reply_bool(cmd_ctx *c, int v);                /* RESP2: :1 / :0 */
 void reply_verbatim(cmd_ctx *c, const char *p, size_t len, const char *ext); /* RESP2: bulk */

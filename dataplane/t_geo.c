@@ -158,13 +158,7 @@ static void reply_coord(cmd_ctx *c, double v)
 {
     char tmp[COORD_STR_MAX];
     int n = fmt_long_double(tmp, sizeof(tmp), (long double)v);
-    if (c->resp < 3) {
-        reply_bulk(c, tmp, (size_t)n);
-        return;
-    }
-    buf_append_char(c->out, ',');
-    buf_append(c->out, tmp, (size_t)n);
-    buf_append(c->out, "\r\n", 2);
+    reply_double_text(c, tmp, (size_t)n);
 }
 
 /* ---- GEOADD, GEODIST, GEOHASH, GEOPOS ------------------------------------------------------- */

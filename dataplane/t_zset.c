@@ -93,15 +93,7 @@ int zset_double_or_reply(cmd_ctx *c, const slice *a, double *out, const char *er
 
 void zset_reply_score(cmd_ctx *c, double d)
 {
-    char tmp[ZSET_SCORE_STR_MAX];
-    int n = zset_fmt_score(tmp, d);
-    if (c->resp < 3) {
-        reply_bulk(c, tmp, (size_t)n);
-        return;
-    }
-    buf_append_char(c->out, ',');
-    buf_append(c->out, tmp, (size_t)n);
-    buf_append(c->out, "\r\n", 2);
+    reply_double(c, d);
 }
 
 /* A member with its score when withscores: a [member, score] pair in RESP3, flat in RESP2. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "listpack.h"
+#include "reply.h"
 #include "server.h"
 #include "zmalloc.h"
 
@@ -23,9 +24,7 @@
 
 int zset_fmt_score(char *buf, double d)
 {
-    if (isinf(d))
-        return snprintf(buf, ZSET_SCORE_STR_MAX, "%s", d > 0 ? "inf" : "-inf");
-    return snprintf(buf, ZSET_SCORE_STR_MAX, "%.17g", d);
+    return fmt_double(buf, ZSET_SCORE_STR_MAX, d);
 }
 
 /* The listpack form of a score: Redis's d2string. A zero is written "0" whichever its sign: a
