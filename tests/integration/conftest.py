@@ -46,6 +46,15 @@ SANITIZER_MARKERS = (
 )
 
 
+class Client(redis.Redis):
+    """redis.Redis whose close() really closes: redis-py 4.3's close() only returns the
+    connection to the pool, leaving the socket open until garbage collection."""
+
+    def close(self):
+        super().close()
+        self.connection_pool.disconnect()
+
+
 def free_port():
     """A port that was free a moment ago (bind to 0, read it, close)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -231,7 +240,7 @@ class ServerProcess:
                     f"{self.name} exited with code {self.proc.returncode} during start\n"
                     + self.describe()
                 )
-            c = redis.Redis(
+            c = Client(
                 host=HOST,
                 port=self.port,
                 password=self.password,
@@ -333,7 +342,7 @@ class ServerProcess:
         """A redis-py client of this server; closed by stop()."""
         kw.setdefault("socket_timeout", CLIENT_TIMEOUT)
         kw.setdefault("socket_connect_timeout", CLIENT_TIMEOUT)
-        c = redis.Redis(host=HOST, port=self.port, decode_responses=decode_responses, **kw)
+        c = Client(host=HOST, port=self.port, decode_responses=decode_responses, **kw)
         self._clients.append(c)
         return c
 
