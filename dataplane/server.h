@@ -60,11 +60,15 @@ struct server_config {
     int protected_mode;
     long long latency_monitor_threshold; /* ms; 0 disables the latency monitor */
     long long busy_reply_threshold;      /* ms a script runs before others get BUSY */
-    /* Accepted and reported for clients and tools that read or set them (CONFIG GET save,
-     * appendonly...); no AOF exists, and snapshots follow the persistence flags. */
-    char *save;
+    /* Persistence (snapshot.h, journal.h). */
+    char *save;                         /* Redis's save points: "<seconds> <changes>"... */
+    char *snapshot_cron;                /* cron expression of periodic snapshots, or "" */
+    char *snapshot_encryption_key_file; /* AES-256 key for snapshot files at rest, or "" */
     int appendonly;
     char *appendfsync;
+    char *appenddirname;
+    char *appendfilename;
+    int aof_load_truncated; /* cut a torn last journal record instead of refusing to start */
     char *notify_keyspace_events;
     char *client_output_buffer_limit; /* Redis's classes; pubsub.c enforces "pubsub" */
     /* Thresholds between the packed and the full encodings of collections. */
@@ -96,7 +100,8 @@ struct server {
     atomic_uint_fast64_t next_client_id;
     atomic_uint_fast64_t next_txid;
     _Atomic int64_t lastsave;
-    atomic_uint lru_clock;                /* seconds, 23 bits, updated by the timer */
+    atomic_int loading;    /* the dataset is being loaded: -LOADING for most commands */
+    atomic_uint lru_clock; /* seconds, 23 bits, updated by the timer */
     atomic_int clients_paused_until_type; /* CLIENT PAUSE: 0 none, 1 write, 2 all */
     _Atomic int64_t clients_paused_until_ms;
 };

@@ -16,7 +16,10 @@
 #include "pubsub.h"
 #include "reply.h"
 #include "script.h"
+#include "journal.h"
+#include "loading.h"
 #include "server.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "t_server.h"
 #include "tracking.h"
@@ -189,31 +192,9 @@ static void section_memory(buf *out)
 
 static void section_persistence(buf *out)
 {
-    buf_printf(out,
-               "loading:0\r\n"
-               "async_loading:0\r\n"
-               "current_cow_peak:0\r\n"
-               "current_cow_size:0\r\n"
-               "current_fork_perc:0.00\r\n"
-               "current_save_keys_processed:0\r\n"
-               "current_save_keys_total:0\r\n"
-               "rdb_changes_since_last_save:%llu\r\n"
-               "rdb_bgsave_in_progress:0\r\n"
-               "rdb_last_save_time:%lld\r\n"
-               "rdb_last_bgsave_status:ok\r\n"
-               "rdb_last_bgsave_time_sec:-1\r\n"
-               "rdb_current_bgsave_time_sec:-1\r\n"
-               "rdb_saves:0\r\n"
-               "rdb_last_cow_size:0\r\n"
-               "aof_enabled:0\r\n"
-               "aof_rewrite_in_progress:0\r\n"
-               "aof_rewrite_scheduled:0\r\n"
-               "aof_last_rewrite_time_sec:-1\r\n"
-               "aof_current_rewrite_time_sec:-1\r\n"
-               "aof_last_bgrewrite_status:ok\r\n"
-               "aof_rewrites:0\r\n"
-               "aof_last_write_status:ok\r\n",
-               (unsigned long long)SHARDS_SUM(dirty), (long long)atomic_load(&server.lastsave));
+    loading_info(out);
+    snapshot_info(out);
+    journal_info(out);
 }
 
 static void section_stats(buf *out)
