@@ -42,6 +42,7 @@ extern command scripting_commands[];
 extern command function_commands[];
 extern command wait_commands[];
 extern command dump_commands[];
+extern command save_commands[];
 
 static command *const families[] = {
     string_commands,   keyspace_commands,      server_commands, connection_commands,
@@ -49,7 +50,7 @@ static command *const families[] = {
     debug_commands,    introspection_commands, client_commands, list_commands,
     hash_commands,     set_commands,           zset_commands,   hll_commands,
     geo_commands,      stream_commands,        pubsub_commands, scripting_commands,
-    function_commands, wait_commands,          dump_commands,
+    function_commands, wait_commands,          dump_commands,   save_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */

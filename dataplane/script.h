@@ -94,6 +94,9 @@ int script_numkeys_getkeys(int argc, const slice *argv, int *keys, int max);
 /* Bytes used by the EVAL interpreter (t_script.c) and the FUNCTION one (function.c). */
 size_t script_eval_memory(void);
 size_t function_vm_memory(void);
+/* Appends every function library as RDB FUNCTION2 records (FUNCTION DUMP, snapshots). Call
+ * while holding every shard. */
+void function_save_rdb(buf *out);
 
 /* The libraries without a Debian package (script_lib.c). */
 int luaopen_struct(lua_State *L);

@@ -11,12 +11,12 @@
 #ifndef DFLY_SNAPSHOT_H
 #define DFLY_SNAPSHOT_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "buf.h"
 
 struct shard;
-struct table;
 
 typedef struct snapshot_req {
     const char *path; /* the file to write (temporary file beside it, renamed at the end) */
@@ -40,12 +40,31 @@ int snapshot_in_progress(void);
 void snapshot_before_write_slow(struct shard *s, int dbid, const char *key, size_t len);
 static inline void snapshot_before_write(struct shard *s, int dbid, const char *key, size_t len)
 {
-    extern int snapshot_active_any;
-    if (__builtin_expect(snapshot_active_any, 0))
+    extern atomic_int snapshot_active_any;
+    if (__builtin_expect(atomic_load_explicit(&snapshot_active_any, memory_order_relaxed), 0))
         snapshot_before_write_slow(s, dbid, key, len);
 }
 
+/* FLUSHALL, FLUSHDB and SWAPDB call this (holding shard s) before they change databases
+ * wholesale: the rest of s's snapshot is written at once. */
+void snapshot_flush_shard(struct shard *s);
+
+/* From a thread that is not a worker (shutdown): takes a snapshot to path on worker 0 and
+ * waits for it. Returns 0, or -1 with err. */
+int snapshot_save_blocking(const char *path, char *err, size_t errlen);
+
+/* Writes since the point in time of the last successful snapshot (Redis's dirty counter). */
+uint64_t snapshot_changes_since_save(void);
+
 /* The rdb_* lines of INFO persistence. */
 void snapshot_info(buf *out);
+
+/* ---- t_save.c: SAVE, BGSAVE and what starts snapshots by itself ---- */
+
+/* BGSAVE SCHEDULE: a snapshot as soon as the running one is done. Any thread. */
+void save_schedule(void);
+/* Worker 0's timer: starts a snapshot when a save point, the cron schedule or a scheduled
+ * BGSAVE calls for one. */
+void save_cron(void);
 
 #endif

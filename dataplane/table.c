@@ -121,6 +121,8 @@ void table_maybe_resize(table *t)
         t->size[0] = TABLE_MIN_SIZE;
         return;
     }
+    if (t->frozen)
+        return;
     if (t->used[0] >= t->size[0])
         start_resize(t, t->used[0] * 2);
     else if (t->size[0] > TABLE_MIN_SIZE && t->used[0] * TABLE_SHRINK_RATIO < t->size[0])
@@ -159,6 +161,8 @@ int table_rehash_step(table *t, int n)
 {
     if (!rehashing(t))
         return 0;
+    if (t->frozen)
+        return 1;
     int empty_visits = n * 10; /* bound the work on sparse arrays */
     while (n-- > 0 && t->used[0] != 0) {
         while (t->buckets[0][t->rehash_idx] == NULL) {

@@ -17,6 +17,9 @@ typedef struct table {
     size_t size[2]; /* power of two, or 0 */
     size_t used[2];
     long rehash_idx; /* next bucket of buckets[0] to move, -1 when not rehashing */
+    /* While set (a snapshot serializes the table), buckets keep their place: no resize starts
+     * and a running rehash pauses. Chains just grow meanwhile. */
+    int frozen;
 } table;
 
 void table_init(table *t);

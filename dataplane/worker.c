@@ -17,6 +17,7 @@
 #include "multi.h"
 #include "pause.h"
 #include "server.h"
+#include "snapshot.h"
 #include "tx.h"
 #include "zmalloc.h"
 
@@ -234,8 +235,10 @@ static int listen_socket(const char *bind_addr, int port, int backlog, int first
 static void on_cron(uv_timer_t *t)
 {
     worker *w = t->data;
-    if (w->id == 0)
+    if (w->id == 0) {
         atomic_store(&server.lru_clock, (unsigned)(clock_mono_ms() / 1000));
+        save_cron();
+    }
     /* As in Redis, a CLIENT PAUSE also pauses expiry and eviction: nothing may change. */
     int paused = pause_requested() && pause_current(clock_wall_ms()) != PAUSE_NONE;
     if (tx_shard_idle(w->id) && !paused) {
@@ -246,6 +249,43 @@ static void on_cron(uv_timer_t *t)
             db_evict_if_needed(w->shard, 0);
     }
     client_cron(w);
+}
+
+/* ---- background work --------------------------------------------------------------------- */
+
+static void on_bg_idle(uv_idle_t *h);
+static void on_bg_timer(uv_timer_t *h);
+
+static void bg_run(worker *w)
+{
+    int rc = w->bg_fn ? w->bg_fn(w->bg_arg) : WORKER_BG_DONE;
+    if (rc == WORKER_BG_DONE) {
+        w->bg_fn = NULL;
+        uv_idle_stop(&w->bg_idle);
+    } else if (rc == WORKER_BG_LATER) {
+        uv_idle_stop(&w->bg_idle);
+        uv_timer_start(&w->bg_timer, on_bg_timer, WORKER_BG_LATER_MS, 0);
+    } else {
+        uv_idle_start(&w->bg_idle, on_bg_idle);
+    }
+}
+
+static void on_bg_idle(uv_idle_t *h)
+{
+    bg_run(h->data);
+}
+
+static void on_bg_timer(uv_timer_t *h)
+{
+    bg_run(h->data);
+}
+
+void worker_background(int (*fn)(void *arg), void *arg)
+{
+    worker *w = current_worker;
+    w->bg_fn = fn;
+    w->bg_arg = arg;
+    uv_idle_start(&w->bg_idle, on_bg_idle);
 }
 
 /* ---- life cycle -------------------------------------------------------------------------- */
@@ -274,6 +314,10 @@ int workers_init(int n, const char *bind_list, int port)
         w->after_poll.data = w;
         uv_idle_init(&w->loop, &w->busy);
         w->busy.data = w;
+        uv_idle_init(&w->loop, &w->bg_idle);
+        w->bg_idle.data = w;
+        uv_timer_init(&w->loop, &w->bg_timer);
+        w->bg_timer.data = w;
         inbox_init(w);
         uv_timer_init(&w->loop, &w->cron);
         w->cron.data = w;
@@ -363,14 +407,24 @@ static void worker_stop_msg(void *arg)
 #define STOP_WAIT_MS 5000
 #define STOP_DRAIN_MS 50
 
-void workers_stop(void)
+static int quiesce_asked;
+
+void workers_quiesce(void)
 {
+    if (quiesce_asked)
+        return;
+    quiesce_asked = 1;
     for (int i = 0; i < nworkers; i++)
         worker_post(workers[i], worker_quiesce_msg, workers[i]);
     uint64_t deadline = clock_mono_ms() + STOP_WAIT_MS;
     while (atomic_load(&workers_quiesced) < nworkers && clock_mono_ms() < deadline)
         usleep(1000);
     usleep(STOP_DRAIN_MS * 1000); /* replies of work in flight reach their threads */
+}
+
+void workers_stop(void)
+{
+    workers_quiesce();
     for (int i = 0; i < nworkers; i++)
         worker_post(workers[i], worker_stop_msg, workers[i]);
     for (int i = 0; i < nworkers; i++)

@@ -49,6 +49,11 @@ typedef struct worker {
     uv_prepare_t before_poll;
     uv_check_t after_poll;
     uv_idle_t busy; /* active while the inbox has more: the next poll does not block */
+    /* Background work in slices between events (worker_background). */
+    uv_idle_t bg_idle;
+    uv_timer_t bg_timer;
+    int (*bg_fn)(void *arg);
+    void *bg_arg;
     /* Inbox: Vyukov's intrusive MPSC queue. */
     _Atomic(msg *) inbox_head;
     msg *inbox_tail;
@@ -77,8 +82,19 @@ extern _Thread_local worker *current_worker;
 /* Creates n workers and their listeners on addr:port. Returns 0 or a negative errno (bind). */
 int workers_init(int n, const char *bind, int port);
 void workers_start(void);
-/* Asks every worker to stop and waits for the threads. */
+/* Shutdown, first step: closes every listener and connection; the loops keep running so that
+ * work in flight, and a snapshot taken on the way out, can finish. Waits until all are done. */
+void workers_quiesce(void);
+/* Asks every worker to stop (quiescing first if needed) and waits for the threads. */
 void workers_stop(void);
+
+/* What a background slice returns: more to do at once, more to do a little later (waiting for
+ * something: the loop may sleep meanwhile), or finished. */
+enum { WORKER_BG_DONE = 0, WORKER_BG_MORE = 1, WORKER_BG_LATER = 2 };
+#define WORKER_BG_LATER_MS 1
+/* Runs fn(arg) in slices on the calling worker's thread, once per loop iteration between
+ * events, until it returns WORKER_BG_DONE. One background task per worker at a time. */
+void worker_background(int (*fn)(void *arg), void *arg);
 
 /* Posts fn(arg) to run on worker w's thread. Any thread may call it. */
 void worker_post(worker *w, void (*fn)(void *arg), void *arg);

@@ -481,14 +481,14 @@ def dfly_binary():
 
 @pytest.fixture
 def server_factory(request, dfly_binary, tmp_path):
-    """server_factory(*args, threads=2, port=None) starts a dfly-server with extra args;
-    every server started is stopped at teardown."""
+    """server_factory(*args, threads=2, port=None, workdir=None) starts a dfly-server with
+    extra args, in workdir (default: a new directory; pass an earlier server's workdir to
+    restart on its files); every server started is stopped at teardown."""
     servers = []
 
-    def start(*args, threads=2, port=None):
-        s = DflyServer(
-            dfly_binary, tmp_path / f"dfly{len(servers)}", args=args, threads=threads, port=port
-        )
+    def start(*args, threads=2, port=None, workdir=None):
+        workdir = workdir or tmp_path / f"dfly{len(servers)}"
+        s = DflyServer(dfly_binary, workdir, args=args, threads=threads, port=port)
         servers.append(s)
         return s.start()
 
