@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "notify.h"
 #include "server.h"
+#include "snapshot.h"
 #include "tracking.h"
 #include "zmalloc.h"
 
@@ -187,9 +188,11 @@ int db_expired(const entry *e, int64_t now_ms)
 static void expire_entry(cmd_ctx *c, shard *s, int dbid, entry **ref)
 {
     db *d = &s->dbs[dbid];
-    entry *e = table_unlink(&d->keys, ref);
     size_t klen;
-    const char *k = entry_key(e, &klen);
+    const char *k = entry_key(table_ref_entry(ref), &klen);
+    snapshot_before_write(s, dbid, k, klen);
+    entry *e = table_unlink(&d->keys, ref);
+    k = entry_key(e, &klen);
     if (db_watch_hook)
         db_watch_hook(s, dbid, k, klen);
     tracking_key_changed(s, k, klen, 0);
@@ -252,9 +255,11 @@ entry *db_lookup_read_notouch(cmd_ctx *c, const char *key, size_t len)
 
 entry *db_lookup_write(cmd_ctx *c, const char *key, size_t len)
 {
-    entry **ref = find_live(c, ctx_shard(c, key, len), key, len);
+    shard *s = ctx_shard(c, key, len);
+    entry **ref = find_live(c, s, key, len);
     if (!ref)
         return NULL;
+    snapshot_before_write(s, c->dbid, key, len); /* the caller changes the value in place */
     entry *e = table_ref_entry(ref);
     ctx_touch(c, e);
     return e;
@@ -276,7 +281,9 @@ void db_add(cmd_ctx *c, entry *e)
 {
     size_t klen;
     const char *k = entry_key(e, &klen);
-    db *d = ctx_db(c, k, klen);
+    shard *s = ctx_shard(c, k, klen);
+    db *d = &s->dbs[c->dbid];
+    snapshot_before_write(s, c->dbid, k, klen); /* a new key must not join an unwritten bucket */
     entry_init_lru(e);
     table_insert(&d->keys, e);
     if (e->has_expire)
@@ -295,6 +302,7 @@ entry *db_put(cmd_ctx *c, entry *e, int keep_ttl)
         db_add(c, e);
         return e;
     }
+    snapshot_before_write(s, c->dbid, k, klen);
     entry *old = table_ref_entry(ref);
     if (keep_ttl && old->has_expire && !e->has_expire)
         e = entry_set_expire(e, entry_expire(old));
@@ -309,7 +317,9 @@ entry *db_replace(cmd_ctx *c, entry *old, entry *n)
 {
     size_t klen;
     const char *k = entry_key(old, &klen);
-    db *d = ctx_db(c, k, klen);
+    shard *s = ctx_shard(c, k, klen);
+    snapshot_before_write(s, c->dbid, k, klen); /* normally done by the write lookup already */
+    db *d = &s->dbs[c->dbid];
     entry **ref = table_find_ref(&d->keys, k, klen);
     table_replace(&d->keys, ref, n);
     d->expires += (size_t)n->has_expire - (size_t)old->has_expire;
@@ -324,6 +334,7 @@ int db_delete(cmd_ctx *c, const char *key, size_t len)
     entry **ref = find_live(c, s, key, len);
     if (!ref)
         return 0;
+    snapshot_before_write(s, c->dbid, key, len);
     db *d = &s->dbs[c->dbid];
     entry *e = table_unlink(&d->keys, ref);
     if (e->has_expire)
@@ -336,7 +347,9 @@ entry *db_detach(cmd_ctx *c, entry *e)
 {
     size_t klen;
     const char *k = entry_key(e, &klen);
-    db *d = ctx_db(c, k, klen);
+    shard *s = ctx_shard(c, k, klen);
+    snapshot_before_write(s, c->dbid, k, klen);
+    db *d = &s->dbs[c->dbid];
     entry **ref = table_find_ref(&d->keys, k, klen);
     entry *got = table_unlink(&d->keys, ref);
     if (got->has_expire)
@@ -348,7 +361,9 @@ entry *db_set_expire(cmd_ctx *c, entry *e, int64_t when_ms)
 {
     size_t klen;
     const char *k = entry_key(e, &klen);
-    db *d = ctx_db(c, k, klen);
+    shard *s = ctx_shard(c, k, klen);
+    snapshot_before_write(s, c->dbid, k, klen);
+    db *d = &s->dbs[c->dbid];
     entry **ref = table_find_ref(&d->keys, k, klen);
     int had = e->has_expire;
     entry *n = entry_set_expire(e, when_ms);
@@ -395,6 +410,7 @@ void db_flush(shard *s, int dbid)
     /* Before clearing: WATCH is told only of the watched keys that existed (Redis 7). */
     if (db_flush_hook)
         db_flush_hook(s, dbid);
+    snapshot_flush_shard(s);
     for (int i = 0; i < s->ndbs; i++) {
         if (dbid >= 0 && i != dbid)
             continue;
@@ -408,6 +424,7 @@ void db_swap(shard *s, int id1, int id2)
 {
     if (id1 == id2)
         return;
+    snapshot_flush_shard(s);
     db tmp = s->dbs[id1];
     s->dbs[id1] = s->dbs[id2];
     s->dbs[id2] = tmp;
@@ -574,6 +591,7 @@ static int evict_one(shard *s)
     db *d = &s->dbs[best_db];
     size_t klen;
     const char *k = entry_key(best, &klen);
+    snapshot_before_write(s, best_db, k, klen);
     if (db_watch_hook)
         db_watch_hook(s, best_db, k, klen);
     tracking_key_changed(s, k, klen, 0);
@@ -606,4 +624,36 @@ int db_evict_if_needed(shard *s, int dbid_hint)
             return -1;
     }
     return zmalloc_used() > max ? -1 : 0;
+}
+
+/* ---- loading (rdb_load.c) ----------------------------------------------------------------- */
+
+/* Stores e, read from a snapshot, in database dbid of shard s, on behalf of s (its thread,
+ * while server.loading keeps commands away). A key of the same name is replaced: the later
+ * record of a file wins. The LRU/LFU data comes from the file's hints as Redis's
+ * objectSetLRUOrLFU sets it (idle seconds under an LRU policy, the counter under LFU; -1: none),
+ * else is fresh. No notification or WATCH: nothing to tell while loading. Returns 1 when a key
+ * was replaced. */
+int db_load_entry(shard *s, int dbid, entry *e, int64_t idle_secs, int freq)
+{
+    db *d = &s->dbs[dbid];
+    size_t klen;
+    const char *k = entry_key(e, &klen);
+    entry_init_lru(e);
+    if (lfu_policy() && freq >= 0)
+        e->lru = (lfu_minutes() << 8) | ((uint32_t)freq & 0xff);
+    else if (!lfu_policy() && idle_secs >= 0)
+        e->lru = (lru_clock() - (idle_secs > LRU_CLOCK_MAX ? LRU_CLOCK_MAX : (uint32_t)idle_secs)) &
+                 LRU_CLOCK_MAX;
+    snapshot_before_write(s, dbid, k, klen);
+    entry **ref = table_find_ref(&d->keys, k, klen);
+    d->expires += (size_t)e->has_expire;
+    if (!ref) {
+        table_insert(&d->keys, e);
+        return 0;
+    }
+    entry *old = table_replace(&d->keys, ref, e);
+    d->expires -= (size_t)old->has_expire;
+    entry_free(old);
+    return 1;
 }

@@ -53,6 +53,8 @@ typedef struct shard {
     /* Clients blocked on keys of this shard (blocking.c). */
     struct block_table *blocking;
     int expire_db;
+    /* The snapshot serializing this shard, if any (snapshot.c). */
+    struct snap_shard *snap;
 } shard;
 
 extern shard **shards;
@@ -176,5 +178,10 @@ extern void (*db_flush_hook)(shard *s, int dbid);
 /* Called after db_swap exchanged dbs id1 and id2 of shard s: WATCHed keys of either db that
  * exist in either must be touched. When unset, db_swap calls db_flush_hook for both dbs. */
 extern void (*db_swap_hook)(shard *s, int id1, int id2);
+
+/* Loading (rdb_load.c): stores e, read from a snapshot, in db dbid of shard s, on behalf of s;
+ * replaces a key of the same name (returns 1 then). idle_secs and freq are the file's LRU/LFU
+ * hints, -1 when absent. */
+int db_load_entry(shard *s, int dbid, entry *e, int64_t idle_secs, int freq);
 
 #endif

@@ -20,6 +20,7 @@
 #include "zmalloc.h"
 
 #define DISPATCH_MAX_KEYS 4096
+#define ERR_LOADING "LOADING Redis is loading the dataset in memory"
 #define UNKNOWN_ARGS_MAX 128
 
 static dispatch_route_fn exec_route;
@@ -211,6 +212,15 @@ int dispatch_command(client *cl, int argc, slice *argv)
         return 0;
     }
     cl->last_cmd = cmd;
+    /* While the dataset loads only CMD_LOADING commands run (Redis's processCommand); inside
+     * MULTI the refusal also aborts the transaction, as Redis's rejectCommand does. */
+    if (atomic_load(&server.loading) && !(cmd->flags & CMD_LOADING)) {
+        reply_error(c, ERR_LOADING);
+        counter_add(&current_worker->cmdstats[cmd->id].rejected, 1);
+        if (cl->flags & CLIENT_MULTI)
+            cl->flags |= CLIENT_DIRTY_EXEC;
+        return 0;
+    }
     if (script_busy_reject(c, cmd)) /* a script has run too long: BUSY (script.c) */
         return 0;
     if (pause_postpone(cl, cmd)) /* CLIENT PAUSE: held back, dispatched again at its end */

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "glob.h"
 #include "object.h"
+#include "rdb_load.h"
 #include "reply.h"
 #include "script.h"
 #include "t_server.h"
@@ -705,15 +706,20 @@ static void rdb_write_len(buf *b, uint64_t len)
     buf_append(b, out, n);
 }
 
+void function_save_rdb(buf *out)
+{
+    for (const fn_library *lib = current.head; lib; lib = lib->next) {
+        buf_append_char(out, (char)RDB_OPCODE_FUNCTION2);
+        rdb_write_len(out, lib->code_len);
+        buf_append(out, lib->code, lib->code_len);
+    }
+}
+
 static void function_dump_cmd(cmd_ctx *c)
 {
     buf b;
     buf_init(&b);
-    for (const fn_library *lib = current.head; lib; lib = lib->next) {
-        buf_append_char(&b, (char)RDB_OPCODE_FUNCTION2);
-        rdb_write_len(&b, lib->code_len);
-        buf_append(&b, lib->code, lib->code_len);
-    }
+    function_save_rdb(&b);
     unsigned char footer[DUMP_FOOTER_LEN];
     footer[0] = RDB_VERSION & 0xff;
     footer[1] = (RDB_VERSION >> 8) & 0xff;
@@ -1119,3 +1125,18 @@ command function_commands[] = {
      .subcommands = function_subcommands},
     {0},
 };
+
+/* ---- snapshots (rdb_load.h) ---------------------------------------------------------------- */
+
+/* A FUNCTION2 record of a snapshot: Redis's rdbFunctionLoad creates the library without the
+ * load timeout and refuses a name that exists. */
+int function_load_from_rdb(const char *code, size_t len, char *err, size_t errlen)
+{
+    buf msg;
+    buf_init(&msg);
+    fn_library *lib = library_create(code, len, 0, &current, 0, &msg);
+    if (!lib)
+        snprintf(err, errlen, "%.*s", (int)msg.len, msg.data ? msg.data : "");
+    buf_free(&msg);
+    return lib ? 0 : -1;
+}

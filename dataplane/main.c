@@ -11,9 +11,11 @@
 #include "clock.h"
 #include "command.h"
 #include "db.h"
+#include "loading.h"
 #include "log.h"
 #include "multi.h"
 #include "server.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "table.h"
 #include "tracking.h"
@@ -51,6 +53,27 @@ static void on_stats_timer(uv_timer_t *t)
 {
     (void)t;
     stats_cron();
+}
+
+/* The snapshot taken on the way out (SHUTDOWN, SIGTERM, SIGINT), unless SHUTDOWN NOSAVE asked
+ * otherwise, snapshots are off (empty --dbfilename) or the dataset is not completely loaded (a
+ * partial one must never replace the file). Returns the process's exit code. */
+static int shutdown_save(void)
+{
+    int flags = atomic_load(&server.shutdown_asked);
+    if ((flags & SHUTDOWN_NOSAVE) || !server.cfg.dbfilename || !*server.cfg.dbfilename)
+        return 0;
+    if (atomic_load(&server.loading)) {
+        log_warning("not saving on shutdown: the dataset was not completely loaded");
+        return 0;
+    }
+    log_info("saving the dataset before exiting");
+    char err[512];
+    if (snapshot_save_blocking(server.cfg.dbfilename, err, sizeof(err)) < 0) {
+        log_error("the snapshot on shutdown failed: %s", err);
+        return 1;
+    }
+    return 0;
 }
 
 /* The config file flags_init reads (the first bare argument, or --config's value), as an
@@ -125,6 +148,7 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* past a file size limit, write() fails with EFBIG instead */
 
     int threads = (int)server.cfg.threads;
     if (threads <= 0) {
@@ -154,6 +178,10 @@ int main(int argc, char **argv)
         return 1;
     log_info("dfly-server v%s starting: %d threads, maxmemory %lld bytes (%s), pid %d",
              DFLY_VERSION, threads, server.cfg.maxmemory, zmalloc_lib(), (int)getpid());
+    /* Before the workers run, so that no command slips in before server.loading is set; the
+     * loader's batches wait in the workers' inboxes until then. */
+    if (loading_start() < 0)
+        return 1;
     workers_start();
 
     uv_signal_init(&main_loop, &sig_term);
@@ -165,6 +193,11 @@ int main(int argc, char **argv)
     uv_run(&main_loop, UV_RUN_DEFAULT);
     uv_timer_stop(&stats_timer);
 
+    loading_stop(); /* a load in progress stops first: it needs the workers */
+    workers_quiesce();
+    int exit_code = shutdown_save();
+    if (loading_failed())
+        exit_code = 1; /* as Redis exits when its dataset does not load */
     workers_stop();
     multi_shards_free(); /* watch registrations live in the shards */
     tracking_shutdown();
@@ -180,5 +213,5 @@ int main(int argc, char **argv)
     uv_loop_close(&main_loop);
     flags_free(server_flags);
     free(server.config_file);
-    return 0;
+    return exit_code;
 }

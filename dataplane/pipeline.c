@@ -59,7 +59,9 @@ static pipeline *pl_get(client *cl)
 int pipeline_squashable(client *cl, int argc, const slice *argv, const command **out_cmd,
                         int *out_shard)
 {
+    /* While loading, every request passes dispatch_command's -LOADING gate. */
     if (cl->rp.type != 1 || connection_auth_required(cl) || pause_requested() || script_busy() ||
+        atomic_load(&server.loading) ||
         (cl->flags & (CLIENT_MULTI | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
                       CLIENT_MONITOR | CLIENT_PUBSUB)))
         return 0;

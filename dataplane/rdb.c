@@ -12,6 +12,7 @@
 #include "lzf.h"
 #include "quicklist.h"
 #include "rdb_listpack.h"
+#include "rdb_stream.h"
 #include "server.h"
 #include "zmalloc.h"
 #include "zset.h"
@@ -368,6 +369,7 @@ int rdb_save_object(buf *out, const entry *e)
     case OBJ_SET: rdb_save_set(out, e); return 0;
     case OBJ_HASH: rdb_save_hash(out, e); return 0;
     case OBJ_ZSET: rdb_save_zset(out, e); return 0;
+    case OBJ_STREAM: rdb_save_stream(out, e); return 0;
     default: return -1;
     }
 }
@@ -908,6 +910,9 @@ entry *rdb_load_object(rdb_reader *r, int type, const char *key, size_t klen)
     case RDB_TYPE_ZSET:
     case RDB_TYPE_ZSET_2: return rdb_load_zset(r, type, key, klen);
     case RDB_TYPE_ZSET_LISTPACK: return rdb_load_zset_listpack(r, key, klen);
+    case RDB_TYPE_STREAM_LISTPACKS:
+    case RDB_TYPE_STREAM_LISTPACKS_2:
+    case RDB_TYPE_STREAM_LISTPACKS_3: return rdb_load_stream(r, type, key, klen);
     default: return NULL;
     }
 }

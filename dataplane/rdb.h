@@ -40,7 +40,8 @@ enum rdb_type {
     RDB_TYPE_ZSET_LISTPACK = 17,
     RDB_TYPE_LIST_QUICKLIST_2 = 18,
     RDB_TYPE_STREAM_LISTPACKS_2 = 19,
-    RDB_TYPE_SET_LISTPACK = 20, /* Redis 7.2 (RDB 11): read, never written */
+    RDB_TYPE_SET_LISTPACK = 20,       /* Redis 7.2 (RDB 11): read, never written */
+    RDB_TYPE_STREAM_LISTPACKS_3 = 21, /* Redis 7.2 (RDB 11): read, never written */
 };
 
 /* ---- primitives (also for the snapshot writer and loader) --------------------------------- */
@@ -73,7 +74,7 @@ void rdb_str_free(rdb_str *s);
 /* ---- values -------------------------------------------------------------------------------- */
 
 /* Appends e's value as its RDB type byte followed by the value. Returns 0, or -1 (nothing
- * appended) when the value has no RDB form we write (streams, modules). */
+ * appended) when the value has no RDB form we write (modules). */
 int rdb_save_object(buf *out, const entry *e);
 /* Reads a value of RDB type `type` and returns it as a new entry for key (no expiry), owned by
  * the caller; NULL when the type is unknown or unsupported, the input is malformed, or the value

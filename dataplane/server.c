@@ -5,7 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pubsub.h" /* OBUF_LIMIT_DEFAULT */
+#include "loading.h" /* loading_key_load_delay */
+#include "pubsub.h"  /* OBUF_LIMIT_DEFAULT */
 
 struct server server;
 
@@ -75,6 +76,9 @@ const flag_def server_flags[] = {
      "base name of the journal's files"},
     {"aof_load_truncated", FLAG_BOOL, C(aof_load_truncated), "yes",
      "at start, cut a journal whose last record is torn (else refuse to start)"},
+    {"key_load_delay", FLAG_INT, &loading_key_load_delay, "0",
+     "testing aid: microseconds to sleep per key loaded at start, to make loading last", 0,
+     1000000},
     {"notify_keyspace_events", FLAG_STR, C(notify_keyspace_events), "",
      "keyspace notification classes, Redis's letters (K E g $ l s h z x e t m d n A)"},
     {"client_output_buffer_limit", FLAG_STR, C(client_output_buffer_limit), OBUF_LIMIT_DEFAULT,

@@ -27,8 +27,8 @@
 #include "server.h"
 #include "zmalloc.h"
 
-#define SF_DELETED (1 << 0)
-#define SF_SAMEFIELDS (1 << 1)
+#define SF_DELETED STREAM_ENTRY_DELETED
+#define SF_SAMEFIELDS STREAM_ENTRY_SAMEFIELDS
 
 /* Redis's STREAM_LISTPACK_MAX_SIZE: the largest node, and the largest entry. */
 #define STREAM_NODE_MAX_SIZE (1u << 30)
@@ -409,6 +409,72 @@ static int node_same_fields(const snode *n, const slice *fv, long nfields)
     return 1;
 }
 
+/* What an entry takes: bytes in our node, and bytes in Redis's listpack. */
+typedef struct entry_sizes {
+    uint64_t msd, seqz; /* ms delta, zigzag seq delta */
+    size_t body;        /* before the backlen */
+    size_t need;        /* with the backlen */
+    uint64_t rsize;     /* Redis's listpack bytes */
+} entry_sizes;
+
+/* Sizes of entry id (fields fv, or only their values with SF_SAMEFIELDS) under master. */
+static void entry_measure(const stream_id *master, const stream_id *id, int flags, const slice *fv,
+                          long nfields, entry_sizes *sz)
+{
+    int same = (flags & SF_SAMEFIELDS) != 0;
+    int64_t seqd = (int64_t)(id->seq - master->seq);
+    sz->msd = id->ms - master->ms;
+    sz->seqz = zigzag(seqd);
+    sz->body = 1 + uv_len(sz->msd) + uv_len(sz->seqz) + (same ? 0 : uv_len((uint64_t)nfields));
+    sz->rsize =
+        rlp_int(flags) + rlp_int((int64_t)sz->msd) + rlp_int(seqd) + (same ? 0 : rlp_int(nfields));
+    for (long i = 0; i < nfields; i++) {
+        if (!same) {
+            sz->body += el_size(fv[2 * i].p, fv[2 * i].len);
+            sz->rsize += rlp_str(fv[2 * i].p, fv[2 * i].len);
+        }
+        sz->body += el_size(fv[2 * i + 1].p, fv[2 * i + 1].len);
+        sz->rsize += rlp_str(fv[2 * i + 1].p, fv[2 * i + 1].len);
+    }
+    int64_t lp_count = nfields + 3 + (same ? 0 : nfields + 1); /* elements of the entry */
+    sz->rsize += rlp_int(lp_count);
+    sz->need = sz->body + uv_len(sz->body);
+}
+
+/* Appends entry id to node n (master ID master), growing the node as needed; a DELETED entry
+ * counts as a tombstone. Returns the node's new address (the caller updates the index). */
+static snode *node_add_entry(stream *s, snode *n, const stream_id *master, const stream_id *id,
+                             int flags, const slice *fv, long nfields)
+{
+    entry_sizes sz;
+    entry_measure(master, id, flags, fv, nfields, &sz);
+    if (n->used + sz.need > n->cap) {
+        size_t grow = n->cap / 2 > SNODE_GROW_MIN ? n->cap / 2 : SNODE_GROW_MIN;
+        size_t cap = n->used + sz.need > n->cap + grow ? n->used + sz.need : n->cap + grow;
+        n = node_resize(s, n, cap);
+    }
+    int same = (flags & SF_SAMEFIELDS) != 0;
+    unsigned char *p = n->data + n->used;
+    *p++ = (unsigned char)flags;
+    p = uv_put(p, sz.msd);
+    p = uv_put(p, sz.seqz);
+    if (!same)
+        p = uv_put(p, (uint64_t)nfields);
+    for (long i = 0; i < nfields; i++) {
+        if (!same)
+            p = el_put(p, fv[2 * i].p, fv[2 * i].len);
+        p = el_put(p, fv[2 * i + 1].p, fv[2 * i + 1].len);
+    }
+    p = bl_put(p, sz.body);
+    n->used = (uint32_t)(p - n->data);
+    if (flags & SF_DELETED)
+        n->deleted++;
+    else
+        n->count++;
+    n->rbase = (uint32_t)(n->rbase + sz.rsize);
+    return n;
+}
+
 /* Decodes the entry at off. */
 static void entry_parse(const snode *n, const stream_id *master, uint32_t off, sentry *e)
 {
@@ -539,50 +605,18 @@ int stream_append(stream *s, const slice *fv, long nfields, const stream_id *use
         }
     }
     int same = n ? node_same_fields(n, fv, nfields) : 1;
-    uint64_t msd = id.ms - master.ms, seqz = zigzag((int64_t)(id.seq - master.seq));
-    if (!n)
-        msd = seqz = 0;
-    size_t body = 1 + uv_len(msd) + uv_len(seqz) + (same ? 0 : uv_len((uint64_t)nfields));
-    uint64_t rsize = rlp_int(same ? SF_SAMEFIELDS : 0) + rlp_int((int64_t)msd) +
-                     rlp_int(n ? (int64_t)(id.seq - master.seq) : 0) +
-                     (same ? 0 : rlp_int(nfields));
-    for (long i = 0; i < nfields; i++) {
-        if (!same) {
-            body += el_size(fv[2 * i].p, fv[2 * i].len);
-            rsize += rlp_str(fv[2 * i].p, fv[2 * i].len);
-        }
-        body += el_size(fv[2 * i + 1].p, fv[2 * i + 1].len);
-        rsize += rlp_str(fv[2 * i + 1].p, fv[2 * i + 1].len);
-    }
-    int64_t lp_count = nfields + 3 + (same ? 0 : nfields + 1); /* elements of the entry */
-    rsize += rlp_int(lp_count);
-    size_t need = body + uv_len(body);
-
+    int flags = same ? SF_SAMEFIELDS : 0;
     if (!n) {
-        n = node_new(s, fv, nfields, need);
+        entry_sizes sz;
+        entry_measure(&id, &id, flags, fv, nfields, &sz);
+        n = node_new(s, fv, nfields, sz.need);
+        n = node_add_entry(s, n, &id, &id, flags, fv, nfields);
         idtree_insert(&s->nodes, &id, n);
-        master = id;
-    } else if (n->used + need > n->cap) {
-        size_t grow = n->cap / 2 > SNODE_GROW_MIN ? n->cap / 2 : SNODE_GROW_MIN;
-        size_t cap = n->used + need > n->cap + grow ? n->used + need : n->cap + grow;
-        n = node_resize(s, n, cap);
-        idtree_set_val(&it, n);
+    } else {
+        snode *grown = node_add_entry(s, n, &master, &id, flags, fv, nfields);
+        if (grown != n)
+            idtree_set_val(&it, grown);
     }
-    unsigned char *p = n->data + n->used;
-    *p++ = (unsigned char)(same ? SF_SAMEFIELDS : 0);
-    p = uv_put(p, msd);
-    p = uv_put(p, seqz);
-    if (!same)
-        p = uv_put(p, (uint64_t)nfields);
-    for (long i = 0; i < nfields; i++) {
-        if (!same)
-            p = el_put(p, fv[2 * i].p, fv[2 * i].len);
-        p = el_put(p, fv[2 * i + 1].p, fv[2 * i + 1].len);
-    }
-    p = bl_put(p, body);
-    n->used = (uint32_t)(p - n->data);
-    n->count++;
-    n->rbase = (uint32_t)(n->rbase + rsize);
 
     s->length++;
     s->entries_added++;
@@ -1059,6 +1093,87 @@ void stream_nack_drop(stream_cg *cg, const stream_id *id, stream_nack *nack)
     if (nack->consumer)
         idtree_remove(&nack->consumer->pel, id, NULL);
     stream_nack_free(nack);
+}
+
+/* ---- raw nodes (the RDB codec) ------------------------------------------------------------ */
+
+void stream_node_open(stream_node_reader *nr, const void *node, const stream_id *master,
+                      uint32_t *count, uint32_t *deleted, long *master_fields)
+{
+    const snode *n = node;
+    nr->node = node;
+    nr->master = *master;
+    nr->pos = n->first;
+    nr->flags = 0;
+    *master_fields = node_master_fields(n, &nr->fp);
+    nr->mfp = nr->fp;
+    *count = n->count;
+    *deleted = n->deleted;
+}
+
+void stream_node_master_field(stream_node_reader *nr, const char **f, size_t *len)
+{
+    nr->fp = el_get(nr->fp, f, len, nr->ftmp);
+}
+
+int stream_node_next(stream_node_reader *nr, stream_id *id, int *flags, long *nfields)
+{
+    const snode *n = nr->node;
+    if (nr->pos >= n->used)
+        return 0;
+    sentry e;
+    entry_parse(n, &nr->master, nr->pos, &e);
+    nr->pos = e.next;
+    nr->flags = e.flags;
+    nr->fp = e.fields;
+    node_master_fields(n, &nr->mfp);
+    *id = e.id;
+    *flags = e.flags;
+    *nfields = e.nfields;
+    return 1;
+}
+
+void stream_node_field(stream_node_reader *nr, const char **f, size_t *flen, const char **v,
+                       size_t *vlen)
+{
+    if (nr->flags & SF_SAMEFIELDS)
+        nr->mfp = el_get(nr->mfp, f, flen, nr->ftmp);
+    else
+        nr->fp = el_get(nr->fp, f, flen, nr->ftmp);
+    nr->fp = el_get(nr->fp, v, vlen, nr->vtmp);
+}
+
+void *stream_node_create(stream *s, const slice *fv, long nfields)
+{
+    return node_new(s, fv, nfields, 0);
+}
+
+void *stream_node_append(stream *s, void *node, const stream_id *master, const stream_id *id,
+                         int flags, const slice *fv, long nfields)
+{
+    snode *n = node;
+    entry_sizes sz;
+    entry_measure(master, id, flags, fv, nfields, &sz);
+    if ((uint64_t)n->used + sz.need > STREAM_NODE_MAX_SIZE)
+        return NULL;
+    return node_add_entry(s, n, master, id, flags, fv, nfields);
+}
+
+int stream_node_index(stream *s, const stream_id *master, void *node)
+{
+    snode *n = node;
+    if (n->used < n->cap)
+        n = node_resize(s, n, n->used);
+    if (!idtree_insert(&s->nodes, master, n)) {
+        node_free(s, n);
+        return -1;
+    }
+    return 0;
+}
+
+void stream_node_discard(stream *s, void *node)
+{
+    node_free(s, node);
 }
 
 /* ---- copies and sizes -------------------------------------------------------------------- */

@@ -168,4 +168,44 @@ void stream_nack_free(stream_nack *nack);
 /* Removes a nack from the group and its consumer and frees it. */
 void stream_nack_drop(stream_cg *cg, const stream_id *id, stream_nack *nack);
 
+/* ---- raw nodes: the RDB codec (rdb_stream.c) reads and builds a stream node by node ------- */
+
+/* Entry flags, the same bits as Redis's STREAM_ITEM_FLAG_*. */
+#define STREAM_ENTRY_DELETED (1 << 0)    /* a tombstone */
+#define STREAM_ENTRY_SAMEFIELDS (1 << 1) /* has its node's master fields: only values stored */
+
+/* Reads one node of s->nodes as it is: master fields, then every entry, tombstones included. */
+typedef struct stream_node_reader {
+    const void *node;
+    stream_id master;
+    uint32_t pos; /* next entry */
+    int flags;    /* of the current entry */
+    const unsigned char *fp, *mfp;
+    char ftmp[OBJ_INT_STR_MAX], vtmp[OBJ_INT_STR_MAX];
+} stream_node_reader;
+
+/* Opens node (the value of master in s->nodes); gives its live entries, tombstones and number
+ * of master fields. */
+void stream_node_open(stream_node_reader *nr, const void *node, const stream_id *master,
+                      uint32_t *count, uint32_t *deleted, long *master_fields);
+/* The next master field name: call it master_fields times, before stream_node_next. */
+void stream_node_master_field(stream_node_reader *nr, const char **f, size_t *len);
+/* The next entry: 1 with its ID, STREAM_ENTRY_* flags and number of fields; 0 at the end. */
+int stream_node_next(stream_node_reader *nr, stream_id *id, int *flags, long *nfields);
+/* The next field and value of the current entry; valid until the reader moves. */
+void stream_node_field(stream_node_reader *nr, const char **f, size_t *flen, const char **v,
+                       size_t *vlen);
+
+/* Building: a node whose master fields are the field names fv[2i] of nfields pairs (values are
+ * not read), then its entries in increasing ID order, each >= master (the caller checks order,
+ * counts and field numbers). With STREAM_ENTRY_SAMEFIELDS only the values fv[2i+1] are read
+ * and nfields must be the master's count. stream_node_append returns the node's new address,
+ * or NULL (node unchanged) when it would pass the largest node size. stream_node_index puts the
+ * node in s->nodes under master: 0, or -1 (and the node is freed) when that key exists. */
+void *stream_node_create(stream *s, const slice *fv, long nfields);
+void *stream_node_append(stream *s, void *node, const stream_id *master, const stream_id *id,
+                         int flags, const slice *fv, long nfields);
+int stream_node_index(stream *s, const stream_id *master, void *node);
+void stream_node_discard(stream *s, void *node);
+
 #endif
