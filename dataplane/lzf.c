@@ -9,8 +9,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "zmalloc.h"
-
 #define LZF_MAX_LITERAL 32          /* bytes in one literal run */
 #define LZF_MAX_OFFSET (1 << 13)    /* back references reach this far */
 #define LZF_SHORT_LEN_MAX 7         /* len field value meaning "a length byte follows" */
@@ -20,10 +18,22 @@
 #define LZF_HASH_SIZE (1u << LZF_HASH_LOG)
 #define LZF_HASH_MUL 2654435761u /* Knuth's multiplicative hash */
 
-static uint32_t lzf_hash(const uint8_t *p)
+#define LZF_HASH_LOG_MIN 8
+
+static uint32_t lzf_hash(const uint8_t *p, int hlog)
 {
     uint32_t v = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-    return (v * LZF_HASH_MUL) >> (32 - LZF_HASH_LOG);
+    return (v * LZF_HASH_MUL) >> (32 - hlog);
+}
+
+/* A hash table about twice the input's size (within limits): clearing it costs in proportion
+ * to the input, which matters when many short strings are compressed (snapshots). */
+static int lzf_hash_log(size_t in_len)
+{
+    int hlog = LZF_HASH_LOG_MIN;
+    while (hlog < LZF_HASH_LOG && ((size_t)1 << hlog) < 2 * in_len)
+        hlog++;
+    return hlog;
 }
 
 /* Output state: op the next byte, ctrl the pending literal run's control byte. */
@@ -85,12 +95,14 @@ size_t lzf_compress(const void *in, size_t in_len, void *out, size_t out_len)
     if (!in_len || !out_len)
         return 0;
     const uint8_t *base = in, *ip = base, *in_end = base + in_len;
-    /* Positions + 1 (0: empty). Sized for the stack of a worker would be 64 KiB: allocate. */
-    uint32_t *htab = zcalloc(LZF_HASH_SIZE * sizeof(uint32_t));
+    /* Positions + 1 (0: empty); one table per thread, cleared as far as this input uses it. */
+    static _Thread_local uint32_t htab[LZF_HASH_SIZE];
+    int hlog = lzf_hash_log(in_len);
+    memset(htab, 0, ((size_t)1 << hlog) * sizeof(uint32_t));
     lzf_out o = {out, (uint8_t *)out + out_len, NULL, 0};
     int ok = lzf_open_run(&o);
     while (ok && in_end - ip >= LZF_MIN_MATCH) {
-        uint32_t h = lzf_hash(ip);
+        uint32_t h = lzf_hash(ip, hlog);
         size_t pos = (size_t)(ip - base);
         const uint8_t *ref = htab[h] ? base + htab[h] - 1 : NULL;
         htab[h] = (uint32_t)(pos + 1);
@@ -108,7 +120,6 @@ size_t lzf_compress(const void *in, size_t in_len, void *out, size_t out_len)
     }
     while (ok && ip < in_end)
         ok = lzf_literal(&o, *ip++);
-    zfree(htab);
     if (!ok)
         return 0;
     lzf_close_run(&o);

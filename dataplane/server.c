@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cron.h"
 #include "loading.h" /* loading_key_load_delay */
 #include "pubsub.h"  /* OBUF_LIMIT_DEFAULT */
 
@@ -152,5 +153,14 @@ int server_config_apply(char *err, size_t errlen)
     server.policy = p;
     if (server.cfg.cache_mode && server.policy == MAXMEMORY_NOEVICTION)
         server.policy = MAXMEMORY_ALLKEYS_LRU;
+    if (server.cfg.snapshot_cron && *server.cfg.snapshot_cron) {
+        cron_expr e;
+        char why[FLAGS_ERR_MAX];
+        if (cron_parse(server.cfg.snapshot_cron, &e, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "invalid --snapshot_cron '%s': %s", server.cfg.snapshot_cron,
+                     why);
+            return -1;
+        }
+    }
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cron.h"
 #include "db.h"
 #include "glob.h"
 #include "log.h"
@@ -94,6 +95,16 @@ static int check_appendonly(const char *v, char *out, size_t outlen, char *err, 
         return -1;
     }
     snprintf(out, outlen, "no");
+    return 0;
+}
+
+/* "" or a 5-field cron expression (cron.h). */
+static int check_snapshot_cron(const char *v, char *out, size_t outlen, char *err, size_t errlen)
+{
+    cron_expr e;
+    if (*v && cron_parse(v, &e, err, errlen) < 0)
+        return -1;
+    snprintf(out, outlen, "%s", v);
     return 0;
 }
 
@@ -241,6 +252,7 @@ static const config_rule config_rules[] = {
     {"active-expire-enabled", NULL, NULL},
     {"protected-mode", NULL, NULL},
     {"save", check_save, NULL},
+    {"snapshot-cron", check_snapshot_cron, NULL},
     {"appendonly", check_appendonly, NULL},
     {"appendfsync", check_appendfsync, NULL},
     {"notify-keyspace-events", check_notify, NULL},

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "client.h"
 #include "command.h"
+#include "cron.h"
 #include "db.h"
 #include "log.h"
 #include "reply.h"
@@ -26,7 +27,11 @@ static struct {
     int scheduled;       /* BGSAVE SCHEDULE asked while a snapshot ran */
     int64_t last_try_ms; /* last automatic start */
     int last_failed;     /* the last automatic snapshot failed */
-} sched;
+    char *cron_text;     /* the --snapshot_cron value `cron` was parsed from */
+    cron_expr cron;
+    int cron_ok;
+    int64_t cron_next; /* unix seconds of the next cron snapshot, -1: none */
+} sched = {.cron_next = -1};
 
 static int snapshots_enabled(void)
 {
@@ -188,16 +193,45 @@ static int save_point_reached(int64_t now_s)
     return 0;
 }
 
+/* The next cron time after now, parsed again when --snapshot_cron changed (CONFIG SET). */
+static void cron_refresh(int64_t now_s)
+{
+    const char *text = server.cfg.snapshot_cron ? server.cfg.snapshot_cron : "";
+    if (sched.cron_text && !strcmp(sched.cron_text, text))
+        return;
+    free(sched.cron_text);
+    sched.cron_text = strdup(text);
+    sched.cron_ok = 0;
+    sched.cron_next = -1;
+    if (!*text)
+        return;
+    char err[SAVE_ERR_MAX];
+    if (cron_parse(text, &sched.cron, err, sizeof(err)) < 0) {
+        log_warning("snapshot_cron '%s' is invalid: %s", text, err);
+        return;
+    }
+    sched.cron_ok = 1;
+    sched.cron_next = cron_next(&sched.cron, now_s, NULL);
+}
+
 void save_cron(void)
 {
     if (!snapshots_enabled() || server.loading)
         return;
     int64_t now_s = clock_wall_ms() / 1000;
+    cron_refresh(now_s);
+    int cron_due = sched.cron_ok && sched.cron_next >= 0 && now_s >= sched.cron_next;
+    if (cron_due)
+        sched.cron_next = cron_next(&sched.cron, now_s, NULL);
     if (snapshot_in_progress())
         return;
     if (sched.scheduled) {
         sched.scheduled = 0;
         auto_start("BGSAVE SCHEDULE");
+        return;
+    }
+    if (cron_due) {
+        auto_start("snapshot_cron");
         return;
     }
     int may_retry =

@@ -330,3 +330,29 @@ def test_empty_dbfilename_disables_snapshots(server_factory):
         c.save()
     s.stop()
     assert not list(s.workdir.glob("*.rdb"))
+
+
+def test_snapshot_cron(server_factory):
+    s = server_factory("--snapshot_cron", "* * * * *")
+    c = s.client()
+    c.set("k", "v")
+    # Every minute, at second 0: within 61 s one snapshot starts.
+    deadline = time.monotonic() + 65
+    while c.info("persistence")["rdb_saves"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert c.info("persistence")["rdb_saves"] >= 1
+    assert "snapshot: starting (snapshot_cron)" in s.log()
+    check_rdb(s.workdir / "dump.rdb")
+
+
+def test_snapshot_cron_is_validated(dfly_binary, r, tmp_path):
+    with pytest.raises(redis.ResponseError, match="minute"):
+        r.config_set("snapshot_cron", "61 * * * *")
+    r.config_set("snapshot_cron", "*/5 * * * *")
+    assert r.config_get("snapshot_cron") == {"snapshot_cron": "*/5 * * * *"}
+    res = subprocess.run(
+        [dfly_binary, "--port", "0", "--dir", str(tmp_path), "--snapshot_cron", "61 * * * *"],
+        capture_output=True, text=True, timeout=CHECK_TIMEOUT_S,
+    )
+    assert res.returncode == 2
+    assert "invalid --snapshot_cron '61 * * * *': minute" in res.stderr
