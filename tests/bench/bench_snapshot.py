@@ -1,21 +1,17 @@
-#!/ usr / bin / python3
-""
-    "Snapshots, dfly-server against Debian's redis-server 7.0, in one run.
+#!/usr/bin/python3
+"""Snapshots, dfly-server against Debian's redis-server 7.0, in one run.
 
-    tests /
-    bench /
-    bench_snapshot
-        .py[--dfly build / dataplane / dfly - server][--keys 1000000][--size 100][--threads 2]
+    tests/bench/bench_snapshot.py [--dfly build/dataplane/dfly-server] [--keys 1000000]
+                                  [--size 100] [--threads 2]
 
-    For each server : DEBUG POPULATE<keys>
-                          keys of<size>
-                              bytes,
-    then 1. SAVE : wall time and file size;
+For each server: DEBUG POPULATE <keys> keys of <size> bytes, then
+  1. SAVE: wall time and file size;
   2. BGSAVE while redis-benchmark writes (SET over the same key space, 50 clients): the peak
      memory of all the server's processes while the snapshot runs, against the server's RSS
-     just before it (with the writers already connected and writing). Redis forks a child for BGSAVE, so its processes are summed; both the sum
-     of RSS (what the issue asks for; it counts pages shared by parent and child twice) and the
-     sum of PSS (shared pages split between them) are reported.
+     just before it (with the writers already connected and writing). Redis forks a child for
+     BGSAVE, so its processes are summed; both the sum of RSS (what the issue asks for; it
+     counts pages shared by parent and child twice) and the sum of PSS (shared pages split
+     between them) are reported.
 Prints each figure and the ratio dfly/redis. Servers run on free 127.0.0.1 ports in temporary
 directories and are always stopped. Not a test: the figures go into docs/benchmarks.md.
 """
@@ -47,7 +43,7 @@ def free_port():
 def tree_pids(root):
     """root and its descendants (Redis's BGSAVE child)."""
     pids = [root]
-  try:
+    try:
         for tid in os.listdir(f"/proc/{root}/task"):
             with open(f"/proc/{root}/task/{tid}/children") as f:
                 for c in f.read().split():
@@ -59,7 +55,8 @@ def tree_pids(root):
 
 def mem_kb(pid):
     """(rss, pss) of pid in KiB, 0 when it is gone."""
-            try : with open(f "/proc/{pid}/smaps_rollup") as f:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
             rss = pss = 0
             for line in f:
                 if line.startswith("Rss:"):
@@ -159,7 +156,9 @@ def measure(server, keys, size):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap.add_argument("--dfly", default=os.path.join(root, "build", "dataplane", "dfly-server"))
     ap.add_argument("--redis", default="/usr/bin/redis-server")
@@ -167,15 +166,15 @@ def main():
     ap.add_argument("--size", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    results =
-                {}
+    results = {}
     for name, argv in (
         ("dfly", [a.dfly, "--threads", str(a.threads), "--bind", "127.0.0.1"]),
         ("redis", [a.redis, "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
                    "--enable-debug-command", "yes"]),
     ):
         s = Server(name, argv)
-                try : results[name] = measure(s, a.keys, a.size)
+        try:
+            results[name] = measure(s, a.keys, a.size)
         finally:
             s.stop()
     print(f"{a.keys} keys of {a.size} bytes; BGSAVE under redis-benchmark SET -c {BENCH_CLIENTS}")
