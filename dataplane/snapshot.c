@@ -85,6 +85,7 @@ typedef struct snap_job {
     atomic_int shards_left;
     int64_t start_ms;
     uint64_t dirty_at_point;
+    _Atomic uint64_t keys_total; /* keys at the point in time (INFO current_save_keys_total) */
     /* The writer thread and its queue. */
     pthread_t writer;
     pthread_mutex_t mu;
@@ -478,6 +479,7 @@ static void point_body(void *arg)
         for (int d = 0; d < s->ndbs; d++) {
             table *t = &s->dbs[d].keys;
             t->frozen = 1;
+            atomic_fetch_add(&j->keys_total, table_count(t));
             for (int arr = 0; arr < 2; arr++) {
                 size_t n = t->buckets[arr] ? t->size[arr] : 0;
                 ss->dbs[d].nbits[arr] = n;
@@ -642,9 +644,10 @@ uint64_t snapshot_changes_since_save(void)
 void snapshot_info(buf *out)
 {
     snap_job *j = atomic_load(&snap_stats.running);
-    uint64_t processed = 0;
+    uint64_t processed = 0, total = 0;
     int64_t current = -1;
     if (j) {
+        total = atomic_load(&j->keys_total);
         for (int i = 0; i < server.nshards && j->shards; i++)
             processed += atomic_load(&j->shards[i].keys);
         current = (clock_wall_ms() - j->start_ms) / 1000;
@@ -654,7 +657,7 @@ void snapshot_info(buf *out)
                "current_cow_size:0\r\n"
                "current_fork_perc:0.00\r\n"
                "current_save_keys_processed:%llu\r\n"
-               "current_save_keys_total:0\r\n"
+               "current_save_keys_total:%llu\r\n"
                "rdb_changes_since_last_save:%llu\r\n"
                "rdb_bgsave_in_progress:%d\r\n"
                "rdb_last_save_time:%lld\r\n"
@@ -663,8 +666,9 @@ void snapshot_info(buf *out)
                "rdb_current_bgsave_time_sec:%lld\r\n"
                "rdb_saves:%lld\r\n"
                "rdb_last_cow_size:0\r\n",
-               (unsigned long long)processed, (unsigned long long)snapshot_changes_since_save(),
-               j ? 1 : 0, (long long)atomic_load(&server.lastsave),
+               (unsigned long long)processed, (unsigned long long)total,
+               (unsigned long long)snapshot_changes_since_save(), j ? 1 : 0,
+               (long long)atomic_load(&server.lastsave),
                atomic_load(&snap_stats.last_status_ok) ? "ok" : "err",
                (long long)atomic_load(&snap_stats.last_time_sec), (long long)current,
                (long long)atomic_load(&snap_stats.saves));

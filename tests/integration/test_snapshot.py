@@ -14,6 +14,7 @@ import dataset
 
 REDIS_CHECK_RDB = "/usr/bin/redis-check-rdb"
 SAVE_WAIT_S = 60  # bound on waiting for a background snapshot
+SLOW_S = 120  # socket timeout for DEBUG POPULATE/DIGEST of big datasets (sanitizer builds)
 POLL_S = 0.02
 CHECK_TIMEOUT_S = 60
 
@@ -57,7 +58,7 @@ def redis_digest_of(redis_server_factory, path):
     rs.stop()
     shutil.copy(path, rs.workdir / "loaded.rdb")
     rs.start()
-    c = rs.client(decode_responses=True)
+    c = rs.client(decode_responses=True, socket_timeout=SLOW_S)
     return dataset.digest(c), c
 
 
@@ -130,7 +131,8 @@ def test_bgsave_info_and_lastsave(server, r):
     check_rdb(server.workdir / "dump.rdb")
 
 
-def test_bgsave_while_one_runs(server, r):
+def test_bgsave_while_one_runs(server):
+    r = server.client(socket_timeout=SLOW_S)
     r.execute_command("DEBUG", "POPULATE", 300000, "key", 100)
     assert raw(r, "BGSAVE") == "Background saving started"
     saw_error = saw_schedule = False
@@ -188,7 +190,8 @@ def writer(port, stop, acked, prefix):
         c.connection_pool.disconnect()
 
 
-def test_bgsave_is_a_point_in_time_while_clients_write(server, r, redis_server_factory):
+def test_bgsave_is_a_point_in_time_while_clients_write(server, redis_server_factory):
+    r = server.client(socket_timeout=SLOW_S)
     r.execute_command("DEBUG", "POPULATE", 400000, "key", 64)
     r.hset("h", mapping={f"f{i}": i for i in range(1000)})
     expected = dataset.digest(r)
@@ -216,7 +219,8 @@ def test_bgsave_is_a_point_in_time_while_clients_write(server, r, redis_server_f
     print(f"pipelines acknowledged while the snapshot ran: {writes_during}")
 
 
-def test_flushall_during_bgsave_keeps_the_snapshot_whole(server, r, redis_server_factory):
+def test_flushall_during_bgsave_keeps_the_snapshot_whole(server, redis_server_factory):
+    r = server.client(socket_timeout=SLOW_S)
     r.execute_command("DEBUG", "POPULATE", 300000, "key", 32)
     expected = dataset.digest(r)
     assert raw(r, "BGSAVE") == "Background saving started"
@@ -228,7 +232,8 @@ def test_flushall_during_bgsave_keeps_the_snapshot_whole(server, r, redis_server
     assert rc.get("after") is None
 
 
-def test_swapdb_during_bgsave(server, r, redis_server_factory):
+def test_swapdb_during_bgsave(server, redis_server_factory):
+    r = server.client(socket_timeout=SLOW_S)
     r.execute_command("DEBUG", "POPULATE", 200000, "key", 16)
     r.execute_command("SELECT", 0)
     expected = dataset.digest(r)
