@@ -34,6 +34,8 @@
 #define TZ_LAST_WEEK 5
 #define TZ_JULIAN_MAX 365
 #define TZ_LEAP_DAY_OF_YEAR 60 /* J60 is March 1st: Jn never counts February 29 */
+/* Transitions tz_local_to_utc looks at around one local time: real zones have a few at most. */
+#define TZ_WINDOW_TRANSITIONS_MAX 256
 
 /* The day a POSIX rule names: Jn (1-365, no Feb 29), n (0-365) or Mm.w.d. */
 enum tz_rule_kind { RULE_JULIAN1, RULE_JULIAN0, RULE_MONTH };
@@ -186,6 +188,7 @@ static int32_t rule_offset_at(const tz_posix *p, int64_t t)
 {
     if (!p->has_dst)
         return p->std_off;
+    t = t < -TZ_TIME_LIMIT ? -TZ_TIME_LIMIT : t > TZ_TIME_LIMIT ? TZ_TIME_LIMIT : t;
     tz_event ev[RULE_EVENTS];
     rule_events(p, year_of(t), ev);
     /* Before the first event of the previous year: the opposite of that event's state. */
@@ -197,8 +200,9 @@ static int32_t rule_offset_at(const tz_posix *p, int64_t t)
 
 static int rule_next_transition(const tz_posix *p, int64_t t, int64_t *when)
 {
-    if (!p->has_dst)
+    if (!p->has_dst || t >= TZ_TIME_LIMIT)
         return 0;
+    t = t < -TZ_TIME_LIMIT ? -TZ_TIME_LIMIT : t;
     /* Years y-1..y+1 around y+1 cover everything up to the end of the year after t's. */
     tz_event ev[RULE_EVENTS];
     rule_events(p, year_of(t) + 1, ev);
@@ -521,12 +525,19 @@ int tz_load(const char *name, tz_zone **out, char *err, size_t errlen)
         snprintf(err, errlen, "unknown time zone '%s' (%s: %s)", name, path, strerror(errno));
         return -1;
     }
-    tz_zone *z = calloc(1, sizeof(*z));
-    if (!z || !(z->name = strdup(name)))
-        abort();
-    int rc = tzif_parse(z, data, (size_t)len, err, errlen);
+    int rc = tz_parse(name, data, (size_t)len, out, err, errlen);
     free(data);
-    if (rc != 0) {
+    return rc;
+}
+
+int tz_parse(const char *name, const void *data, size_t len, tz_zone **out, char *err,
+             size_t errlen)
+{
+    *out = NULL;
+    tz_zone *z = calloc(1, sizeof(*z));
+    if (!z || !(z->name = strdup(name ? name : "")))
+        abort();
+    if (tzif_parse(z, data, len, err, errlen) != 0) {
         tz_free(z);
         return -1;
     }
@@ -587,38 +598,45 @@ int tz_next_transition(const tz_zone *z, int64_t t, int64_t *when)
     return z->has_rule ? rule_next_transition(&z->rule, t, when) : 0;
 }
 
+/* Adds u = local - off to the ascending set out when off is really the offset at u; keeps the
+ * TZ_LOCAL_MAX earliest. */
+static void local_candidate(const tz_zone *z, int64_t local, int32_t off, int64_t *out, int *n)
+{
+    int64_t u = local - off;
+    if (tz_offset_at(z, u) != off)
+        return;
+    int i = *n;
+    for (int k = 0; k < *n; k++) {
+        if (out[k] == u)
+            return;
+    }
+    if (i == TZ_LOCAL_MAX) {
+        if (u > out[i - 1])
+            return;
+        i--; /* drop the latest */
+    } else {
+        (*n)++;
+    }
+    while (i > 0 && out[i - 1] > u) {
+        out[i] = out[i - 1];
+        i--;
+    }
+    out[i] = u;
+}
+
 int tz_local_to_utc(const tz_zone *z, int64_t local, int64_t out[TZ_LOCAL_MAX])
 {
     /* Every offset in effect somewhere in the UTC window a local time can map into is a
      * candidate; a candidate u = local - off is real when off is the offset in effect at u. */
-    int32_t offs[TZ_LOCAL_MAX * 2];
-    int noffs = 0;
-    int64_t t = local - TZ_OFFSET_LIMIT, hi = local + TZ_OFFSET_LIMIT;
-    offs[noffs++] = tz_offset_at(z, t);
-    int64_t when;
-    while (noffs < (int)(sizeof(offs) / sizeof(offs[0])) && tz_next_transition(z, t, &when) &&
-           when <= hi) {
-        int32_t o = tz_offset_at(z, when);
-        int seen = 0;
-        for (int i = 0; i < noffs; i++)
-            seen |= offs[i] == o;
-        if (!seen)
-            offs[noffs++] = o;
-        t = when;
-    }
+    if (local < -TZ_TIME_LIMIT || local > TZ_TIME_LIMIT)
+        return 0;
     int n = 0;
-    for (int i = 0; i < noffs && n < TZ_LOCAL_MAX; i++) {
-        int64_t u = local - offs[i];
-        if (tz_offset_at(z, u) == offs[i])
-            out[n++] = u;
-    }
-    /* Ascending: a handful of elements. */
-    for (int i = 1; i < n; i++) {
-        for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
-            int64_t tmp = out[j];
-            out[j] = out[j - 1];
-            out[j - 1] = tmp;
-        }
+    int64_t t = local - TZ_OFFSET_LIMIT, hi = local + TZ_OFFSET_LIMIT, when;
+    local_candidate(z, local, tz_offset_at(z, t), out, &n);
+    for (int i = 0; i < TZ_WINDOW_TRANSITIONS_MAX && tz_next_transition(z, t, &when) && when <= hi;
+         i++) {
+        local_candidate(z, local, tz_offset_at(z, when), out, &n);
+        t = when;
     }
     return n;
 }

@@ -20,6 +20,9 @@
 #define TZ_LOCAL_MAX 4
 /* Largest distance from UTC a zone may declare, in seconds (real ones stay within 15 hours). */
 #define TZ_OFFSET_LIMIT (26 * 3600)
+/* Times the queries take seriously (about a million years either side of 1970): beyond them a
+ * zone's rule is evaluated at the limit, and tz_local_to_utc finds nothing. */
+#define TZ_TIME_LIMIT (INT64_C(1) << 45)
 
 typedef struct tz_zone tz_zone;
 
@@ -27,6 +30,9 @@ typedef struct tz_zone tz_zone;
  * (the UTC zone); otherwise returns 0 and sets *out (free it with tz_free), or -1 with err saying
  * why (unknown zone, unreadable or malformed file). */
 int tz_load(const char *name, tz_zone **out, char *err, size_t errlen);
+/* The same from the bytes of a TZif file in memory; name is only kept for tz_name and errors. */
+int tz_parse(const char *name, const void *data, size_t len, tz_zone **out, char *err,
+             size_t errlen);
 void tz_free(tz_zone *z);
 /* The name given to tz_load, or "UTC". */
 const char *tz_name(const tz_zone *z);

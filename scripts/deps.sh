@@ -9,6 +9,8 @@ PACKAGES=(
     # libraries (see docs/architecture.md for what each is for)
     libuv1-dev libmimalloc-dev libssl-dev libjansson-dev libsqlite3-dev
     libmicrohttpd-dev libcurl4-openssl-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
+    # time zone files for cron schedules in a zone (common/tz.c)
+    tzdata
     # real servers and clients the integration tests drive or compare against
     redis-server redis-tools memcached
     python3-pytest python3-redis python3-pymemcache python3-requests

@@ -461,6 +461,8 @@ static void walk_zones(const char *rel, int *zones, int *bad)
     if (!d)
         return;
     struct dirent *de;
+    /* readdir_r is deprecated; this test is single-threaded. */
+    /* cppcheck-suppress readdirCalled */
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.' ||
             (!rel[0] && (!strcmp(de->d_name, "posix") || !strcmp(de->d_name, "right") ||
