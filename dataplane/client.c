@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "dispatch.h"
 #include "http.h"
+#include "journal.h"
 #include "log.h"
 #include "monitor.h"
 #include "multi.h"
@@ -145,6 +146,7 @@ void client_flush(client *cl)
             client_close(cl);
         return;
     }
+    journal_before_reply(); /* appendfsync always: acknowledged writes are on disk first */
     uv_buf_t b = uv_buf_init(cl->wbuf.data, (unsigned)cl->wbuf.len);
     int n = uv_try_write((uv_stream_t *)&cl->tcp, &b, 1);
     if (n == (int)cl->wbuf.len) {

@@ -28,7 +28,8 @@ enum {
     CLIENT_PUBSUB = 1u << 8,
     CLIENT_NO_TOUCH = 1u << 9,
     CLIENT_BLOCKED = 1u << 10,
-    CLIENT_ADMIN_PORT = 1u << 11,
+    CLIENT_ADMIN_PORT = 1u << 11, /* accepted on --admin_port (worker.c) */
+    CLIENT_READONLY = 1u << 12,   /* cluster READONLY: may read slots this node replicates */
 };
 
 /* A command queued by MULTI: its own copy of the arguments. */

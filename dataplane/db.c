@@ -7,6 +7,7 @@
 #include "blocking.h"
 #include "client.h"
 #include "clock.h"
+#include "cluster.h" /* cluster_count_key: per-slot key counts, only in cluster mode */
 #include "notify.h"
 #include "server.h"
 #include "snapshot.h"
@@ -193,6 +194,7 @@ static void expire_entry(cmd_ctx *c, shard *s, int dbid, entry **ref)
     snapshot_before_write(s, dbid, k, klen);
     entry *e = table_unlink(&d->keys, ref);
     k = entry_key(e, &klen);
+    cluster_count_key(dbid, k, klen, -1);
     if (db_watch_hook)
         db_watch_hook(s, dbid, k, klen);
     tracking_key_changed(s, k, klen, 0);
@@ -286,6 +288,7 @@ void db_add(cmd_ctx *c, entry *e)
     snapshot_before_write(s, c->dbid, k, klen); /* a new key must not join an unwritten bucket */
     entry_init_lru(e);
     table_insert(&d->keys, e);
+    cluster_count_key(c->dbid, k, klen, 1);
     if (e->has_expire)
         d->expires++;
     db_notify(c, NOTIFY_NEW, "new", k, klen); /* Redis's dbAdd: before the command's own event */
@@ -337,6 +340,7 @@ int db_delete(cmd_ctx *c, const char *key, size_t len)
     snapshot_before_write(s, c->dbid, key, len);
     db *d = &s->dbs[c->dbid];
     entry *e = table_unlink(&d->keys, ref);
+    cluster_count_key(c->dbid, key, len, -1);
     if (e->has_expire)
         d->expires--;
     entry_free(e);
@@ -352,6 +356,7 @@ entry *db_detach(cmd_ctx *c, entry *e)
     db *d = &s->dbs[c->dbid];
     entry **ref = table_find_ref(&d->keys, k, klen);
     entry *got = table_unlink(&d->keys, ref);
+    cluster_count_key(c->dbid, k, klen, -1);
     if (got->has_expire)
         d->expires--;
     return got;
@@ -411,6 +416,8 @@ void db_flush(shard *s, int dbid)
     if (db_flush_hook)
         db_flush_hook(s, dbid);
     snapshot_flush_shard(s);
+    if (dbid <= 0)
+        cluster_forget_shard_keys(s->id);
     for (int i = 0; i < s->ndbs; i++) {
         if (dbid >= 0 && i != dbid)
             continue;
@@ -597,6 +604,7 @@ static int evict_one(shard *s)
     tracking_key_changed(s, k, klen, 0);
     entry **ref = table_find_ref(&d->keys, k, klen);
     entry *e = table_unlink(&d->keys, ref);
+    cluster_count_key(best_db, k, klen, -1);
     if (e->has_expire)
         d->expires--;
     cmd_ctx c = {.dbid = best_db, .now_ms = clock_wall_ms()};
@@ -650,6 +658,7 @@ int db_load_entry(shard *s, int dbid, entry *e, int64_t idle_secs, int freq)
     d->expires += (size_t)e->has_expire;
     if (!ref) {
         table_insert(&d->keys, e);
+        cluster_count_key(dbid, k, klen, 1);
         return 0;
     }
     entry *old = table_replace(&d->keys, ref, e);

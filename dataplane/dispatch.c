@@ -6,8 +6,10 @@
 
 #include "blocking.h"
 #include "clock.h"
+#include "cluster.h"
 #include "connection.h"
 #include "db.h"
+#include "journal.h"
 #include "multi.h"
 #include "pause.h"
 #include "pubsub.h"
@@ -63,11 +65,26 @@ int dispatch_shards(const command *cmd, int argc, const slice *argv, shardset *s
 
 void dispatch_call(cmd_ctx *c)
 {
+    /* Cluster mode: SELECT n, MOVE, SWAPDB, COPY ... DB refused; the keys of commands in EXEC
+     * and scripts checked and counted per slot (cluster.c). */
+    if (__builtin_expect(cluster_mode != CLUSTER_OFF, 0) && cluster_refuse_call(c)) {
+        counter_add(&current_worker->cmdstats[c->cmd->id].calls, 1);
+        counter_add(&current_worker->cmdstats[c->cmd->id].failed, 1);
+        return;
+    }
     int64_t start = clock_wall_us();
     c->error = 0;
     if (!(c->flags & (CTX_IN_EXEC | CTX_IN_SCRIPT)))
         c->now_ms = start / 1000;
+    /* The journal sees the command while its shards are still held: records of one shard
+     * are appended in the order the commands ran. */
+    journal_rec jr;
+    int journaled = atomic_load_explicit(&journal_active, memory_order_relaxed);
+    if (__builtin_expect(journaled, 0))
+        journal_before(c, &jr);
     c->cmd->proc(c);
+    if (__builtin_expect(journaled, 0))
+        journal_after(c, &jr);
     tracking_after_command(c); /* client-side caching: the keys a tracking client read */
     int64_t end = clock_wall_us();
     uint64_t dur = end > start ? (uint64_t)(end - start) : 0;
@@ -109,6 +126,11 @@ int dispatch_memory_ok(cmd_ctx *c)
 
 void dispatch_run(cmd_ctx *c)
 {
+    /* Cluster mode: CROSSSLOT, MOVED or CLUSTERDOWN instead of running (cluster.c). */
+    if (__builtin_expect(cluster_mode != CLUSTER_OFF, 0) && cluster_refuse_command(c)) {
+        counter_add(&current_worker->cmdstats[c->cmd->id].rejected, 1);
+        return;
+    }
     if (!dispatch_memory_ok(c)) {
         reply_error(c, ERR_OOM);
         counter_add(&current_worker->cmdstats[c->cmd->id].rejected, 1);
@@ -223,6 +245,11 @@ int dispatch_command(client *cl, int argc, slice *argv)
     }
     if (script_busy_reject(c, cmd)) /* a script has run too long: BUSY (script.c) */
         return 0;
+    if (journal_refuse(c, cmd)) { /* the journal cannot be written: MISCONF */
+        if (cl->flags & CLIENT_MULTI)
+            cl->flags |= CLIENT_DIRTY_EXEC;
+        return 0;
+    }
     if (pause_postpone(cl, cmd)) /* CLIENT PAUSE: held back, dispatched again at its end */
         return 1;
     if ((cl->flags & CLIENT_MULTI) && !is_tx_control(container ? container : cmd)) {
@@ -240,8 +267,21 @@ int dispatch_command(client *cl, int argc, slice *argv)
             cl->flags |= CLIENT_DIRTY_EXEC;
             return 0;
         }
+        /* Cluster mode: a redirection while queueing aborts the transaction, as in Redis. */
+        if (cluster_mode != CLUSTER_OFF && cluster_refuse_queued(c)) {
+            counter_add(&current_worker->cmdstats[cmd->id].rejected, 1);
+            cl->flags |= CLIENT_DIRTY_EXEC;
+            return 0;
+        }
         multi_queue(cl, cmd, argc, argv);
         reply_simple(c, "QUEUED");
+        return 0;
+    }
+    /* Cluster mode: EXEC's queued keys must hash to one slot served here, else it is discarded
+     * with CROSSSLOT or MOVED. */
+    if (cluster_mode != CLUSTER_OFF && (cl->flags & CLIENT_MULTI) && !strcmp(cmd->name, "exec") &&
+        cluster_refuse_exec(c)) {
+        counter_add(&current_worker->cmdstats[cmd->id].rejected, 1);
         return 0;
     }
 

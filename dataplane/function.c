@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "glob.h"
+#include "journal.h"
 #include "object.h"
 #include "rdb_load.h"
 #include "reply.h"
@@ -560,10 +561,12 @@ static void function_load_cmd(cmd_ctx *c)
     buf err;
     buf_init(&err);
     fn_library *lib = library_create(c->argv[pos].p, c->argv[pos].len, replace, &current, 1, &err);
-    if (lib)
+    if (lib) {
         reply_bulk_cstr(c, lib->name);
-    else
+        journal_force(c); /* libraries change no key, yet the journal must replay them */
+    } else {
         reply_buf_error(c, &err);
+    }
     buf_free(&err);
 }
 
@@ -576,6 +579,7 @@ static void function_delete_cmd(cmd_ctx *c)
     }
     set_unlink(&current, lib);
     library_free(fn_vm, lib);
+    journal_force(c);
     reply_ok(c);
 }
 
@@ -606,6 +610,7 @@ static void function_flush_cmd(cmd_ctx *c)
         return;
     }
     functions_flush();
+    journal_force(c);
     reply_ok(c);
 }
 
@@ -975,10 +980,12 @@ static void function_restore_cmd(cmd_ctx *c)
         rc = restore_join(&incoming, policy == RESTORE_REPLACE, &err);
     }
     set_clear(&incoming, fn_vm);
-    if (rc)
+    if (rc) {
         reply_buf_error(c, &err);
-    else
+    } else {
+        journal_force(c);
         reply_ok(c);
+    }
     buf_free(&err);
 }
 
@@ -1129,7 +1136,7 @@ command function_commands[] = {
 /* ---- snapshots (rdb_load.h) ---------------------------------------------------------------- */
 
 /* A FUNCTION2 record of a snapshot: Redis's rdbFunctionLoad creates the library without the
- * load timeout and refuses a name that exists. */
+ * load timeout and refuses a name that exists. The caller holds every shard. */
 int function_load_from_rdb(const char *code, size_t len, char *err, size_t errlen)
 {
     buf msg;

@@ -1,4 +1,4 @@
-/* Loading the dataset: at start (the journal, else the snapshot file) and on DEBUG RELOAD.
+/* Loading the dataset at start: the journal, else the snapshot file.
  * While server.loading is set, commands without CMD_LOADING get -LOADING. */
 #ifndef DFLY_LOADING_H
 #define DFLY_LOADING_H

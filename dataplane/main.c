@@ -9,8 +9,10 @@
 
 #include "blocking.h"
 #include "clock.h"
+#include "cluster.h"
 #include "command.h"
 #include "db.h"
+#include "journal.h"
 #include "loading.h"
 #include "log.h"
 #include "multi.h"
@@ -171,6 +173,10 @@ int main(int argc, char **argv)
     types_init();
     multi_init();
     shards_init(threads, (int)server.cfg.databases);
+    if (cluster_init(err, sizeof(err)) < 0) { /* after chdir: the node id file is in --dir */
+        log_error("%s", err);
+        return 1;
+    }
     uv_loop_init(&main_loop);
     uv_async_init(&main_loop, &shutdown_async, on_shutdown);
     server_set_shutdown_notify(notify_shutdown);
@@ -182,6 +188,8 @@ int main(int argc, char **argv)
      * loader's batches wait in the workers' inboxes until then. */
     if (loading_start() < 0)
         return 1;
+    /* After loading_start set server.loading: the journal opens once the dataset is in. */
+    journal_init();
     workers_start();
 
     uv_signal_init(&main_loop, &sig_term);
@@ -198,6 +206,9 @@ int main(int argc, char **argv)
     int exit_code = shutdown_save();
     if (loading_failed())
         exit_code = 1; /* as Redis exits when its dataset does not load */
+    /* No command runs any more (the workers still run, for a rewrite that must end): what is
+     * pending is written and synced. */
+    journal_shutdown();
     workers_stop();
     multi_shards_free(); /* watch registrations live in the shards */
     tracking_shutdown();

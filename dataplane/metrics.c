@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "db.h"
 #include "http.h"
 #include "server.h"
@@ -156,6 +157,30 @@ static void render_commands(buf *out)
     buf_free(&durations);
 }
 
+/* Cluster mode only: whether a configuration is in force, and what this node does in it. */
+static void render_cluster(buf *out)
+{
+    if (!cluster_enabled())
+        return;
+    cluster_status st;
+    cluster_get_status(&st);
+    sample_u64(out, "dragonfly_cluster_state", "gauge",
+               "1 when a cluster configuration is in force (always in emulated mode), else 0.",
+               (uint64_t)st.configured);
+    sample_u64(out, "dragonfly_cluster_slots_served", "gauge",
+               "Hash slots this node serves as master.", (uint64_t)st.slots_served);
+    sample_u64(out, "dragonfly_cluster_known_nodes", "gauge",
+               "Masters and replicas in the cluster configuration.", (uint64_t)st.known_nodes);
+    sample_u64(out, "dragonfly_cluster_config_epoch", "counter",
+               "Cluster configurations put in force since start.", st.epoch);
+    metric(out, "dragonfly_cluster_migrations", "gauge",
+           "Slot migrations of the configuration that involve this node, by direction.");
+    buf_printf(out, "dragonfly_cluster_migrations{direction=\"out\"} %d\n", st.migrations_out);
+    buf_printf(out, "dragonfly_cluster_migrations{direction=\"in\"} %d\n", st.migrations_in);
+    sample_u64(out, "dragonfly_cluster_keys_dropped_total", "counter",
+               "Keys deleted because their slots left this node.", st.keys_dropped);
+}
+
 void metrics_render(buf *out)
 {
     render_server(out);
@@ -163,4 +188,5 @@ void metrics_render(buf *out)
     render_keyspace(out);
     render_traffic(out);
     render_commands(out);
+    render_cluster(out);
 }

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "connection.h"
 #include "dispatch.h"
+#include "journal.h"
 #include "pause.h"
 #include "script.h"
 #include "server.h"
@@ -59,8 +60,10 @@ static pipeline *pl_get(client *cl)
 int pipeline_squashable(client *cl, int argc, const slice *argv, const command **out_cmd,
                         int *out_shard)
 {
-    /* While loading, every request passes dispatch_command's -LOADING gate. */
+    /* While loading, every request passes dispatch_command's -LOADING gate; so it does while
+     * the journal cannot be written (MISCONF). */
     if (cl->rp.type != 1 || connection_auth_required(cl) || pause_requested() || script_busy() ||
+        atomic_load_explicit(&journal_write_failed, memory_order_relaxed) ||
         atomic_load(&server.loading) ||
         (cl->flags & (CLIENT_MULTI | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
                       CLIENT_MONITOR | CLIENT_PUBSUB)))

@@ -54,8 +54,7 @@
 #define RDB_STR_ENC_INT32 2
 #define RDB_STR_ENC_LZF 3
 
-/* Opcodes (Redis's rdb.h); a byte below RDB_OPCODE_MIN is a key record's value type. */
-#define RDB_OPCODE_MIN 244
+/* Opcodes (Redis's rdb.h); a record starting with a smaller byte is a key of that value type. */
 #define RDB_OPCODE_SLOT_INFO 244 /* Redis 7.4, Valkey: slot id and two sizes, hints only */
 #define RDB_OPCODE_FUNCTION2 245
 #define RDB_OPCODE_FUNCTION_PRE_GA 246
@@ -75,8 +74,9 @@
 
 /* Progress (and the checksum) are brought up to date this often. */
 #define RDB_PROGRESS_BYTES (1u << 20)
-/* Bytes of a key quoted in a message. */
+/* Bytes of a key quoted in a message, and the buffer for it ("..." and a NUL more). */
 #define KEY_SHOWN_MAX 64
+#define KEY_SHOWN_BUF (KEY_SHOWN_MAX + sizeof("..."))
 
 #define ERR_CORRUPT "corrupt RDB"
 #define ERR_REFUSED "cannot load RDB"
@@ -123,7 +123,7 @@ __attribute__((format(printf, 4, 5))) static int p_fail(parser *p, size_t at, co
 }
 
 /* Copies up to KEY_SHOWN_MAX bytes of s for a message, non-printable bytes as '?'. */
-static const char *shown(const char *s, size_t len, char out[KEY_SHOWN_MAX + 4])
+static const char *shown(const char *s, size_t len, char out[KEY_SHOWN_BUF])
 {
     size_t n = len < KEY_SHOWN_MAX ? len : KEY_SHOWN_MAX;
     for (size_t i = 0; i < n; i++)
@@ -342,7 +342,7 @@ static int p_key(parser *p, int type, size_t at)
     rdb_str k;
     if (p_string(p, &k, "key"))
         return -1;
-    char sk[KEY_SHOWN_MAX + 4];
+    char sk[KEY_SHOWN_BUF];
     entry *e = rdb_load_object(&p->r, type, k.s, k.len);
     if (!e) {
         p_fail(p, at, ERR_CORRUPT, "bad or truncated value of RDB type %d for key '%s'", type,
@@ -496,6 +496,7 @@ struct loader {
     pthread_mutex_t mu; /* guards what follows, shared with the workers */
     pthread_cond_t cv;
     int inflight;
+    int fn_pending; /* a function library is being loaded on a worker */
     uint64_t replaced;
     /* The loader thread's own. */
     uint64_t keys, expired;
@@ -521,7 +522,7 @@ static void batch_apply(void *arg)
         const char *k = entry_key(it->e, &klen); /* stays valid: e goes into the table */
         if (db_load_entry(s, it->dbid, it->e, it->idle_secs, it->freq)) {
             replaced++;
-            char sk[KEY_SHOWN_MAX + 4];
+            char sk[KEY_SHOWN_BUF];
             if (atomic_fetch_add(&dup_warnings, 1) < LOAD_DUP_WARN_MAX)
                 log_warning("RDB has duplicated key '%s' in DB %d: the later one is kept",
                             shown(k, klen, sk), it->dbid);
@@ -614,12 +615,15 @@ static void loader_undo(loader *ld)
 static int sink_key(void *arg, rdb_key_rec *rec, char *err, size_t errlen)
 {
     loader *ld = arg;
+    long long delay = loading_key_load_delay;
+    if (delay > 0)
+        usleep((useconds_t)delay); /* a testing aid that makes the loading state last */
     if (loading_cancelled()) {
         entry_free(rec->e);
         snprintf(err, errlen, "loading interrupted by shutdown");
         return -1;
     }
-    if (rec->expire_ms >= 0) {
+    if (rec->expire_ms != -1) { /* a negative time is long past */
         if (!(ld->flags & RDB_LOAD_KEEP_EXPIRED) && rec->expire_ms <= clock_wall_ms()) {
             entry_free(rec->e); /* as a Redis master does: expired keys are not loaded */
             ld->expired++;
@@ -637,9 +641,6 @@ static int sink_key(void *arg, rdb_key_rec *rec, char *err, size_t errlen)
         batch_post(ld, b);
     }
     ld->keys++;
-    long long delay = loading_key_load_delay;
-    if (delay > 0)
-        usleep((useconds_t)delay); /* a testing aid: makes the loading state last */
     return 0;
 }
 
@@ -660,7 +661,7 @@ static int sink_aux(void *arg, const char *key, size_t klen, const char *val, si
                     char *err, size_t errlen)
 {
     (void)arg, (void)err, (void)errlen;
-    char sv[KEY_SHOWN_MAX + 4];
+    char sv[KEY_SHOWN_BUF];
     long long n;
     int is_num = str_to_ll(val, vlen, &n);
     if (klen == strlen("redis-ver") && !memcmp(key, "redis-ver", klen)) {
@@ -675,13 +676,56 @@ static int sink_aux(void *arg, const char *key, size_t klen, const char *val, si
     return 0;
 }
 
+/* A FUNCTION2 record on its way to the interpreter: libraries are touched only by whoever holds
+ * every shard (INFO and FUNCTION commands read them so), so the loader hands the code to worker
+ * 0, which loads it in a transaction over all shards, and waits. */
+typedef struct fn_job {
+    loader *ld;
+    const char *code;
+    size_t len;
+    int rc;
+    char msg[RDB_LOAD_ERR_MAX];
+} fn_job;
+
+static void fn_job_body(void *arg)
+{
+    fn_job *j = arg;
+    j->rc = function_load_from_rdb(j->code, j->len, j->msg, sizeof(j->msg));
+}
+
+static void fn_job_done(void *arg)
+{
+    fn_job *j = arg;
+    loader *ld = j->ld;
+    pthread_mutex_lock(&ld->mu);
+    ld->fn_pending = 0;
+    pthread_cond_signal(&ld->cv);
+    pthread_mutex_unlock(&ld->mu);
+}
+
+static void fn_job_arrive(void *arg)
+{
+    shardset all;
+    shardset_all(&all);
+    if (tx_run(&all, fn_job_body, fn_job_done, arg))
+        fn_job_done(arg); /* ran inline: tx_run does not call done then */
+}
+
 static int sink_function(void *arg, const char *code, size_t len, char *err, size_t errlen)
 {
-    (void)arg;
-    char msg[RDB_LOAD_ERR_MAX];
-    if (function_load_from_rdb(code, len, msg, sizeof(msg)) == 0)
+    loader *ld = arg;
+    fn_job j = {.ld = ld, .code = code, .len = len, .rc = -1};
+    pthread_mutex_lock(&ld->mu);
+    ld->fn_pending = 1;
+    pthread_mutex_unlock(&ld->mu);
+    worker_post(workers[0], fn_job_arrive, &j);
+    pthread_mutex_lock(&ld->mu);
+    while (ld->fn_pending)
+        pthread_cond_wait(&ld->cv, &ld->mu);
+    pthread_mutex_unlock(&ld->mu);
+    if (j.rc == 0)
         return 0;
-    snprintf(err, errlen, "function library: %s", msg);
+    snprintf(err, errlen, "function library: %s", j.msg);
     return -1;
 }
 

@@ -60,14 +60,16 @@ enum {
  * thread): keys travel to their shards' threads in batches and this call returns when all are
  * stored. An encrypted file is decrypted with --snapshot_encryption_key_file. Expects an empty
  * keyspace. Returns 0, or -1 with err naming the file, the offset and what is wrong; then every
- * shard has been flushed, so nothing is left half loaded. */
+ * shard has been flushed, so nothing is left half loaded (function libraries already added stay:
+ * the server exits after a failed load). A load cut short by a shutdown (loading_cancelled) is
+ * not flushed. */
 int rdb_load_file(const char *path, char *err, size_t errlen);
 int rdb_load_file_flags(const char *path, int flags, char *err, size_t errlen);
 
 /* Provided by function.c: adds a library from a snapshot's FUNCTION2 record, as Redis's
  * rdbFunctionLoad does (FUNCTION LOAD without its timeout; an existing library of that name is
- * an error). Runs on the loader thread, which server.loading makes the only user of the function
- * libraries meanwhile. Returns 0, or -1 with err. */
+ * an error). Call while holding every shard, as every user of the libraries does. Returns 0, or
+ * -1 with err. */
 int function_load_from_rdb(const char *code, size_t len, char *err, size_t errlen);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cluster.h" /* cluster_mode_parse */
 #include "cron.h"
 #include "loading.h" /* loading_key_load_delay */
 #include "pubsub.h"  /* OBUF_LIMIT_DEFAULT */
@@ -110,6 +111,19 @@ const flag_def server_flags[] = {
      "HyperLogLogs larger than this use the dense representation", 0, 1LL << 31},
     {"tracking_table_max_keys", FLAG_INT, C(tracking_table_max_keys), "1000000",
      "keys remembered for client-side caching (0: no limit)", 0, 1LL << 40},
+    {"cluster_mode", FLAG_STR, C(cluster_mode), "no",
+     "cluster mode: no, yes (slots pushed by DFLYCLUSTER CONFIG) or emulated (one node owning "
+     "every slot)"},
+    {"cluster_node_id", FLAG_STR, C(cluster_node_id), "",
+     "this node's id in the cluster configuration (default: generated once, kept in --dir)"},
+    {"cluster_announce_ip", FLAG_STR, C(cluster_announce_ip), "",
+     "address CLUSTER SLOTS/SHARDS/NODES announce in emulated mode (default: the one the "
+     "client connected to)"},
+    {"admin_port", FLAG_INT, C(admin_port), "0",
+     "port of the admin listener for control-plane commands such as DFLYCLUSTER (0: none)", 0,
+     65535},
+    {"admin_bind", FLAG_STR, C(admin_bind), "127.0.0.1",
+     "addresses of the admin listener, separated by spaces"},
     {NULL},
 };
 
@@ -153,6 +167,16 @@ int server_config_apply(char *err, size_t errlen)
     server.policy = p;
     if (server.cfg.cache_mode && server.policy == MAXMEMORY_NOEVICTION)
         server.policy = MAXMEMORY_ALLKEYS_LRU;
+    int mode;
+    if (cluster_mode_parse(server.cfg.cluster_mode, &mode) < 0) {
+        snprintf(err, errlen, "invalid --cluster_mode '%s': no, yes or emulated",
+                 server.cfg.cluster_mode);
+        return -1;
+    }
+    if (server.cfg.admin_port && server.cfg.admin_port == server.cfg.port) {
+        snprintf(err, errlen, "--admin_port must differ from --port");
+        return -1;
+    }
     if (server.cfg.snapshot_cron && *server.cfg.snapshot_cron) {
         cron_expr e;
         char why[FLAGS_ERR_MAX];

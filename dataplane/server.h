@@ -85,6 +85,12 @@ struct server_config {
     long long stream_node_max_entries;
     long long hll_sparse_max_bytes;
     long long tracking_table_max_keys; /* client-side caching: keys remembered (0: no limit) */
+    /* Cluster mode (cluster.h) and the control plane's listener. */
+    char *cluster_mode;        /* "no", "yes" or "emulated" */
+    char *cluster_node_id;     /* "" : generated, kept in --dir */
+    char *cluster_announce_ip; /* address CLUSTER SLOTS/SHARDS/NODES give in emulated mode */
+    long long admin_port;      /* 0: no admin listener */
+    char *admin_bind;
 };
 
 struct server {

@@ -19,6 +19,7 @@
 #include "cron.h"
 #include "db.h"
 #include "glob.h"
+#include "journal.h"
 #include "log.h"
 #include "pubsub.h"
 #include "reply.h"
@@ -90,12 +91,20 @@ static int check_appendonly(const char *v, char *out, size_t outlen, char *err, 
         snprintf(err, errlen, "argument must be 'yes' or 'no'");
         return -1;
     }
-    if (b) {
-        snprintf(err, errlen, "the append only file is not supported; use snapshots");
-        return -1;
-    }
-    snprintf(out, outlen, "no");
+    snprintf(out, outlen, "%s", b ? "yes" : "no");
     return 0;
+}
+
+/* On: the first base is written by a rewrite and appending starts at its point in time; off:
+ * the journal is synced and closed (journal.h). */
+static int apply_appendonly(char *err, size_t errlen)
+{
+    return journal_config_appendonly(err, errlen);
+}
+
+static int apply_appendfsync(char *err, size_t errlen)
+{
+    return journal_config_appendfsync(err, errlen);
 }
 
 /* "" or a 5-field cron expression (cron.h). */
@@ -253,8 +262,8 @@ static const config_rule config_rules[] = {
     {"protected-mode", NULL, NULL},
     {"save", check_save, NULL},
     {"snapshot-cron", check_snapshot_cron, NULL},
-    {"appendonly", check_appendonly, NULL},
-    {"appendfsync", check_appendfsync, NULL},
+    {"appendonly", check_appendonly, apply_appendonly},
+    {"appendfsync", check_appendfsync, apply_appendfsync},
     {"notify-keyspace-events", check_notify, NULL},
     {"client-output-buffer-limit", pubsub_obuf_limit_check, NULL},
     {"list-max-listpack-size", NULL, NULL},

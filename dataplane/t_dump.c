@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "crc64.h"
 #include "db.h"
+#include "journal.h"
 #include "rdb.h"
 #include "reply.h"
 #include "server.h"
@@ -134,6 +135,21 @@ static void restore_set_lru(entry *e, const restore_opts *o)
     }
 }
 
+/* RESTORE with a relative TTL is journaled with the absolute time (Redis adds ABSTTL). */
+static void restore_journal_absttl(cmd_ctx *c, long long when)
+{
+    if (!journal_wanted())
+        return;
+    journal_cmd jc;
+    journal_cmd_init(&jc, "RESTORE");
+    journal_cmd_add(&jc, c->argv[1].p, c->argv[1].len);
+    journal_cmd_add_ll(&jc, when);
+    for (int i = 3; i < c->argc; i++)
+        journal_cmd_add(&jc, c->argv[i].p, c->argv[i].len);
+    journal_cmd_add(&jc, "ABSTTL", strlen("ABSTTL"));
+    journal_cmd_commit(c, &jc, 0);
+}
+
 static void restore_cmd(cmd_ctx *c)
 {
     const slice *key = &c->argv[1], *payload = &c->argv[3];
@@ -171,6 +187,7 @@ static void restore_cmd(cmd_ctx *c)
         if (deleted) {
             db_signal_modified(c, key->p, key->len);
             db_notify(c, NOTIFY_GENERIC, "del", key->p, key->len);
+            journal_rewrite(c, "sb", "DEL", key);
         }
         reply_ok(c);
         return;
@@ -178,6 +195,8 @@ static void restore_cmd(cmd_ctx *c)
     db_add(c, e);
     if (ttl)
         e = db_set_expire(c, e, ttl);
+    if (ttl && !o.absttl)
+        restore_journal_absttl(c, ttl);
     restore_set_lru(e, &o);
     db_signal_modified(c, key->p, key->len);
     db_notify(c, NOTIFY_GENERIC, "restore", key->p, key->len);

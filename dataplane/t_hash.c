@@ -15,6 +15,7 @@
 #include "debug.h"
 #include "glob.h"
 #include "hashtab.h"
+#include "journal.h"
 #include "listpack.h"
 #include "reply.h"
 #include "server.h"
@@ -408,6 +409,8 @@ static void hincrbyfloat_cmd(cmd_ctx *c)
     int n = fmt_long_double(buf, sizeof(buf), value);
     hash_set(e, f->p, f->len, buf, (size_t)n);
     hash_written(c, key, "hincrbyfloat");
+    slice result = {buf, (size_t)n};
+    journal_rewrite(c, "sbbb", "HSET", key, f, &result); /* the result, as Redis journals it */
     reply_bulk(c, buf, (size_t)n);
 }
 

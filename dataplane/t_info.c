@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "db.h"
 #include "pubsub.h"
 #include "reply.h"
@@ -41,20 +42,6 @@ static const char *const policy_names[] = {
     [MAXMEMORY_VOLATILE_LRU] = "volatile-lru",       [MAXMEMORY_VOLATILE_LFU] = "volatile-lfu",
     [MAXMEMORY_VOLATILE_RANDOM] = "volatile-random", [MAXMEMORY_VOLATILE_TTL] = "volatile-ttl",
 };
-
-/* 1 when the node runs in cluster mode (a cluster_mode flag, when one exists, says yes). */
-static int cluster_enabled(void)
-{
-    const flag_def *d = flags_find(server_flags, "cluster_mode");
-    if (!d)
-        return 0;
-    buf v;
-    buf_init(&v);
-    flags_format(d, &v);
-    int on = v.len && strcmp(v.data, "no") && strcmp(v.data, "0") && strcmp(v.data, "false");
-    buf_free(&v);
-    return on;
-}
 
 static uint64_t shards_sum(size_t offset)
 {
@@ -324,7 +311,7 @@ static void section_errorstats(buf *out)
 
 static void section_cluster(buf *out)
 {
-    buf_printf(out, "cluster_enabled:%d\r\n", cluster_enabled());
+    cluster_info_section(out); /* cluster.c: Redis's cluster_enabled, then dfly's details */
 }
 
 static void section_keyspace(buf *out)

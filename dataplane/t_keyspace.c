@@ -14,6 +14,7 @@
 
 #include "db.h"
 #include "glob.h"
+#include "journal.h"
 #include "reply.h"
 #include "server.h"
 #include "zmalloc.h"
@@ -672,14 +673,17 @@ static void expire_generic(cmd_ctx *c, long long unit_ms, int absolute)
         reply_int(c, 0);
         return;
     }
+    /* Journaled with the absolute time, so that a replay expires the key when this did. */
     if (when <= c->now_ms) {
         db_delete(c, key->p, key->len);
         db_signal_modified(c, key->p, key->len);
         db_notify(c, NOTIFY_GENERIC, "del", key->p, key->len);
+        journal_rewrite(c, "sb", "DEL", key);
     } else {
         db_set_expire(c, e, when);
         db_signal_modified(c, key->p, key->len);
         db_notify(c, NOTIFY_GENERIC, "expire", key->p, key->len);
+        journal_rewrite(c, "sbl", "PEXPIREAT", key, (long long)when);
     }
     reply_int(c, 1);
 }

@@ -13,6 +13,7 @@
 #include "blocking.h"
 #include "db.h"
 #include "debug.h"
+#include "journal.h"
 #include "listpack.h"
 #include "quicklist.h"
 #include "reply.h"
@@ -668,9 +669,12 @@ static void mpop_reply(cmd_ctx *c, entry *e, const slice *key, int where, long c
     reply_array(c, 2);
     reply_bulk(c, key->p, key->len);
     unsigned long len = list_len(e);
-    reply_array(c, (long)((unsigned long)count < len ? (unsigned long)count : len));
+    long n = (long)((unsigned long)count < len ? (unsigned long)count : len);
+    reply_array(c, n);
     list_pop_reply(c, e, where, count);
     list_popped(c, e, key, where);
+    /* [B]LMPOP as the pop of the key it took from, as Redis journals it. */
+    journal_rewrite(c, "sbl", where == LIST_HEAD ? "LPOP" : "RPOP", key, (long long)n);
 }
 
 /* The first list of keys argv[first..first+nkeys-1] that has elements, or NULL. A key of
@@ -704,6 +708,12 @@ static entry *ready_list(cmd_ctx *c)
     return e;
 }
 
+/* A served blocking pop is journaled as the pop that happened (BLPOP as LPOP key). */
+static void journal_pop(cmd_ctx *c, const slice *key, int where)
+{
+    journal_rewrite(c, "sb", where == LIST_HEAD ? "LPOP" : "RPOP", key);
+}
+
 /* Blocks c on keys argv[first..first+nkeys-1]. */
 static void block_on_range(cmd_ctx *c, int first, int nkeys, int64_t timeout, int null_reply)
 {
@@ -727,6 +737,7 @@ static void bpop_generic(cmd_ctx *c, int where)
         reply_bulk(c, c->ready_key.p, c->ready_key.len);
         list_pop_reply(c, e, where, 1);
         list_popped(c, e, &c->ready_key, where);
+        journal_pop(c, &c->ready_key, where);
         return;
     }
     int64_t timeout;
@@ -741,6 +752,7 @@ static void bpop_generic(cmd_ctx *c, int where)
         reply_bulk(c, c->argv[j].p, c->argv[j].len);
         list_pop_reply(c, e, where, 1);
         list_popped(c, e, &c->argv[j], where);
+        journal_pop(c, &c->argv[j], where);
         return;
     }
     if (!block_allowed(c)) {
@@ -917,13 +929,23 @@ static void rpoplpush_cmd(cmd_ctx *c)
     lmove_generic(c, LIST_TAIL, LIST_HEAD);
 }
 
+/* A BLMOVE or BRPOPLPUSH that moved something is journaled as the LMOVE it was. */
+static void lmove_journaled(cmd_ctx *c, int wherefrom, int whereto)
+{
+    lmove_generic(c, wherefrom, whereto);
+    if (!c->error)
+        journal_rewrite(c, "sbbss", "LMOVE", &c->argv[1], &c->argv[2],
+                        wherefrom == LIST_HEAD ? "LEFT" : "RIGHT",
+                        whereto == LIST_HEAD ? "LEFT" : "RIGHT");
+}
+
 /* Redis's blmoveGenericCommand: LMOVE, or blocks on source while it is absent. */
 static void blmove_generic(cmd_ctx *c, int wherefrom, int whereto, const slice *timeout_arg)
 {
     const slice *src = &c->argv[1];
     if (c->flags & CTX_UNBLOCKED) {
         if (ready_list(c))
-            lmove_generic(c, wherefrom, whereto);
+            lmove_journaled(c, wherefrom, whereto);
         return;
     }
     int64_t timeout;
@@ -933,7 +955,7 @@ static void blmove_generic(cmd_ctx *c, int wherefrom, int whereto, const slice *
     if (db_wrong_type(c, se, OBJ_LIST))
         return;
     if (se) {
-        lmove_generic(c, wherefrom, whereto);
+        lmove_journaled(c, wherefrom, whereto);
         return;
     }
     if (!block_allowed(c)) {

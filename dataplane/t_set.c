@@ -19,6 +19,7 @@
 #include "glob.h"
 #include "hashtab.h"
 #include "intset.h"
+#include "journal.h"
 #include "listpack.h"
 #include "reply.h"
 #include "server.h"
@@ -501,11 +502,6 @@ static void reply_members(cmd_ctx *c, const setv *sv)
         reply_ele(c, &x);
 }
 
-static void reply_ele_cb(void *arg, const set_ele *x)
-{
-    reply_ele(arg, x);
-}
-
 /* ---- SADD SREM SMOVE ---------------------------------------------------------------------- */
 
 /* SADD key member [member ...] */
@@ -654,6 +650,42 @@ static void smembers_cmd(cmd_ctx *c)
 
 /* ---- SPOP --------------------------------------------------------------------------------- */
 
+/* SPOP is journaled as the SREM of the members it popped: chance must not decide again when
+ * the journal is replayed (Redis does the same). */
+typedef struct spop_out {
+    cmd_ctx *c;
+    journal_cmd *jc; /* NULL when nothing is journaled */
+} spop_out;
+
+static void spop_out_init(spop_out *o, cmd_ctx *c, journal_cmd *jc, const slice *key)
+{
+    o->c = c;
+    o->jc = journal_wanted() ? jc : NULL;
+    if (o->jc) {
+        journal_cmd_init(jc, "SREM");
+        journal_cmd_add(jc, key->p, key->len);
+    }
+}
+
+/* Replies a popped member and records it. */
+static void spop_out_cb(void *arg, const set_ele *x)
+{
+    spop_out *o = arg;
+    reply_ele(o->c, x);
+    if (o->jc) {
+        char tmp[OBJ_INT_STR_MAX];
+        size_t len;
+        const char *s = ele_text(x, tmp, &len);
+        journal_cmd_add(o->jc, s, len);
+    }
+}
+
+static void spop_out_commit(spop_out *o)
+{
+    if (o->jc)
+        journal_cmd_commit(o->c, o->jc, 0);
+}
+
 /* SPOP key: one random member, removed. */
 static void spop_one(cmd_ctx *c, const slice *key)
 {
@@ -665,10 +697,14 @@ static void spop_one(cmd_ctx *c, const slice *key)
         return;
     }
     setv sv = set_of(e);
-    setv_pop_random(&sv, key_rand(c, key), reply_ele_cb, c);
+    journal_cmd jc;
+    spop_out o;
+    spop_out_init(&o, c, &jc, key);
+    setv_pop_random(&sv, key_rand(c, key), spop_out_cb, &o);
     db_notify(c, NOTIFY_SET, "spop", key->p, key->len);
     set_store_or_delete(c, e, key, &sv);
     db_signal_modified(c, key->p, key->len);
+    spop_out_commit(&o);
 }
 
 struct spop_keep {
@@ -695,10 +731,14 @@ static void spop_some(cmd_ctx *c, const slice *key, entry *e, setv *sv, size_t c
     size_t remaining = setv_size(sv) - count;
     shard *s = ctx_shard(c, key->p, key->len);
     reply_set(c, (long)count);
+    journal_cmd jc;
+    spop_out o;
+    spop_out_init(&o, c, &jc, key);
     if (remaining * SPOP_MOVE_STRATEGY_MUL > count) {
         for (size_t i = 0; i < count; i++)
-            setv_pop_random(sv, shard_rand(s), reply_ele_cb, c);
+            setv_pop_random(sv, shard_rand(s), spop_out_cb, &o);
         set_store(e, sv);
+        spop_out_commit(&o);
         return;
     }
     struct spop_keep k = {{0}, 0};
@@ -708,10 +748,11 @@ static void spop_some(cmd_ctx *c, const slice *key, entry *e, setv *sv, size_t c
     set_ele x;
     set_iter_init(&it, sv);
     while (set_iter_next(&it, &x))
-        reply_ele(c, &x);
+        spop_out_cb(&o, &x);
     setv_free(sv);
     *sv = k.kept;
     set_store(e, sv);
+    spop_out_commit(&o);
 }
 
 /* SPOP key count */
@@ -733,6 +774,7 @@ static void spop_count(cmd_ctx *c, const slice *key, const slice *count_arg)
         reply_members(c, &sv);
         db_delete(c, key->p, key->len);
         db_notify(c, NOTIFY_GENERIC, "del", key->p, key->len);
+        journal_rewrite(c, "sb", "DEL", key);
     } else {
         spop_some(c, key, e, &sv, (size_t)count);
     }

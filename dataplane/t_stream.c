@@ -15,6 +15,7 @@
 
 #include "blocking.h"
 #include "debug.h"
+#include "journal.h"
 #include "reply.h"
 #include "server.h"
 #include "t_stream.h"
@@ -194,6 +195,8 @@ typedef struct add_trim_args {
     int id_given;    /* not "*" */
     int seq_given;   /* not "<ms>-*" */
     int no_mkstream; /* XADD NOMKSTREAM */
+    /* Argument positions of "~", the threshold and LIMIT (0: absent), for the journal. */
+    int approx_idx, threshold_idx, limit_idx;
 } add_trim_args;
 
 static int is_char_arg(const slice *a, char ch)
@@ -213,11 +216,13 @@ static int parse_trim_strategy(cmd_ctx *c, add_trim_args *a, int *i, int strateg
     const slice *next = &c->argv[*i + 1];
     if (moreargs >= 2 && is_char_arg(next, '~')) {
         a->trim.approx = 1;
+        a->approx_idx = *i + 1;
         (*i)++;
     } else if (moreargs >= 2 && is_char_arg(next, '=')) {
         (*i)++;
     }
     const slice *arg = &c->argv[*i + 1];
+    a->threshold_idx = *i + 1;
     if (strategy == TRIM_MAXLEN) {
         if (arg_ll_or_reply(c, arg, &a->trim.maxlen, NULL))
             return -1;
@@ -252,6 +257,7 @@ static int parse_add_trim(cmd_ctx *c, add_trim_args *a, int xadd)
             if (parse_trim_strategy(c, a, &i, TRIM_MINID))
                 return -1;
         } else if (arg_eq(opt, "limit") && moreargs) {
+            a->limit_idx = i;
             if (arg_ll_or_reply(c, &c->argv[i + 1], &a->trim.limit, NULL))
                 return -1;
             if (a->trim.limit < 0) {
@@ -297,6 +303,39 @@ static int parse_add_trim(cmd_ctx *c, add_trim_args *a, int xadd)
         a->trim.limit = 0;
     }
     return i;
+}
+
+/* XADD and XTRIM are journaled deterministically, as Redis propagates them: a generated ID as
+ * the ID it became, and an approximate trim ("~", which depends on the node layout and on
+ * LIMIT) as the exact trim that happened: "=" and the length (MAXLEN) or first ID (MINID) the
+ * stream was left with. idpos is XADD's ID argument (0 for XTRIM). */
+static void journal_add_trim(cmd_ctx *c, const add_trim_args *a, stream *s, int idpos,
+                             const stream_id *id)
+{
+    int new_id = idpos > 0 && (!a->id_given || !a->seq_given);
+    if (!journal_wanted() || (!new_id && !a->trim.approx))
+        return;
+    journal_cmd jc;
+    journal_cmd_init(&jc, c->cmd->name);
+    char tmp[STREAM_ID_STR_MAX];
+    for (int i = 1; i < c->argc; i++) {
+        if (i == idpos && new_id) {
+            journal_cmd_add(&jc, tmp, (size_t)stream_id_format(tmp, id));
+        } else if (a->trim.approx && i == a->approx_idx) {
+            journal_cmd_add(&jc, "=", 1);
+        } else if (a->trim.approx && i == a->threshold_idx) {
+            if (a->trim.strategy == TRIM_MAXLEN) {
+                journal_cmd_add_ll(&jc, (long long)s->length);
+            } else {
+                stream_id first;
+                stream_edge_id(s, 1, 0, &first);
+                journal_cmd_add(&jc, tmp, (size_t)stream_id_format(tmp, &first));
+            }
+        } else if (!(a->limit_idx && (i == a->limit_idx || i == a->limit_idx + 1))) {
+            journal_cmd_add(&jc, c->argv[i].p, c->argv[i].len);
+        }
+    }
+    journal_cmd_commit(c, &jc, 0);
 }
 
 /* XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ... */
@@ -352,6 +391,7 @@ static void xadd_cmd(cmd_ctx *c)
         db_notify(c, NOTIFY_STREAM, "xtrim", key->p, key->len);
     db_signal_modified(c, key->p, key->len);
     block_signal_key(c, key->p, key->len);
+    journal_add_trim(c, &a, s, idpos, &id);
 }
 
 /* XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count] */
@@ -373,6 +413,7 @@ static void xtrim_cmd(cmd_ctx *c)
     if (deleted) {
         db_notify(c, NOTIFY_STREAM, "xtrim", key->p, key->len);
         db_signal_modified(c, key->p, key->len);
+        journal_add_trim(c, &a, s, 0, NULL);
     }
     reply_int(c, deleted);
 }
@@ -826,6 +867,22 @@ static void xread_serve_blocked(cmd_ctx *c, const xread_args *a)
     reply_bulk(c, key->p, key->len);
     size_t count = a->count ? (size_t)a->count : XREAD_BLOCKED_DEFAULT_COUNT;
     stream_reply_range(c, s, &start, NULL, count, 0, group, consumer, a->noack ? RWR_NOACK : 0);
+    if (group && journal_wanted()) {
+        /* The read that happened: this stream alone, without BLOCK. */
+        journal_cmd jc;
+        journal_cmd_init(&jc, "XREADGROUP");
+        journal_cmd_add(&jc, "GROUP", strlen("GROUP"));
+        journal_cmd_add(&jc, a->group->p, a->group->len);
+        journal_cmd_add(&jc, a->consumer->p, a->consumer->len);
+        journal_cmd_add(&jc, "COUNT", strlen("COUNT"));
+        journal_cmd_add_ll(&jc, (long long)count);
+        if (a->noack)
+            journal_cmd_add(&jc, "NOACK", strlen("NOACK"));
+        journal_cmd_add(&jc, "STREAMS", strlen("STREAMS"));
+        journal_cmd_add(&jc, key->p, key->len);
+        journal_cmd_add(&jc, ">", 1);
+        journal_cmd_commit(c, &jc, 0);
+    }
 }
 
 /* Blocks on every stream of the read. "$" becomes the ID it stood for, so that the serving
@@ -879,6 +936,10 @@ static void xread_generic(cmd_ctx *c, int xreadgroup)
             reply_set_deferred_array(c, handle, served);
         else
             reply_set_deferred_map(c, handle, served);
+        /* Deliveries change the group, not a key's modification counter; replayed at the
+         * same time (journal.h) the read delivers the same, and does not block. */
+        if (a.group)
+            journal_force(c);
     } else if (a.timeout != -1 && block_allowed(c)) {
         xread_block(c, &a, ids);
     } else {

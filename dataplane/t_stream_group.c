@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "blocking.h"
+#include "journal.h"
 #include "reply.h"
 #include "t_server.h"
 #include "t_stream.h"
@@ -204,6 +205,9 @@ static void xgroup_create_cmd(cmd_ctx *c)
         reply_error(c, "BUSYGROUP Consumer Group name already exists");
         return;
     }
+    /* Group changes touch no key's modification counter (Redis's WATCH ignores them too),
+     * so the XGROUP, XACK and XCLAIM families ask the journal for themselves. */
+    journal_force(c);
     reply_ok(c);
     db_notify(c, NOTIFY_STREAM, "xgroup-create", key->p, key->len);
 }
@@ -225,6 +229,7 @@ static void xgroup_setid_cmd(cmd_ctx *c)
         return;
     x.cg->last_id = id;
     x.cg->entries_read = x.entries_read;
+    journal_force(c);
     reply_ok(c);
     db_notify(c, NOTIFY_STREAM, "xgroup-setid", c->argv[2].p, c->argv[2].len);
 }
@@ -240,6 +245,7 @@ static void xgroup_destroy_cmd(cmd_ctx *c)
         return;
     }
     stream_cg_destroy(x.s, x.cg);
+    journal_force(c);
     reply_int(c, 1);
     db_notify(c, NOTIFY_STREAM, "xgroup-destroy", c->argv[2].p, c->argv[2].len);
     /* Readers blocked on the group get their NOGROUP error now. */
@@ -254,8 +260,10 @@ static void xgroup_createconsumer_cmd(cmd_ctx *c)
         return;
     const slice *name = &c->argv[4];
     stream_consumer *created = stream_consumer_create(x.cg, name->p, name->len, c->now_ms);
-    if (created)
+    if (created) {
         db_notify(c, NOTIFY_STREAM, "xgroup-createconsumer", c->argv[2].p, c->argv[2].len);
+        journal_force(c);
+    }
     reply_int(c, created ? 1 : 0);
 }
 
@@ -270,6 +278,7 @@ static void xgroup_delconsumer_cmd(cmd_ctx *c)
     if (consumer) {
         pending = (long long)stream_consumer_delete(x.cg, consumer);
         db_notify(c, NOTIFY_STREAM, "xgroup-delconsumer", c->argv[2].p, c->argv[2].len);
+        journal_force(c);
     }
     reply_int(c, pending);
 }
@@ -331,6 +340,8 @@ void xack_cmd(cmd_ctx *c)
     }
     if (ids != stack)
         free(ids);
+    if (acked)
+        journal_force(c);
     reply_int(c, acked);
 }
 
@@ -558,6 +569,7 @@ void xclaim_cmd(cmd_ctx *c)
         n++;
     }
     reply_set_deferred_array(c, handle, n);
+    journal_force(c); /* replayed at the same time (journal.h), it claims the same */
 cleanup:
     if (ids != stack)
         free(ids);
@@ -654,6 +666,7 @@ void xautoclaim_cmd(cmd_ctx *c)
         reply_stream_id(c, &deleted.v[i]);
     free(claimed.v);
     free(deleted.v);
+    journal_force(c);
 }
 
 /* ---- XINFO ------------------------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "journal.h"
 #include "reply.h"
 #include "server.h"
 
@@ -171,8 +172,11 @@ static void set_generic(cmd_ctx *c, int flags, const slice *key, const slice *va
            (flags & SET_KEEPTTL) != 0);
     db_signal_modified(c, key->p, key->len);
     db_notify(c, NOTIFY_STRING, "set", key->p, key->len);
-    if (expire)
+    if (expire) {
         db_notify(c, NOTIFY_GENERIC, "expire", key->p, key->len);
+        /* SETEX, PSETEX and relative expiries are journaled with the absolute time. */
+        journal_rewrite(c, "sbbsl", "SET", key, val, "PXAT", (long long)when);
+    }
     if (flags & SET_GET)
         return;
     if (int_replies)
@@ -251,14 +255,17 @@ static void getex_cmd(cmd_ctx *c)
         db_delete(c, key->p, key->len);
         db_signal_modified(c, key->p, key->len);
         db_notify(c, NOTIFY_GENERIC, "del", key->p, key->len);
+        journal_rewrite(c, "sb", "DEL", key);
     } else if (expire) {
         db_set_expire(c, e, when);
         db_signal_modified(c, key->p, key->len);
         db_notify(c, NOTIFY_GENERIC, "expire", key->p, key->len);
+        journal_rewrite(c, "sbl", "PEXPIREAT", key, (long long)when);
     } else if ((flags & SET_PERSIST) && e->has_expire) {
         db_set_expire(c, e, -1);
         db_signal_modified(c, key->p, key->len);
         db_notify(c, NOTIFY_GENERIC, "persist", key->p, key->len);
+        journal_rewrite(c, "sb", "PERSIST", key);
     }
 }
 
@@ -427,6 +434,9 @@ static void incrbyfloat_cmd(cmd_ctx *c)
         db_add(c, ne);
     db_signal_modified(c, key->p, key->len);
     db_notify(c, NOTIFY_STRING, "incrbyfloat", key->p, key->len);
+    /* The result, not the increment: float arithmetic must not differ on replay (Redis). */
+    slice result = {buf, (size_t)n};
+    journal_rewrite(c, "sbbs", "SET", key, &result, "KEEPTTL");
     reply_bulk(c, buf, (size_t)n);
 }
 

@@ -5,6 +5,7 @@
 
 #include "blocking.h"
 #include "db.h"
+#include "journal.h"
 #include "reply.h"
 #include "t_zset.h"
 #include "zset.h"
@@ -54,6 +55,8 @@ static void zpop_key(cmd_ctx *c, const slice *key, entry *e, long long count, co
     else
         zset_delete_rank_range(e, 0, n - 1);
     zset_written(c, key, e, st->where == ZSET_MAX ? "zpopmax" : "zpopmin");
+    /* Served blocking pops and ZMPOP are journaled as the pop of the key they took from. */
+    journal_rewrite(c, "sbl", st->where == ZSET_MAX ? "ZPOPMAX" : "ZPOPMIN", key, (long long)n);
 }
 
 /* Pops from the first non-empty of keyidx[]'s keys. Returns 1 when something was popped (or a

@@ -158,6 +158,7 @@ static void on_after_poll(uv_check_t *h)
 struct listener {
     uv_tcp_t tcp;
     worker *w;
+    int admin; /* --admin_port: its connections may run control-plane commands */
 };
 
 static void on_connection(uv_stream_t *server_stream, int status)
@@ -167,7 +168,11 @@ static void on_connection(uv_stream_t *server_stream, int status)
         log_warning("accept failed: %s", uv_strerror(status));
         return;
     }
+    client *before = l->w->clients;
     client_accept(l->w, server_stream);
+    /* client_accept puts an accepted connection first in the worker's list. */
+    if (l->admin && l->w->clients && l->w->clients != before)
+        l->w->clients->flags |= CLIENT_ADMIN_PORT;
 }
 
 /* SO_REUSEPORT would let a second server share a port that is in use and split its clients.
@@ -227,6 +232,44 @@ static int listen_socket(const char *bind_addr, int port, int backlog, int first
         return e;
     }
     *out_fd = fd;
+    return 0;
+}
+
+static int count_addrs(const char *list)
+{
+    char *copy = strdup(list);
+    char *save = NULL;
+    int n = 0;
+    for (char *a = strtok_r(copy, " ,", &save); a; a = strtok_r(NULL, " ,", &save))
+        n++;
+    free(copy);
+    return n;
+}
+
+/* The admin listener (--admin_port on each --admin_bind address): on worker 0 only, as
+ * control-plane traffic is light. Its room is reserved in w->listeners. Returns 0 or -errno. */
+static int admin_listeners_init(worker *w)
+{
+    char *addrs = strdup(server.cfg.admin_bind);
+    char *save = NULL;
+    int port = (int)server.cfg.admin_port;
+    for (char *a = strtok_r(addrs, " ,", &save); a; a = strtok_r(NULL, " ,", &save)) {
+        int fd;
+        int rc = listen_socket(a, port, (int)server.cfg.tcp_backlog, 1, &fd);
+        if (rc < 0) {
+            log_error("cannot listen on %s:%d (admin): %s", a, port, strerror(-rc));
+            free(addrs);
+            return rc;
+        }
+        struct listener *l = &w->listeners[w->nlisteners++];
+        l->w = w;
+        l->admin = 1;
+        uv_tcp_init(&w->loop, &l->tcp);
+        l->tcp.data = l;
+        uv_tcp_open(&l->tcp, fd);
+        log_info("admin listener on %s:%d", a, port);
+    }
+    free(addrs);
     return 0;
 }
 
@@ -322,7 +365,8 @@ int workers_init(int n, const char *bind_list, int port)
         uv_timer_init(&w->loop, &w->cron);
         w->cron.data = w;
         w->cmdstats = calloc((size_t)command_count() + 1, sizeof(cmd_stats));
-        w->listeners = calloc((size_t)naddr, sizeof(struct listener));
+        int nadmin = i == 0 && server.cfg.admin_port > 0 ? count_addrs(server.cfg.admin_bind) : 0;
+        w->listeners = calloc((size_t)(naddr + nadmin), sizeof(struct listener));
         free(addrs);
         addrs = strdup(bind_list);
         save = NULL;
@@ -341,6 +385,11 @@ int workers_init(int n, const char *bind_list, int port)
             uv_tcp_open(&l->tcp, fd);
             if (i == 0)
                 log_info("listening on %s:%d", a, port);
+        }
+        int arc = nadmin ? admin_listeners_init(w) : 0;
+        if (arc < 0) {
+            free(addrs);
+            return arc;
         }
         workers[i] = w;
     }
