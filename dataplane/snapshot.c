@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #define SNAP_SLICE_BUCKETS 1024         /* buckets one background slice visits at most */
 #define SNAP_PREFETCH 8                 /* buckets ahead whose first entry is prefetched */
 #define SNAP_ERR_MAX 256
+#define SNAP_SOCKET_POLL_MS 1000
 
 /* RDB opcodes (Redis's rdb.h). */
 #define RDB_OPCODE_AUX 250
@@ -80,6 +82,7 @@ typedef struct snap_job {
     snapshot_req req;
     char *path, *tmp_path;
     int fd;
+    int to_fd; /* writing to the caller's descriptor (snapshot_req.sink_fd) */
     worker *origin;
     snap_shard *shards;
     atomic_int shards_left;
@@ -141,6 +144,11 @@ static void write_all(snap_job *j, const void *p, size_t n)
         ssize_t w = write(j->fd, c, n);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd p = {.fd = j->fd, .events = POLLOUT};
+            poll(&p, 1, SNAP_SOCKET_POLL_MS); /* a socket sink: wait for room */
+            continue;
+        }
         if (w < 0) {
             job_fail(j, "cannot write", errno);
             return;
@@ -208,6 +216,10 @@ static void finish_file(snap_job *j)
         write_all(j, j->enc.data, j->enc.len);
     } else {
         write_all(j, sum, sizeof(sum));
+    }
+    if (j->to_fd) {
+        j->fd = -1; /* the caller's */
+        return;
     }
     if (j->ok && fdatasync(j->fd) < 0)
         job_fail(j, "cannot fsync", errno);
@@ -528,13 +540,20 @@ static void job_done_msg(void *arg)
     uint64_t keys = 0;
     for (int i = 0; i < server.nshards; i++)
         keys += atomic_load(&j->shards[i].keys);
-    atomic_store(&snap_stats.last_time_sec, secs);
-    atomic_store(&snap_stats.last_status_ok, j->ok);
-    atomic_store(&snap_stats.last_keys, keys);
+    /* Only snapshot files (SAVE, BGSAVE, automatic ones) count as saves in INFO and LASTSAVE;
+     * a journal's base or a replica's stream do not, as in Redis. */
+    int is_save = !j->to_fd && !j->req.aof_base;
+    if (is_save) {
+        atomic_store(&snap_stats.last_time_sec, secs);
+        atomic_store(&snap_stats.last_status_ok, j->ok);
+        atomic_store(&snap_stats.last_keys, keys);
+    }
     if (j->ok) {
-        atomic_store(&snap_stats.dirty_base, j->dirty_at_point);
-        atomic_store(&server.lastsave, j->start_ms / 1000);
-        atomic_fetch_add(&snap_stats.saves, 1);
+        if (is_save) {
+            atomic_store(&snap_stats.dirty_base, j->dirty_at_point);
+            atomic_store(&server.lastsave, j->start_ms / 1000);
+            atomic_fetch_add(&snap_stats.saves, 1);
+        }
         log_info("snapshot: %llu keys written to %s in %.3f s", (unsigned long long)keys, j->path,
                  (double)(clock_wall_ms() - j->start_ms) / 1000.0);
     } else {
@@ -570,6 +589,10 @@ static void write_header(buf *out, int aof_base)
 
 static int open_target(snap_job *j, char *err, size_t errlen)
 {
+    if (j->to_fd) {
+        j->tmp_path = strdup(j->path);
+        return 0;
+    }
     if (server.cfg.snapshot_encryption_key_file && *server.cfg.snapshot_encryption_key_file) {
         unsigned char key[CRYPT_KEY_LEN];
         if (crypt_key_load(server.cfg.snapshot_encryption_key_file, key, err, errlen) < 0)
@@ -604,8 +627,9 @@ int snapshot_start(const snapshot_req *req, char *err, size_t errlen)
         return -1;
     }
     j->req = *req;
-    j->path = strdup(req->path);
-    j->fd = -1;
+    j->to_fd = req->path == NULL;
+    j->path = strdup(j->to_fd ? "(replica stream)" : req->path);
+    j->fd = j->to_fd ? req->sink_fd : -1;
     j->ok = 1;
     j->origin = current_worker;
     j->start_ms = clock_wall_ms();
@@ -615,7 +639,8 @@ int snapshot_start(const snapshot_req *req, char *err, size_t errlen)
     pthread_cond_init(&j->cv, NULL);
     if (open_target(j, err, errlen) < 0) {
         atomic_store(&snap_stats.running, NULL);
-        atomic_store(&snap_stats.last_status_ok, 0);
+        if (req->path && !req->aof_base)
+            atomic_store(&snap_stats.last_status_ok, 0);
         job_free(j);
         return -1;
     }

@@ -20,7 +20,10 @@ struct shard;
 
 typedef struct snapshot_req {
     const char *path; /* the file to write (temporary file beside it, renamed at the end) */
-    int aof_base;     /* write aux "aof-base" 1 (a journal's base file) */
+    /* With path NULL: the stream goes to this descriptor instead (a replica's socket; blocking
+     * or not), with no encryption, fsync or rename. The caller keeps and closes it. */
+    int sink_fd;
+    int aof_base; /* write aux "aof-base" 1 (a journal's base file) */
     /* Called once, on whichever thread runs it, while every shard is held: the point in time.
      * The journal switches files here. May be NULL. */
     void (*at_point)(void *arg);
