@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "cluster.h"
 #include "connection.h"
 #include "db.h"
 #include "monitor.h"
@@ -159,7 +160,7 @@ static void hello_reply(cmd_ctx *c)
     reply_bulk_cstr(c, "id");
     reply_int(c, (long long)c->cl->id);
     reply_bulk_cstr(c, "mode");
-    reply_bulk_cstr(c, "standalone"); /* "cluster" once cluster mode exists */
+    reply_bulk_cstr(c, cluster_enabled() ? "cluster" : "standalone");
     reply_bulk_cstr(c, "role");
     reply_bulk_cstr(c, "master"); /* "replica" once replication exists */
     reply_bulk_cstr(c, "modules");
@@ -235,7 +236,7 @@ static void reset_cmd(cmd_ctx *c)
     free(cl->name);
     cl->name = NULL;
     cl->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_EVICT |
-                   CLIENT_NO_TOUCH);
+                   CLIENT_NO_TOUCH | CLIENT_READONLY);
     cl->authenticated = !connection_password_set();
     reply_simple(c, "RESET");
 }
