@@ -29,7 +29,7 @@
 
 #define JOURNAL_KEYS_MAX 64 /* keys whose shards' counters are read; more: every shard's */
 #define JOURNAL_TS_PREFIX "#MS:"
-#define JOURNAL_IO_KEEP (1024 * 1024)    /* capacity the write buffers keep */
+#define JOURNAL_IO_KEEP (1024 * 1024) /* capacity the write buffers keep */
 #define LL_TEXT_MAX 24
 #define JOURNAL_WAIT_US 1000 /* polling period while shutdown waits for a rewrite */
 
@@ -414,7 +414,8 @@ void journal_set_error_locked(int err, const char *what)
 {
     J.write_errno = err;
     int64_t now = clock_mono_ms();
-    if (!atomic_load(&journal_write_failed) || now - J.last_err_log_ms > JOURNAL_ERR_LOG_PERIOD_MS) {
+    if (!atomic_load(&journal_write_failed) ||
+        now - J.last_err_log_ms > JOURNAL_ERR_LOG_PERIOD_MS) {
         log_warning("Error %s the AOF file: %s", what, strerror(err));
         J.last_err_log_ms = now;
     }

@@ -13,7 +13,9 @@
  * (relative expiries as absolute ones, SPOP as SREM of what it popped...); procs say so with
  * journal_rewrite. An annotation "#MS:<unix ms>" before a record carries the time the command
  * ran (Redis 7.0 skips '#' lines), so a replay decides every expiry exactly as the original
- * run did: expired keys need no DEL in the journal, their absolute expiry times replay.
+ * run did: expired keys need no DEL in the journal, their absolute expiry times replay. Evicted
+ * keys get none either (a replay brings them back, and eviction runs again when memory is
+ * short); Redis journals a DEL for both.
  *
  * With appendfsync always a reply leaves only after its record is on disk (client_flush asks
  * journal_before_reply; one fdatasync covers every record appended meanwhile, from any

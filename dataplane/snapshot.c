@@ -88,6 +88,7 @@ typedef struct snap_job {
     atomic_int shards_left;
     int64_t start_ms;
     uint64_t dirty_at_point;
+    int64_t point_ms;            /* wall clock at the point in time: keys alive then are written */
     _Atomic uint64_t keys_total; /* keys at the point in time (INFO current_save_keys_total) */
     /* The writer thread and its queue. */
     pthread_t writer;
@@ -379,7 +380,7 @@ void snapshot_before_write_slow(shard *s, int dbid, const char *key, size_t len)
         return;
     table *t = &s->dbs[dbid].keys;
     uint64_t h = table_hash(key, len);
-    int64_t now = clock_wall_ms();
+    int64_t now = ss->job->point_ms;
     /* The key is in one of the arrays, or a new key goes into the newer one: write both
      * candidate buckets, so that neither its old value nor a new key's presence can leak. */
     for (int arr = 0; arr < 2; arr++)
@@ -414,7 +415,7 @@ static void shard_finish(snap_shard *ss)
 static int advance(snap_shard *ss, size_t budget)
 {
     shard *s = ss->s;
-    int64_t now = clock_wall_ms();
+    int64_t now = ss->job->point_ms;
     while (ss->db < s->ndbs) {
         snap_db *sd = &ss->dbs[ss->db];
         while (ss->arr < 2) {
@@ -507,6 +508,7 @@ static void point_body(void *arg)
         queue_chunk(j, &fns);
     buf_free(&fns);
     j->dirty_at_point = dirty_sum();
+    j->point_ms = clock_wall_ms();
     atomic_store(&snapshot_active_any, 1);
     if (j->req.at_point)
         j->req.at_point(j->req.arg);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "journal.h"
 #include "reply.h"
 #include "server.h"
 #include "zmalloc.h"
@@ -656,6 +657,7 @@ static void pfcount_single(cmd_ctx *c, const slice *key)
     }
     card_put(hll, (uint64_t)card);
     db_signal_modified(c, key->p, key->len);
+    journal_force(c); /* a read-only command that wrote its cache: Redis journals it too */
     reply_int(c, card);
 }
 
