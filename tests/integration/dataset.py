@@ -22,6 +22,8 @@ LIB = """#!lua name=dsetlib
 redis.register_function('dset_echo', function(keys, args) return args[1] end)
 """
 TTL_S = 3600
+STREAM_INFO = ("length", "last-generated-id", "max-deleted-entry-id", "entries-added",
+               "recorded-first-entry-id", "groups")  # fmt: skip
 
 
 def _name(rnd, kind, i):
@@ -106,7 +108,7 @@ def _text(v):
 
 
 def key_value(r, key):
-    """(type, comparable value) of key in the selected db."""
+    """(type, comparable value) of key in r's database; streams with their groups and PELs."""
     t = _text(r.type(key))
     if t == "string":
         return t, r.get(key)
@@ -119,7 +121,14 @@ def key_value(r, key):
     if t == "zset":
         return t, r.zrange(key, 0, -1, withscores=True)
     if t == "stream":
-        return t, (r.xrange(key), r.execute_command("XINFO", "GROUPS", key))
+        info = r.xinfo_stream(key)
+        groups = r.xinfo_groups(key)
+        pending = [
+            [(e["message_id"], e["consumer"], e["times_delivered"])
+             for e in r.xpending_range(key, g["name"], "-", "+", 10_000)]
+            for g in groups
+        ]  # fmt: skip
+        return t, (r.xrange(key), [info[f] for f in STREAM_INFO], groups, pending)
     return t, None
 
 

@@ -17,6 +17,8 @@ import time
 import pytest
 import redis
 
+from dataset import key_value
+
 HOST = "127.0.0.1"
 DBS = (0, 1, 7, 15)  # databases the Redis dataset uses
 TTL_SLACK_MS = 60_000  # a TTL may shrink this much between SAVE and the comparison
@@ -224,8 +226,6 @@ def fill_redis(rs):
 EXPECTED_ENCODINGS = {
     "int", "embstr", "raw", "listpack", "quicklist", "hashtable", "intset", "skiplist", "stream",
 }  # fmt: skip
-STREAM_INFO = ("length", "last-generated-id", "max-deleted-entry-id", "entries-added",
-               "recorded-first-entry-id", "groups")  # fmt: skip
 
 
 def encodings(server):
@@ -233,36 +233,12 @@ def encodings(server):
     return {c.object("encoding", k).decode() for k in c.scan_iter(count=1000)}
 
 
-def value_of(c, key):
-    t = c.type(key).decode()
-    if t == "string":
-        return t, c.get(key)
-    if t == "list":
-        return t, c.lrange(key, 0, -1)
-    if t == "hash":
-        return t, c.hgetall(key)
-    if t == "set":
-        return t, sorted(c.smembers(key))
-    if t == "zset":
-        return t, c.zrange(key, 0, -1, withscores=True)
-    if t == "stream":
-        info = c.xinfo_stream(key)
-        groups = c.xinfo_groups(key)
-        pending = [
-            [(e["message_id"], e["consumer"], e["times_delivered"])
-             for e in c.xpending_range(key, g["name"], "-", "+", 10_000)]
-            for g in groups
-        ]  # fmt: skip
-        return t, (c.xrange(key), [info[f] for f in STREAM_INFO], groups, pending)
-    return t, None
-
-
 def contents(server, dbs=range(16)):
     """{db: {key: (type, value, pttl)}} read key by key, by type."""
     out = {}
     for db in dbs:
         c = db_client(server, db)
-        out[db] = {k: (*value_of(c, k), c.pttl(k)) for k in c.scan_iter(count=1000)}
+        out[db] = {k: (*key_value(c, k), c.pttl(k)) for k in c.scan_iter(count=1000)}
     return out
 
 
