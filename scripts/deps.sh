@@ -12,8 +12,10 @@ PACKAGES=(
     # time zone files for cron schedules in a zone (common/tz.c)
     tzdata
     # real servers and clients the integration tests drive or compare against
-    redis-server redis-tools memcached
+    redis-server redis-tools memcached libmemcached-tools
     python3-pytest python3-redis python3-pymemcache python3-requests
+    # the control plane: its OpenAPI document is YAML (build step) checked with JSON Schema (tests)
+    python3-yaml python3-jsonschema openssl
     # format and static checks; clang and its runtime for the libFuzzer targets (scripts/fuzz.sh)
     clang-format cppcheck clang libclang-rt-14-dev
 )

@@ -1,0 +1,239 @@
+/* dfly-control's flag table and the checks that turn flags into a usable configuration. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define C(f) &ctl_cfg.f
+#define PORT_MAX 65535
+#define DATA_DIR_MODE 0700
+
+control_config ctl_cfg;
+
+const flag_def control_flags[] = {
+    {"listen", FLAG_STR, C(listen), "127.0.0.1:8080", "address of the REST API (host:port)"},
+    {"data_dir", FLAG_STR, C(data_dir), "./var",
+     "state: SQLite database, operator token, instances' files"},
+    {"port_range", FLAG_STR, C(port_range), "17000-17999",
+     "ports given to data-plane nodes (each node takes two: client and admin)"},
+    {"server_binary", FLAG_STR, C(server_binary), "",
+     "dfly-server to run (empty: beside dfly-control, then ../dataplane/, then PATH)"},
+    {"tls_cert_file", FLAG_STR, C(tls_cert_file), "", "PEM certificate: serve HTTPS"},
+    {"tls_key_file", FLAG_STR, C(tls_key_file), "", "PEM private key of --tls-cert-file"},
+    {"log_format", FLAG_STR, C(log_format), "text", "text or json (JSON lines)"},
+    {"logfile", FLAG_STR, C(logfile), "", "log file (empty: standard error)"},
+    {"loglevel", FLAG_STR, C(loglevel), "info", "debug, info, warning or error"},
+    {"provisioner", FLAG_STR, C(provisioner), "local",
+     "where nodes run: local (child processes on this host)"},
+    {"node_host", FLAG_STR, C(node_host), "127.0.0.1",
+     "address nodes listen on and clients are given"},
+    {"node_threads", FLAG_INT, C(node_threads), "1", "--threads of every dfly-server node", 1, 256},
+    {"http_threads", FLAG_INT, C(http_threads), "4", "threads serving the REST API", 1, 256},
+    {"http_connection_limit", FLAG_INT, C(http_connection_limit), "1024",
+     "concurrent API connections", 1, 1000000},
+    {"http_timeout", FLAG_INT, C(http_timeout_s), "30", "seconds an idle API connection is kept", 1,
+     3600},
+    {"max_body_bytes", FLAG_BYTES, C(max_body_bytes), "64kb",
+     "largest request body accepted (413 beyond)", 1, 1LL << 30},
+    {"rate_limit", FLAG_INT, C(rate_limit), "50",
+     "API requests per second per token (429 beyond; 0: unlimited)", 0, 1000000},
+    {"rate_burst", FLAG_INT, C(rate_burst), "100", "requests a token may send at once", 1,
+     10000000},
+    {"stop_grace_period", FLAG_INT, C(stop_grace_ms), "10000",
+     "milliseconds between SIGTERM and SIGKILL when a node stops", 0, 3600000},
+    {"restart_backoff_min", FLAG_INT, C(restart_backoff_min_ms), "500",
+     "milliseconds before the first restart of a node that exited", 0, 3600000},
+    {"restart_backoff_max", FLAG_INT, C(restart_backoff_max_ms), "30000",
+     "longest wait between restarts of a node that keeps exiting", 0, 86400000},
+    {"reconcile_interval", FLAG_INT, C(reconcile_interval_ms), "500",
+     "milliseconds between reconciler passes (changes wake it at once)", 10, 60000},
+    {"node_start_timeout", FLAG_INT, C(node_start_timeout_ms), "30000",
+     "milliseconds a started node has to answer before it is restarted", 100, 3600000},
+    {"create_max_attempts", FLAG_INT, C(create_max_attempts), "5",
+     "starts of a node of a new instance that may fail before the instance is failed", 1, 1000},
+    {"node_call_timeout", FLAG_INT, C(node_call_timeout_ms), "2000",
+     "milliseconds one command to a node may take", 10, 600000},
+    {NULL},
+};
+
+int config_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    const char *h = s;
+    size_t hl;
+    if (*s == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        h = s + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        hl = (size_t)(colon - s);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -1;
+    long long p;
+    if (flags_parse_int(colon + 1, &p) < 0 || p < 0 || p > PORT_MAX)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+static int parse_port_range(char *err, size_t errlen)
+{
+    int lo, hi, n = 0;
+    if (sscanf(ctl_cfg.port_range, "%d-%d%n", &lo, &hi, &n) != 2 || ctl_cfg.port_range[n] != '\0' ||
+        lo < 1 || hi > PORT_MAX || lo > hi) {
+        snprintf(err, errlen, "--port-range must be MIN-MAX within 1-65535, got '%s'",
+                 ctl_cfg.port_range);
+        return -1;
+    }
+    if (hi - lo + 1 < 2) {
+        snprintf(err, errlen, "--port-range must hold at least two ports (a node takes two)");
+        return -1;
+    }
+    ctl_cfg.port_min = lo;
+    ctl_cfg.port_max = hi;
+    return 0;
+}
+
+/* mkdir -p with mode for each level it creates. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int resolve_data_dir(char *err, size_t errlen)
+{
+    int rc = mkdir_p(ctl_cfg.data_dir, DATA_DIR_MODE);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot create --data-dir %s: %s", ctl_cfg.data_dir, strerror(-rc));
+        return -1;
+    }
+    if (!realpath(ctl_cfg.data_dir, ctl_cfg.data_dir_abs)) {
+        snprintf(err, errlen, "--data-dir %s: %s", ctl_cfg.data_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int executable(const char *path)
+{
+    return access(path, X_OK) == 0;
+}
+
+/* The server binary: the flag, else beside our own executable (an install), else the build
+ * tree's ../dataplane/, else the first dfly-server on PATH. */
+static int resolve_server_binary(char *err, size_t errlen)
+{
+    char *out = ctl_cfg.server_binary_abs;
+    if (*ctl_cfg.server_binary) {
+        if (!realpath(ctl_cfg.server_binary, out) || !executable(out)) {
+            snprintf(err, errlen, "--server-binary %s is not an executable file",
+                     ctl_cfg.server_binary);
+            return -1;
+        }
+        return 0;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            static const char *const rel[] = {"/dfly-server", "/../dataplane/dfly-server"};
+            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+                char cand[PATH_MAX];
+                if (snprintf(cand, sizeof(cand), "%s%s", self, rel[i]) < (int)sizeof(cand) &&
+                    executable(cand) && realpath(cand, out))
+                    return 0;
+            }
+        }
+    }
+    const char *path = getenv("PATH");
+    if (path) {
+        char *copy = strdup(path), *save = NULL;
+        for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+            char cand[PATH_MAX];
+            if (snprintf(cand, sizeof(cand), "%s/dfly-server", dir) < (int)sizeof(cand) &&
+                executable(cand) && realpath(cand, out)) {
+                free(copy);
+                return 0;
+            }
+        }
+        free(copy);
+    }
+    snprintf(err, errlen, "dfly-server not found: give --server-binary");
+    return -1;
+}
+
+static int check_values(char *err, size_t errlen)
+{
+    if (config_parse_hostport(ctl_cfg.listen, ctl_cfg.listen_host, sizeof(ctl_cfg.listen_host),
+                              &ctl_cfg.listen_port) < 0) {
+        snprintf(err, errlen, "--listen must be HOST:PORT, got '%s'", ctl_cfg.listen);
+        return -1;
+    }
+    if (strcmp(ctl_cfg.log_format, "text") && strcmp(ctl_cfg.log_format, "json")) {
+        snprintf(err, errlen, "--log-format must be text or json, got '%s'", ctl_cfg.log_format);
+        return -1;
+    }
+    ctl_cfg.log_json = !strcmp(ctl_cfg.log_format, "json");
+    if (!*ctl_cfg.tls_cert_file != !*ctl_cfg.tls_key_file) {
+        snprintf(err, errlen, "--tls-cert-file and --tls-key-file go together");
+        return -1;
+    }
+    if (strcmp(ctl_cfg.provisioner, "local")) {
+        snprintf(err, errlen, "--provisioner must be local, got '%s'", ctl_cfg.provisioner);
+        return -1;
+    }
+    if (!*ctl_cfg.node_host || strlen(ctl_cfg.node_host) >= CONTROL_HOST_MAX) {
+        snprintf(err, errlen, "--node-host must be an address");
+        return -1;
+    }
+    if (ctl_cfg.restart_backoff_max_ms < ctl_cfg.restart_backoff_min_ms) {
+        snprintf(err, errlen, "--restart-backoff-max must not be below --restart-backoff-min");
+        return -1;
+    }
+    return parse_port_range(err, errlen);
+}
+
+int config_init(int argc, char **argv, char *err, size_t errlen)
+{
+    int rc = flags_init(control_flags, argc, argv, CONTROL_ENV_PREFIX, err, errlen);
+    if (rc != FLAGS_OK)
+        return rc;
+    if (check_values(err, errlen) < 0 || resolve_data_dir(err, errlen) < 0 ||
+        resolve_server_binary(err, errlen) < 0)
+        return FLAGS_ERROR;
+    return FLAGS_OK;
+}
+
+void config_free(void)
+{
+    flags_free(control_flags);
+}

@@ -1,0 +1,95 @@
+/* /proc readers. */
+#include "procfs.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CMDLINE_MAX 8192
+#define STAT_MAX 512
+
+/* Reads /proc/<pid>/cmdline (arguments separated by NUL). Returns its length, or -1. */
+static ssize_t read_cmdline(long pid, char *out, size_t outlen)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, out, outlen - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    out[n] = '\0';
+    return n;
+}
+
+/* 1 when the process is a zombie (or gone): state 'Z' or 'X' in /proc/<pid>/stat. */
+static int is_dead(long pid)
+{
+    char path[64], st[STAT_MAX];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    ssize_t n = read(fd, st, sizeof(st) - 1);
+    close(fd);
+    if (n <= 0)
+        return 1;
+    st[n] = '\0';
+    const char *paren = strrchr(st, ')'); /* the name may hold spaces and parentheses */
+    if (!paren || paren[1] != ' ')
+        return 1;
+    return paren[2] == 'Z' || paren[2] == 'X';
+}
+
+/* argv[1] of pid when its argv[0]'s base name is exe_name and it is alive, else NULL. */
+static const char *node_arg(long pid, const char *exe_name, char *cmd, size_t cmdlen)
+{
+    ssize_t n = read_cmdline(pid, cmd, cmdlen);
+    if (n < 0)
+        return NULL;
+    size_t first = strlen(cmd);
+    if ((ssize_t)first + 1 >= n)
+        return NULL;
+    const char *slash = strrchr(cmd, '/');
+    const char *base = slash ? slash + 1 : cmd;
+    if (strcmp(base, exe_name) || is_dead(pid))
+        return NULL;
+    return cmd + first + 1;
+}
+
+int procfs_runs(long pid, const char *exe_name, const char *arg)
+{
+    if (pid <= 0)
+        return 0;
+    char cmd[CMDLINE_MAX];
+    const char *a = node_arg(pid, exe_name, cmd, sizeof(cmd));
+    return a && !strcmp(a, arg);
+}
+
+void procfs_each(const char *exe_name, const char *prefix,
+                 int (*fn)(void *ctx, long pid, const char *arg), void *ctx)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return;
+    size_t plen = strlen(prefix);
+    long self = (long)getpid();
+    struct dirent *e;
+    // cppcheck-suppress readdirCalled
+    while ((e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        long pid = strtol(e->d_name, NULL, 10);
+        char cmd[CMDLINE_MAX];
+        const char *a = pid == self ? NULL : node_arg(pid, exe_name, cmd, sizeof(cmd));
+        if (a && !strncmp(a, prefix, plen) && fn(ctx, pid, a))
+            break;
+    }
+    closedir(d);
+}
