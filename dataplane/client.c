@@ -11,10 +11,12 @@
 #include "http.h"
 #include "journal.h"
 #include "log.h"
+#include "memcache.h"
 #include "monitor.h"
 #include "multi.h"
 #include "pipeline.h"
 #include "pubsub.h"
+#include "replication.h"
 #include "resp.h"
 #include "server.h"
 #include "t_wait.h"
@@ -61,6 +63,7 @@ static void client_free(client *cl)
     tracking_client_freed(cl);
     pipeline_free(cl);
     http_client_free(cl);
+    memcache_client_free(cl);
     buf_free(&cl->rbuf);
     buf_free(&cl->spill);
     buf_free(&cl->wbuf);
@@ -94,6 +97,7 @@ void client_close(client *cl)
     monitor_remove(cl); /* monitors hold a pointer to cl: drop it before cl can be freed */
     block_cancel(cl);
     wait_cancel(cl);
+    repl_client_closed(cl); /* a replica: it leaves the stream */
     uv_close((uv_handle_t *)&cl->tcp, on_close);
 }
 
@@ -131,6 +135,8 @@ static void on_write(uv_write_t *req, int status)
         client_close(cl);
         return;
     }
+    if (cl->repl)
+        repl_client_written(cl); /* the next part of the replication stream */
     if (cl->wbuf.len)
         client_flush(cl);
     else if (cl->flags & CLIENT_CLOSE_AFTER_REPLY)
@@ -139,7 +145,8 @@ static void on_write(uv_write_t *req, int status)
 
 void client_flush(client *cl)
 {
-    if (cl->writing || cl->closing)
+    /* CLIENT_REPL_TRANSFER: a snapshot is being written to the socket by another thread. */
+    if (cl->writing || cl->closing || (cl->flags & CLIENT_REPL_TRANSFER))
         return;
     if (!cl->wbuf.len) {
         if (cl->flags & CLIENT_CLOSE_AFTER_REPLY)
@@ -350,6 +357,11 @@ static void client_process(client *cl)
             http_process(cl);
             break;
         }
+        if (cl->proto == PROTO_MEMCACHE) {
+            if (memcache_process(cl)) /* its own parsers and batches */
+                return;               /* a command or batch went to other threads */
+            break;
+        }
         const char *err = NULL;
         int r = resp_parse(&cl->rp, cl->rbuf.data, cl->rbuf.len, &lim, &cl->inline_args, &err);
         if (r == RESP_INCOMPLETE)
@@ -451,7 +463,9 @@ void client_cron(worker *w)
     client *cl = w->clients;
     while (cl) {
         client *next = cl->next;
-        if (!cl->waiting && !(cl->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB | CLIENT_MONITOR)) &&
+        /* Replicas are timed out by repl-timeout instead (replication.c). */
+        if (!cl->waiting &&
+            !(cl->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB | CLIENT_MONITOR | CLIENT_REPLICA)) &&
             now - cl->last_io_ms > limit)
             client_close(cl);
         cl = next;
@@ -466,6 +480,8 @@ void client_describe(client *cl, buf *out)
     uint64_t now = clock_mono_ms();
     char flags[16];
     int nf = 0;
+    if (cl->flags & CLIENT_REPLICA)
+        flags[nf++] = 'S';
     if (cl->flags & CLIENT_MULTI)
         flags[nf++] = 'x';
     if (cl->flags & CLIENT_BLOCKED)

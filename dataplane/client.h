@@ -14,7 +14,8 @@
 
 struct worker;
 
-enum client_proto { PROTO_UNKNOWN = 0, PROTO_RESP, PROTO_HTTP };
+/* PROTO_MEMCACHE: accepted on --memcached_port (memcache.h); never detected from bytes. */
+enum client_proto { PROTO_UNKNOWN = 0, PROTO_RESP, PROTO_HTTP, PROTO_MEMCACHE };
 
 enum {
     CLIENT_MULTI = 1u << 0,
@@ -30,6 +31,10 @@ enum {
     CLIENT_BLOCKED = 1u << 10,
     CLIENT_ADMIN_PORT = 1u << 11, /* accepted on --admin_port (worker.c) */
     CLIENT_READONLY = 1u << 12,   /* cluster READONLY: may read slots this node replicates */
+    CLIENT_REPLICA = 1u << 13,    /* a replica's link (PSYNC/SYNC): it gets the stream */
+    /* A snapshot is being written to this replica's socket by another thread: nothing else
+     * may be written to it meanwhile (replication.h). */
+    CLIENT_REPL_TRANSFER = 1u << 14,
 };
 
 /* A command queued by MULTI: its own copy of the arguments. */
@@ -97,9 +102,14 @@ typedef struct client {
 
     struct blocked *blocked; /* the wait of a blocked command (blocking.c) */
     void *http;              /* http.c state */
+    struct mc_conn *mc;      /* memcached protocol state (memcache.c) */
     void *pubsub;            /* pubsub state (later) */
     void *tracking;          /* client-side caching state (tracking.c) */
     struct wait_state *wait; /* the wait of a WAIT command (t_wait.c) */
+    /* Replication (repl_int.h): what REPLCONF said before PSYNC, and the replica's state. */
+    int repl_listening_port;
+    unsigned repl_capa;
+    struct repl_replica *repl;
 } client;
 
 /* Accepts a connection on a worker's listener. */

@@ -14,6 +14,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "replication.h"
 #include "multi.h"
 #include "object.h"
 #include "reply.h"
@@ -277,6 +278,12 @@ size_t cluster_apply(cmd_ctx *c, cluster_config *cfg)
         char list[SLOT_LIST_MAX];
         slot_list(lost, list, sizeof(list));
         log_info("cluster: dropped %zu keys of slots this node no longer holds: %s", dropped, list);
+    }
+    /* A replica of a shard replicates from its master; a node the configuration makes a
+     * master stops replicating (replication.h). */
+    if (cfg->my_shard >= 0 && cfg->my_role != CLUSTER_ROLE_NONE) {
+        const cluster_node *m = &cfg->shards[cfg->my_shard].master;
+        replication_follow(cfg->my_role == CLUSTER_ROLE_REPLICA, m->ip, m->port);
     }
     return dropped;
 }

@@ -45,6 +45,7 @@ extern command dump_commands[];
 extern command save_commands[];
 extern command journal_commands[];
 extern command cluster_commands[];
+extern command replication_commands[];
 
 static command *const families[] = {
     string_commands,   keyspace_commands,      server_commands, connection_commands,
@@ -53,7 +54,7 @@ static command *const families[] = {
     hash_commands,     set_commands,           zset_commands,   hll_commands,
     geo_commands,      stream_commands,        pubsub_commands, scripting_commands,
     function_commands, wait_commands,          dump_commands,   save_commands,
-    journal_commands,  cluster_commands,
+    journal_commands,  cluster_commands,       replication_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */

@@ -81,6 +81,9 @@ enum {
     CTX_IN_SCRIPT = 1u << 1, /* running from a script */
     CTX_REMOTE = 1u << 2,    /* running on another thread than the client's */
     CTX_UNBLOCKED = 1u << 3, /* serving a blocked client (blocking.h): must not block again */
+    /* A replica running its master's replication stream (replication.h): keys do not expire
+     * under it (the master sends DELs), and read-only or cluster routing do not apply. */
+    CTX_MASTER = 1u << 4,
 };
 
 #define CTX_KEY_CACHE 48 /* keys up to this length have their shard remembered */

@@ -7,8 +7,11 @@
 #include "blocking.h"
 #include "client.h"
 #include "clock.h"
-#include "cluster.h" /* cluster_count_key: per-slot key counts, only in cluster mode */
+#include "cluster.h"  /* cluster_count_key: per-slot key counts, only in cluster mode */
+#include "journal.h"  /* journal_tap_deleted: replicas learn of expiry and eviction */
+#include "memcache.h" /* memcache_cas_bump */
 #include "notify.h"
+#include "replication.h" /* keys expire on a replica only by the master's DEL */
 #include "server.h"
 #include "snapshot.h"
 #include "tracking.h"
@@ -201,19 +204,36 @@ static void expire_entry(cmd_ctx *c, shard *s, int dbid, entry **ref)
     d->expires--;
     stat_inc(&s->stats.expired_keys);
     db_notify(c, NOTIFY_EXPIRED, "expired", k, klen);
+    journal_tap_deleted(dbid, k, klen); /* replicas delete it when the master says so */
     entry_free(e);
 }
 
-/* Finds key; drops it when expired. */
-static entry **find_live(cmd_ctx *c, shard *s, const char *key, size_t len)
+/* Finds key; drops it when expired. On a replica keys expire only by the master's DEL (Redis's
+ * expireIfNeeded): the master's own commands see every key, clients' reads see an expired key
+ * as absent and leave it, and a write of a writable replica's client deletes it. */
+static entry **find_live_for(cmd_ctx *c, shard *s, const char *key, size_t len, int write)
 {
     db *d = &s->dbs[c->dbid];
     entry **ref = table_find_ref(&d->keys, key, len);
     if (ref && db_expired(table_ref_entry(ref), c->now_ms)) {
+        if (repl_is_replica() && (c->flags & CTX_MASTER))
+            return ref;
+        if (repl_is_replica() && !write)
+            return NULL;
         expire_entry(c, s, c->dbid, ref);
         return NULL;
     }
     return ref;
+}
+
+static entry **find_live(cmd_ctx *c, shard *s, const char *key, size_t len)
+{
+    return find_live_for(c, s, key, len, 0);
+}
+
+static entry **find_live_write(cmd_ctx *c, shard *s, const char *key, size_t len)
+{
+    return find_live_for(c, s, key, len, 1);
 }
 
 entry *db_peek(cmd_ctx *c, const char *key, size_t len)
@@ -258,12 +278,14 @@ entry *db_lookup_read_notouch(cmd_ctx *c, const char *key, size_t len)
 entry *db_lookup_write(cmd_ctx *c, const char *key, size_t len)
 {
     shard *s = ctx_shard(c, key, len);
-    entry **ref = find_live(c, s, key, len);
+    entry **ref = find_live_write(c, s, key, len);
     if (!ref)
         return NULL;
     snapshot_before_write(s, c->dbid, key, len); /* the caller changes the value in place */
     entry *e = table_ref_entry(ref);
     ctx_touch(c, e);
+    if (__builtin_expect(e->has_mc, 0))
+        memcache_cas_bump(e, s->id); /* a memcached item changed by any command gets a new CAS */
     return e;
 }
 
@@ -300,7 +322,7 @@ entry *db_put(cmd_ctx *c, entry *e, int keep_ttl)
     const char *k = entry_key(e, &klen);
     shard *s = ctx_shard(c, k, klen);
     db *d = &s->dbs[c->dbid];
-    entry **ref = find_live(c, s, k, klen);
+    entry **ref = find_live_write(c, s, k, klen);
     if (!ref) {
         db_add(c, e);
         return e;
@@ -334,7 +356,7 @@ entry *db_replace(cmd_ctx *c, entry *old, entry *n)
 int db_delete(cmd_ctx *c, const char *key, size_t len)
 {
     shard *s = ctx_shard(c, key, len);
-    entry **ref = find_live(c, s, key, len);
+    entry **ref = find_live_write(c, s, key, len);
     if (!ref)
         return 0;
     snapshot_before_write(s, c->dbid, key, len);
@@ -470,7 +492,8 @@ static void expire_scan_cb(void *arg, entry *e)
 
 void db_active_expire(shard *s, uint64_t budget_us)
 {
-    if (!server.cfg.active_expire_enabled)
+    /* A replica waits for its master's DELs; a master handing over keeps its offset still. */
+    if (!server.cfg.active_expire_enabled || repl_is_replica() || repl_expiry_paused())
         return;
     uint64_t start = clock_mono_us();
     cmd_ctx c = {.now_ms = clock_wall_ms()};
@@ -609,6 +632,7 @@ static int evict_one(shard *s)
         d->expires--;
     cmd_ctx c = {.dbid = best_db, .now_ms = clock_wall_ms()};
     db_notify(&c, NOTIFY_EVICTED, "evicted", k, klen);
+    journal_tap_deleted(best_db, k, klen); /* replicas delete it when the master says so */
     entry_free(e);
     stat_inc(&s->stats.evicted_keys);
     return 1;

@@ -10,9 +10,11 @@
 #include "connection.h"
 #include "db.h"
 #include "journal.h"
+#include "memcache.h"
 #include "multi.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "replication.h"
 #include "reply.h"
 #include "script.h"
 #include "server.h"
@@ -66,8 +68,17 @@ int dispatch_shards(const command *cmd, int argc, const slice *argv, shardset *s
 void dispatch_call(cmd_ctx *c)
 {
     /* Cluster mode: SELECT n, MOVE, SWAPDB, COPY ... DB refused; the keys of commands in EXEC
-     * and scripts checked and counted per slot (cluster.c). */
-    if (__builtin_expect(cluster_mode != CLUSTER_OFF, 0) && cluster_refuse_call(c)) {
+     * and scripts checked and counted per slot (cluster.c). A replica's master is obeyed. */
+    if (__builtin_expect(cluster_mode != CLUSTER_OFF, 0) && !(c->flags & CTX_MASTER) &&
+        cluster_refuse_call(c)) {
+        counter_add(&current_worker->cmdstats[c->cmd->id].calls, 1);
+        counter_add(&current_worker->cmdstats[c->cmd->id].failed, 1);
+        return;
+    }
+    /* Writes inside EXEC and scripts on a read-only replica, without enough good replicas, or
+     * after a takeover (checked here, while the shards are held, so that a takeover's cut
+     * falls between commands). */
+    if (repl_refuse_write(c, c->cmd)) {
         counter_add(&current_worker->cmdstats[c->cmd->id].calls, 1);
         counter_add(&current_worker->cmdstats[c->cmd->id].failed, 1);
         return;
@@ -200,8 +211,10 @@ int dispatch_command(client *cl, int argc, slice *argv)
     c->resp = cl->resp;
     c->out = &cl->wbuf;
 
-    const command *container;
-    const command *cmd = command_lookup(argc, argv, &container);
+    const command *container = NULL;
+    /* A memcached request was resolved by its own parser (memcache.c). */
+    const command *cmd = cl->proto == PROTO_MEMCACHE ? memcache_current_command(cl)
+                                                     : command_lookup(argc, argv, &container);
     if (!cmd) {
         reply_unknown_command(c, argc, argv);
         if (cl->flags & CLIENT_MULTI)
@@ -246,6 +259,15 @@ int dispatch_command(client *cl, int argc, slice *argv)
     if (script_busy_reject(c, cmd)) /* a script has run too long: BUSY (script.c) */
         return 0;
     if (journal_refuse(c, cmd)) { /* the journal cannot be written: MISCONF */
+        if (cl->flags & CLIENT_MULTI)
+            cl->flags |= CLIENT_DIRTY_EXEC;
+        return 0;
+    }
+    /* READONLY on a read-only replica, NOREPLICAS (min-replicas-to-write): refused before
+     * queueing too, as Redis's processCommand does. In cluster mode redirection comes first
+     * (a replica answers writes with MOVED): dispatch_call checks after routing. */
+    if (cluster_mode == CLUSTER_OFF && repl_refuse_write(c, cmd)) {
+        counter_add(&current_worker->cmdstats[cmd->id].rejected, 1);
         if (cl->flags & CLIENT_MULTI)
             cl->flags |= CLIENT_DIRTY_EXEC;
         return 0;

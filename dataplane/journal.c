@@ -46,6 +46,7 @@ struct journal J = {
 };
 
 atomic_int journal_active;
+atomic_int journal_tap_on;
 atomic_int journal_write_failed;
 _Atomic uint64_t journal_appended_seq, journal_durable_seq;
 
@@ -117,10 +118,12 @@ static _Thread_local journal_rec *tl_cur;
 static _Thread_local int tl_depth;
 static _Thread_local buf tl_capture;
 static _Thread_local int tl_ncapture;
+static _Thread_local int tl_ncapture_file; /* of them, those the file takes */
 
 typedef struct capture_hdr {
     int dbid;
     int ncmds;
+    int tap_only;
     size_t len;
 } capture_hdr;
 
@@ -166,6 +169,7 @@ void journal_before(cmd_ctx *c, journal_rec *r)
 {
     r->replaced = 0;
     r->ncmds = 0;
+    r->tap_only = 0;
     buf_init(&r->resp);
     r->dirty = dirty_of(c);
     r->outer = tl_cur;
@@ -193,24 +197,31 @@ static void put_annotation_locked(int64_t now_ms)
     J.cur_ms = now_ms;
 }
 
-static void put_select_locked(int dbid)
+/* Where records go: the file's pending buffer, or the tap's, each with its own idea of the
+ * selected database. */
+typedef struct jsink {
+    buf *out;
+    int *cur_db;
+} jsink;
+
+static void put_select(jsink *k, int dbid)
 {
-    if (dbid == J.cur_db)
+    if (dbid == *k->cur_db)
         return;
-    put_count(&J.pending, '*', 2);
-    put_bulk(&J.pending, "SELECT", 6);
-    put_bulk_ll(&J.pending, dbid);
-    J.cur_db = dbid;
+    put_count(k->out, '*', 2);
+    put_bulk(k->out, "SELECT", 6);
+    put_bulk_ll(k->out, dbid);
+    *k->cur_db = dbid;
 }
 
-static void put_word_locked(const char *w)
+static void put_word(jsink *k, const char *w)
 {
-    put_count(&J.pending, '*', 1);
-    put_bulk(&J.pending, w, strlen(w));
+    put_count(k->out, '*', 1);
+    put_bulk(k->out, w, strlen(w));
 }
 
-/* Takes mu and says whether records can be appended; opens the journal if loading just ended.
- * On 1 the caller appends and calls append_end. */
+/* Takes mu; opens the journal if loading just ended. Returns 1 when the file takes records,
+ * 0 when only the tap does, -1 (mu released) when nobody does. */
 static int append_begin(void)
 {
     pthread_mutex_lock(&J.mu);
@@ -223,66 +234,108 @@ static int append_begin(void)
     }
     if (J.fd >= 0)
         return 1;
+    if (J.tap)
+        return 0;
     pthread_mutex_unlock(&J.mu);
-    return 0;
+    return -1;
+}
+
+/* Hands what the tap's buffer holds to the tap (mu). */
+static void tap_flush_locked(void)
+{
+    if (J.tap && J.tap_buf.len)
+        J.tap(J.tap_buf.data, J.tap_buf.len);
+    buf_clear(&J.tap_buf);
+    buf_shrink(&J.tap_buf, JOURNAL_IO_KEEP);
 }
 
 static void append_end(size_t before)
 {
     atomic_fetch_add_explicit(&journal_appended_seq, J.pending.len - before, memory_order_relaxed);
+    tap_flush_locked();
     pthread_mutex_unlock(&J.mu);
 }
 
-/* A top-level command's own records. */
+/* A top-level command's own records, into one sink. */
+static void put_rec(jsink *k, cmd_ctx *c, journal_rec *r)
+{
+    put_select(k, c->dbid);
+    if (r->ncmds > 1)
+        put_word(k, "MULTI");
+    buf_append(k->out, r->resp.data, r->resp.len);
+    if (r->ncmds > 1)
+        put_word(k, "EXEC");
+}
+
 static void emit_rec(cmd_ctx *c, journal_rec *r)
 {
-    if (!append_begin())
+    int file = append_begin();
+    if (file < 0)
         return;
+    if (r->tap_only)
+        file = 0;
     size_t before = J.pending.len;
-    put_annotation_locked(c->now_ms);
-    put_select_locked(c->dbid);
-    if (r->ncmds > 1)
-        put_word_locked("MULTI");
-    buf_append(&J.pending, r->resp.data, r->resp.len);
-    if (r->ncmds > 1)
-        put_word_locked("EXEC");
+    if (file) {
+        put_annotation_locked(c->now_ms);
+        put_rec(&(jsink){&J.pending, &J.cur_db}, c, r);
+    }
+    if (J.tap)
+        put_rec(&(jsink){&J.tap_buf, &J.tap_db}, c, r);
     append_end(before);
 }
 
 static void capture_add(cmd_ctx *c, journal_rec *r)
 {
-    capture_hdr h = {.dbid = c->dbid, .ncmds = r->ncmds, .len = r->resp.len};
+    capture_hdr h = {
+        .dbid = c->dbid, .ncmds = r->ncmds, .tap_only = r->tap_only, .len = r->resp.len};
     buf_append(&tl_capture, &h, sizeof(h));
     buf_append(&tl_capture, r->resp.data, r->resp.len);
     tl_ncapture += r->ncmds;
+    if (!r->tap_only)
+        tl_ncapture_file += r->ncmds;
 }
 
-/* The writes of an EXEC or a script, as one MULTI/EXEC (Redis 7.0 wraps more than one). */
+/* The captured writes into one sink, as one MULTI/EXEC (Redis 7.0 wraps more than one); the
+ * file skips what only the tap takes. */
+static void put_capture(jsink *k, int file)
+{
+    int wrap = (file ? tl_ncapture_file : tl_ncapture) > 1;
+    size_t at = 0;
+    capture_hdr h;
+    memcpy(&h, tl_capture.data, sizeof(h));
+    put_select(k, h.dbid); /* before MULTI: the group's first database */
+    if (wrap)
+        put_word(k, "MULTI");
+    while (at < tl_capture.len) {
+        memcpy(&h, tl_capture.data + at, sizeof(h));
+        at += sizeof(h);
+        if (!(file && h.tap_only)) {
+            put_select(k, h.dbid);
+            buf_append(k->out, tl_capture.data + at, h.len);
+        }
+        at += h.len;
+    }
+    if (wrap)
+        put_word(k, "EXEC");
+}
+
+/* The writes of an EXEC or a script. */
 static void emit_capture(cmd_ctx *c)
 {
-    int wrap = tl_ncapture > 1;
-    if (append_begin()) {
+    int file = append_begin();
+    if (file >= 0) {
         size_t before = J.pending.len;
-        put_annotation_locked(c->now_ms);
-        size_t at = 0;
-        capture_hdr h;
-        memcpy(&h, tl_capture.data, sizeof(h));
-        put_select_locked(h.dbid); /* before MULTI: the group's first database */
-        if (wrap)
-            put_word_locked("MULTI");
-        while (at < tl_capture.len) {
-            memcpy(&h, tl_capture.data + at, sizeof(h));
-            at += sizeof(h);
-            put_select_locked(h.dbid);
-            buf_append(&J.pending, tl_capture.data + at, h.len);
-            at += h.len;
+        if (file && tl_ncapture_file) {
+            put_annotation_locked(c->now_ms);
+            put_capture(&(jsink){&J.pending, &J.cur_db}, 1);
         }
-        if (wrap)
-            put_word_locked("EXEC");
+        if (J.tap)
+            put_capture(&(jsink){&J.tap_buf, &J.tap_db}, 0);
         append_end(before);
     }
     buf_free(&tl_capture); /* thread-local: nothing would free it when the thread ends */
     tl_ncapture = 0;
+    tl_ncapture_file = 0;
 }
 
 void journal_after(cmd_ctx *c, journal_rec *r)
@@ -352,6 +405,15 @@ void journal_rewrite_argv(cmd_ctx *c, int argc, const slice *argv)
 void journal_force(cmd_ctx *c)
 {
     journal_rewrite_argv(c, c->argc, c->argv);
+}
+
+void journal_tap_force(cmd_ctx *c)
+{
+    journal_rec *r = rec_for(c);
+    if (!r || !atomic_load_explicit(&journal_tap_on, memory_order_relaxed))
+        return;
+    rec_resolve(c, r);
+    r->tap_only = 1;
 }
 
 void journal_cmd_init(journal_cmd *jc, const char *name)
@@ -590,6 +652,56 @@ void journal_close_files_locked(void)
     atomic_store(&journal_durable_seq, seq);
 }
 
+/* ---- the tap -------------------------------------------------------------------------------- */
+
+void journal_file_active_locked(int on)
+{
+    J.file_active = on;
+    atomic_store(&journal_active, on || J.tap != NULL);
+}
+
+void journal_tap_set(journal_tap_fn fn)
+{
+    pthread_mutex_lock(&J.mu);
+    J.tap = fn;
+    J.tap_db = -1;
+    buf_clear(&J.tap_buf);
+    atomic_store(&journal_tap_on, fn != NULL);
+    atomic_store(&journal_active, J.file_active || fn != NULL);
+    pthread_mutex_unlock(&J.mu);
+}
+
+void journal_tap_sync(void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&J.mu);
+    J.tap_db = -1;
+    fn(arg);
+    pthread_mutex_unlock(&J.mu);
+}
+
+void journal_tap_command(int argc, const slice *argv)
+{
+    pthread_mutex_lock(&J.mu);
+    if (J.tap) {
+        put_argv(&J.tap_buf, argc, argv);
+        tap_flush_locked();
+    }
+    pthread_mutex_unlock(&J.mu);
+}
+
+void journal_tap_deleted_slow(int dbid, const char *key, size_t len)
+{
+    pthread_mutex_lock(&J.mu);
+    if (J.tap) {
+        put_select(&(jsink){&J.tap_buf, &J.tap_db}, dbid);
+        put_count(&J.tap_buf, '*', 2);
+        put_bulk(&J.tap_buf, "DEL", 3);
+        put_bulk(&J.tap_buf, key, len);
+        tap_flush_locked();
+    }
+    pthread_mutex_unlock(&J.mu);
+}
+
 /* ---- MISCONF -------------------------------------------------------------------------------- */
 
 int journal_refuse_slow(cmd_ctx *c, const command *cmd)
@@ -693,7 +805,7 @@ void journal_init(void)
     /* journal_load may have opened the journal already (it runs on the loader thread). */
     if (server.cfg.appendonly && J.state == J_OFF) {
         J.state = J_STARTING;
-        atomic_store(&journal_active, 1);
+        journal_file_active_locked(1);
     }
     /* Nothing to load: open it now, before the first command. */
     if (J.state == J_STARTING && !atomic_load(&server.loading)) {
@@ -749,10 +861,11 @@ void journal_shutdown(void)
     if (J.fd >= 0 || J.old_fd >= 0)
         flush_io_locked(1);
     pthread_mutex_lock(&J.mu);
-    atomic_store(&journal_active, 0);
+    journal_file_active_locked(0);
     journal_close_files_locked();
     buf_free(&J.pending);
     buf_free(&J.old_pending);
+    buf_free(&J.tap_buf);
     journal_manifest_free(&J.m);
     J.have_manifest = 0;
     pthread_mutex_unlock(&J.mu);
@@ -792,7 +905,7 @@ static void journal_disable(void)
     J.gen++;
     int was = J.state;
     J.state = J_OFF;
-    atomic_store(&journal_active, 0);
+    journal_file_active_locked(0);
     J.rw.scheduled = 0;
     pthread_mutex_unlock(&J.mu);
     if (was != J_OFF)

@@ -61,6 +61,7 @@ typedef struct journal_rec {
     int ncmds;      /* commands in resp */
     buf resp;       /* RESP of the commands to journal instead of the original */
     uint64_t dirty; /* the dirty counters of the command's shards before it ran */
+    int tap_only;   /* journal_tap_force: for replicas, not for the file */
     struct journal_rec *outer;
 } journal_rec;
 
@@ -128,6 +129,41 @@ void journal_cmd_add_ll(journal_cmd *jc, long long v);
 void journal_cmd_commit(cmd_ctx *c, journal_cmd *jc, int also);
 void journal_cmd_free(journal_cmd *jc);
 
+/* ---- the tap: a second consumer of the records (the replication stream) ----------------- *
+ * Replication receives the very records the journal file gets, appended under the same lock,
+ * so both see one order: a shard's commands in the order they ran, multi-shard commands and
+ * EXEC/script effects whole (MULTI/EXEC). The tap's copy differs in two ways: it has no "#MS:"
+ * annotations (only Redis's AOF loader skips '#' lines; a replica's command parser would take
+ * them for a command), and it carries a DEL for every key that expires or is evicted, since
+ * replicas never expire keys themselves (Redis's propagateDeletion). Its SELECTs are its own:
+ * it names the database whenever that changes for the tap, independently of the file. */
+
+/* Receives the tap's bytes: complete commands in RESP. Called under the append lock, in
+ * append order, on the thread that appended; must not call back into the journal. */
+typedef void (*journal_tap_fn)(const char *resp, size_t len);
+/* Installs (fn) or removes (NULL) the tap. Records are built while the journal file or the tap
+ * is on (journal_active). Any thread. */
+void journal_tap_set(journal_tap_fn fn);
+/* Runs fn(arg) under the append lock, so that no record is appended meanwhile, and makes the
+ * tap's next record begin with SELECT (a replica starting at this point knows no database). */
+void journal_tap_sync(void (*fn)(void *arg), void *arg);
+/* For command procs: the running command goes to the tap even though it changed nothing here,
+ * and not to the file (PUBLISH: subscribers of replicas get the message, as in Redis). */
+void journal_tap_force(cmd_ctx *c);
+/* Appends a keyless command to the tap alone (the master's PING, REPLCONF GETACK). */
+void journal_tap_command(int argc, const slice *argv);
+
+/* 1 while a tap is installed. */
+extern atomic_int journal_tap_on;
+void journal_tap_deleted_slow(int dbid, const char *key, size_t len);
+/* db.c: a key expired or was evicted (on behalf of its shard): DEL to the tap alone. Inside
+ * an EXEC or a script it precedes the MULTI/EXEC of their effects, which ran after it. */
+static inline void journal_tap_deleted(int dbid, const char *key, size_t len)
+{
+    if (__builtin_expect(atomic_load_explicit(&journal_tap_on, memory_order_relaxed), 0))
+        journal_tap_deleted_slow(dbid, key, len);
+}
+
 /* ---- configuration, commands, INFO ------------------------------------------------------- */
 
 /* CONFIG SET appendonly yes|no (server.cfg.appendonly already holds the new value); runs while
@@ -135,6 +171,10 @@ void journal_cmd_free(journal_cmd *jc);
 int journal_config_appendonly(char *err, size_t errlen);
 /* CONFIG SET appendfsync. */
 int journal_config_appendfsync(char *err, size_t errlen);
+
+/* A rewrite as soon as nothing stands in the way, when the journal is on (a replica after a
+ * full sync: the file describes the data it replaced). Any thread. */
+void journal_rewrite_schedule(void);
 
 /* The aof_* lines of INFO persistence. */
 void journal_info(buf *out);

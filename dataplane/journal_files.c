@@ -858,3 +858,13 @@ command journal_commands[] = {
      .summary = "Asynchronously rewrite the append-only file"},
     {0},
 };
+
+void journal_rewrite_schedule(void)
+{
+    pthread_mutex_lock(&J.mu);
+    if (J.state == J_ON) {
+        J.rw.scheduled = 1; /* the journal thread starts it when nothing stands in the way */
+        J.rw.retry_at_ms = 0;
+    }
+    pthread_mutex_unlock(&J.mu);
+}

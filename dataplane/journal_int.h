@@ -78,6 +78,11 @@ struct journal {
     jmanifest m;
     int have_manifest;
     jrewrite rw;
+    int file_active; /* records are wanted for the file (journal_file_active_locked) */
+    /* The tap (journal.h), and its own database (mu). */
+    journal_tap_fn tap;
+    int tap_db;
+    buf tap_buf;
     /* The last write or fsync error (mu). */
     int write_errno;
     int64_t last_err_log_ms;
@@ -97,6 +102,9 @@ int journal_flush(int sync);
 void journal_update_durable(void);
 /* Records a write or fsync error (mu): MISCONF from now on. */
 void journal_set_error_locked(int err, const char *what);
+/* Whether records are wanted for the file; journal_active is on while they are, or while
+ * the tap is installed (mu). */
+void journal_file_active_locked(int on);
 /* Closes the incremental files and forgets what is pending (mu). */
 void journal_close_files_locked(void);
 

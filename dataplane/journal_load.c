@@ -23,12 +23,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "clock.h"
 #include "db.h"
+#include "dispatch.h"
 #include "journal_int.h"
 #include "loading.h"
 #include "log.h"
 #include "rdb_load.h"
+#include "replay.h"
 #include "server.h"
 #include "tx.h"
 #include "worker.h"
@@ -74,6 +77,7 @@ typedef struct rp_group {
 
 typedef struct rp_batch {
     const char *file;
+    int flags; /* REPLAY_* */
     rp_cmd *cmds;
     int ncmds, cmds_cap;
     size_t *off, *len; /* arguments: offsets into arena */
@@ -231,7 +235,12 @@ static void run_cmd(rp_batch *b, const rp_cmd *rc, buf *out)
     c.now_ms = rc->now_ms;
     /* As in EXEC: the time stays the annotated one, nothing blocks, nobody is served. */
     c.flags = CTX_IN_EXEC;
-    c.cmd->proc(&c);
+    if (b->flags & REPLAY_AS_MASTER) {
+        c.flags |= CTX_MASTER;
+        dispatch_call(&c);
+    } else {
+        c.cmd->proc(&c);
+    }
     if (c.error) {
         long long n = atomic_fetch_add(&b->errors, 1);
         if (n < REPLAY_ERRORS_LOGGED) {
@@ -248,9 +257,32 @@ static void run_cmd(rp_batch *b, const rp_cmd *rc, buf *out)
     buf_clear(out);
 }
 
+/* A replica journals its master's MULTI/EXEC as one, as EXEC itself is journaled. */
+static void run_unit_as_master(rp_batch *b, const rp_unit *unit, buf *out)
+{
+    static const command *exec_cmd;
+    if (!exec_cmd)
+        exec_cmd = command_lookup_name("exec", 4);
+    const rp_cmd *first = &b->cmds[unit->first];
+    cmd_ctx outer = {.cmd = exec_cmd, .dbid = first->dbid, .now_ms = first->now_ms};
+    journal_rec jr;
+    int wrap = unit->n > 1 && atomic_load_explicit(&journal_active, memory_order_relaxed);
+    if (wrap)
+        journal_before(&outer, &jr);
+    for (int i = 0; i < unit->n; i++)
+        run_cmd(b, &b->cmds[unit->first + i], out);
+    if (wrap)
+        journal_after(&outer, &jr);
+    block_serve_ready(); /* clients blocked on keys it filled (BLPOP on a replica) */
+}
+
 static void run_unit(rp_batch *b, int u, buf *out)
 {
     const rp_unit *unit = &b->units[u];
+    if (b->flags & REPLAY_AS_MASTER) {
+        run_unit_as_master(b, unit, out);
+        return;
+    }
     for (int i = 0; i < unit->n; i++)
         run_cmd(b, &b->cmds[unit->first + i], out);
 }
@@ -796,4 +828,74 @@ int journal_load(char *err, size_t errlen)
         J.state = J_OFF;
     pthread_mutex_unlock(&J.mu);
     return rc;
+}
+
+/* ---- replay.h: the same machinery for other sequences of commands -------------------------- */
+
+struct replay {
+    rp_state st;
+    char *what;
+};
+
+replay *replay_new(const char *what, int flags)
+{
+    replay *rp = calloc(1, sizeof(*rp));
+    if (!rp)
+        abort();
+    rp->what = strdup(what);
+    rp->st.name = rp->what;
+    batch_init(&rp->st.b, rp->what);
+    rp->st.b.flags = flags;
+    return rp;
+}
+
+void replay_free(replay *rp)
+{
+    if (!rp)
+        return;
+    batch_free(&rp->st.b);
+    free(rp->what);
+    free(rp);
+}
+
+void replay_set_time(replay *rp, int64_t now_ms)
+{
+    rp->st.now_ms = now_ms;
+}
+
+int replay_add(replay *rp, int argc, const slice *argv, char *err, size_t errlen)
+{
+    if (argc < 1) {
+        snprintf(err, errlen, "an empty command");
+        return -1;
+    }
+    rp_batch *b = &rp->st.b;
+    size_t arg0 = b->nargs;
+    for (int i = 0; i < argc; i++)
+        batch_add_arg(b, argv[i].p, argv[i].len);
+    if (take_cmd_argv(&rp->st, arg0, argc, argv, err, errlen) < 0) {
+        b->nargs = arg0; /* nothing refers to them */
+        return -1;
+    }
+    return 0;
+}
+
+int replay_pending(const replay *rp)
+{
+    return rp->st.b.ncmds;
+}
+
+int replay_in_multi(const replay *rp)
+{
+    return rp->st.in_multi;
+}
+
+void replay_run(replay *rp)
+{
+    flush_batch(&rp->st);
+}
+
+long long replay_errors(const replay *rp)
+{
+    return atomic_load(&rp->st.b.errors);
 }

@@ -16,6 +16,7 @@
 #include "loading.h"
 #include "log.h"
 #include "multi.h"
+#include "replication.h"
 #include "server.h"
 #include "snapshot.h"
 #include "stats.h"
@@ -190,6 +191,9 @@ int main(int argc, char **argv)
         return 1;
     /* After loading_start set server.loading: the journal opens once the dataset is in. */
     journal_init();
+    /* Before the workers serve: WAIT's hooks, and --replicaof makes this a replica from the
+     * first command on (its messages wait in the inboxes until the workers run). */
+    replication_init();
     workers_start();
 
     uv_signal_init(&main_loop, &sig_term);
@@ -202,6 +206,7 @@ int main(int argc, char **argv)
     uv_timer_stop(&stats_timer);
 
     loading_stop(); /* a load in progress stops first: it needs the workers */
+    replication_shutdown(); /* the link thread and full syncs use the workers too */
     workers_quiesce();
     int exit_code = shutdown_save();
     if (loading_failed())

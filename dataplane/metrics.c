@@ -9,6 +9,7 @@
 #include "cluster.h"
 #include "db.h"
 #include "http.h"
+#include "replication.h"
 #include "server.h"
 #include "stats.h"
 #include "worker.h"
@@ -189,4 +190,5 @@ void metrics_render(buf *out)
     render_traffic(out);
     render_commands(out);
     render_cluster(out);
+    replication_metrics(out);
 }

@@ -79,9 +79,22 @@ static size_t varint_get(const unsigned char *p, size_t *v)
     return n;
 }
 
-static size_t key_offset(const entry *e)
+/* Offset of the memcached block inside data[] (it follows the expiry). */
+static size_t mc_offset(const entry *e)
 {
     return e->has_expire ? sizeof(int64_t) : 0;
+}
+
+static size_t key_offset(const entry *e)
+{
+    return mc_offset(e) + (e->has_mc ? ENTRY_MC_SIZE : 0);
+}
+
+static void mc_put(unsigned char *p, const entry_mc *m)
+{
+    memcpy(p, &m->cas, sizeof(m->cas));
+    memcpy(p + sizeof(m->cas), &m->flags, sizeof(m->flags));
+    p[sizeof(m->cas) + sizeof(m->flags)] = m->bits;
 }
 
 /* Offset of the value inside data[]. */
@@ -92,15 +105,18 @@ static size_t value_offset(const entry *e)
     return off + klen;
 }
 
-/* Allocates an entry with room for `vbytes` of value after the key, fills header and key. */
-static entry *entry_alloc(const char *key, size_t klen, int type, int enc, size_t vbytes,
-                          int64_t expire_ms, unsigned char **vout)
+/* Allocates an entry with room for `vbytes` of value after the key, fills header, memcached
+ * block (when mc is not NULL) and key. */
+static entry *entry_alloc_mc(const char *key, size_t klen, int type, int enc, size_t vbytes,
+                             int64_t expire_ms, const entry_mc *mc, unsigned char **vout)
 {
     size_t hdr = expire_ms >= 0 ? sizeof(int64_t) : 0;
-    size_t size = offsetof(entry, data) + hdr + varint_len(klen) + klen + vbytes;
+    size_t mcb = mc ? ENTRY_MC_SIZE : 0;
+    size_t size = offsetof(entry, data) + hdr + mcb + varint_len(klen) + klen + vbytes;
     entry *e = zmalloc(size);
     e->next = NULL;
     e->type = (uint32_t)type;
+    e->has_mc = mc != NULL;
     e->enc = (uint32_t)enc;
     e->has_expire = expire_ms >= 0;
     e->lru = 0;
@@ -109,10 +125,20 @@ static entry *entry_alloc(const char *key, size_t klen, int type, int enc, size_
         memcpy(p, &expire_ms, sizeof(expire_ms));
         p += hdr;
     }
+    if (mc) {
+        mc_put(p, mc);
+        p += mcb;
+    }
     p += varint_put(p, klen);
     memcpy(p, key, klen);
     *vout = p + klen;
     return e;
+}
+
+static entry *entry_alloc(const char *key, size_t klen, int type, int enc, size_t vbytes,
+                          int64_t expire_ms, unsigned char **vout)
+{
+    return entry_alloc_mc(key, klen, type, enc, vbytes, expire_ms, NULL, vout);
 }
 
 static rawstr *rawstr_new(const char *s, size_t len)
@@ -125,24 +151,40 @@ static rawstr *rawstr_new(const char *s, size_t len)
     return r;
 }
 
-entry *entry_new_string(const char *key, size_t klen, const char *val, size_t vlen,
-                        int64_t expire_ms)
+/* entry_new_string with an optional memcached block. */
+static entry *string_new(const char *key, size_t klen, const char *val, size_t vlen,
+                         int64_t expire_ms, const entry_mc *mc)
 {
     long long ll;
-    if (vlen <= 20 && str_to_ll(val, vlen, &ll))
-        return entry_new_int(key, klen, ll, expire_ms);
     unsigned char *v;
+    if (vlen <= 20 && str_to_ll(val, vlen, &ll)) {
+        entry *e = entry_alloc_mc(key, klen, OBJ_STRING, ENC_INT, sizeof(ll), expire_ms, mc, &v);
+        memcpy(v, &ll, sizeof(ll));
+        return e;
+    }
     if (vlen <= OBJ_EMBSTR_MAX) {
-        entry *e =
-            entry_alloc(key, klen, OBJ_STRING, ENC_EMBSTR, varint_len(vlen) + vlen, expire_ms, &v);
+        entry *e = entry_alloc_mc(key, klen, OBJ_STRING, ENC_EMBSTR, varint_len(vlen) + vlen,
+                                  expire_ms, mc, &v);
         v += varint_put(v, vlen);
         memcpy(v, val, vlen);
         return e;
     }
-    entry *e = entry_alloc(key, klen, OBJ_STRING, ENC_RAW, sizeof(void *), expire_ms, &v);
+    entry *e = entry_alloc_mc(key, klen, OBJ_STRING, ENC_RAW, sizeof(void *), expire_ms, mc, &v);
     rawstr *r = rawstr_new(val, vlen);
     memcpy(v, &r, sizeof(r));
     return e;
+}
+
+entry *entry_new_string(const char *key, size_t klen, const char *val, size_t vlen,
+                        int64_t expire_ms)
+{
+    return string_new(key, klen, val, vlen, expire_ms, NULL);
+}
+
+entry *entry_new_string_mc(const char *key, size_t klen, const char *val, size_t vlen,
+                           int64_t expire_ms, const entry_mc *m)
+{
+    return string_new(key, klen, val, vlen, expire_ms, m);
 }
 
 entry *entry_new_int(const char *key, size_t klen, long long ll, int64_t expire_ms)
@@ -261,19 +303,15 @@ entry *entry_with_key(const entry *e, const char *key, size_t klen, void *ptr)
         n = entry_new_ptr(key, klen, e->type, e->enc, ptr ? ptr : entry_ptr(e), exp);
     }
     n->lru = e->lru;
+    entry_mc m;
+    if (entry_get_mc(e, &m)) /* memcached's flags and CAS go with the value */
+        n = entry_set_mc(n, &m);
     return n;
 }
 
-entry *entry_set_expire(entry *e, int64_t expire_ms)
+/* A copy of e with the given expiry and memcached block (NULL: none) that shares e's value. */
+static entry *entry_relayout_copy(const entry *e, int64_t expire_ms, const entry_mc *mc)
 {
-    if (e->has_expire && expire_ms >= 0) {
-        memcpy(e->data, &expire_ms, sizeof(expire_ms));
-        return e;
-    }
-    if (!e->has_expire && expire_ms < 0)
-        return e;
-    size_t old_total = zmalloc_size(e);
-    (void)old_total;
     size_t klen;
     const char *k = entry_key(e, &klen);
     size_t rest_off = value_offset(e);
@@ -290,12 +328,58 @@ entry *entry_set_expire(entry *e, int64_t expire_ms)
         vbytes = sizeof(void *);
     }
     unsigned char *nv;
-    entry *n = entry_alloc(k, klen, e->type, e->enc, vbytes, expire_ms, &nv);
+    entry *n = entry_alloc_mc(k, klen, e->type, e->enc, vbytes, expire_ms, mc, &nv);
     memcpy(nv, v, vbytes);
     n->lru = e->lru;
     n->next = e->next;
-    zfree(e); /* the value, if any, moved to n */
     return n;
+}
+
+/* entry_relayout_copy, and e's shell is freed: the value, if any, moved to the copy. */
+static entry *entry_relayout(entry *e, int64_t expire_ms, const entry_mc *mc)
+{
+    entry *n = entry_relayout_copy(e, expire_ms, mc);
+    zfree(e);
+    return n;
+}
+
+entry *entry_set_expire(entry *e, int64_t expire_ms)
+{
+    if (e->has_expire && expire_ms >= 0) {
+        memcpy(e->data, &expire_ms, sizeof(expire_ms));
+        return e;
+    }
+    if (!e->has_expire && expire_ms < 0)
+        return e;
+    entry_mc m;
+    return entry_relayout(e, expire_ms, entry_get_mc(e, &m) ? &m : NULL);
+}
+
+int entry_get_mc(const entry *e, entry_mc *out)
+{
+    if (!e->has_mc)
+        return 0;
+    const unsigned char *p = e->data + mc_offset(e);
+    memcpy(&out->cas, p, sizeof(out->cas));
+    memcpy(&out->flags, p + sizeof(out->cas), sizeof(out->flags));
+    out->bits = p[sizeof(out->cas) + sizeof(out->flags)];
+    return 1;
+}
+
+entry *entry_set_mc(entry *e, const entry_mc *m)
+{
+    if (e->has_mc && m) {
+        mc_put(e->data + mc_offset(e), m);
+        return e;
+    }
+    if (!e->has_mc && !m)
+        return e;
+    return entry_relayout(e, entry_expire(e), m);
+}
+
+entry *entry_copy_mc(const entry *e, const entry_mc *m)
+{
+    return entry_relayout_copy(e, entry_expire(e), m);
 }
 
 size_t entry_mem_usage(const entry *e)
@@ -415,6 +499,9 @@ entry *entry_string_to_raw(const entry *e, size_t cap)
     const char *s = entry_str(e, tmp, &len);
     entry *n = entry_new_raw(k, klen, s, len, cap, entry_expire(e));
     n->lru = e->lru;
+    entry_mc m;
+    if (entry_get_mc(e, &m)) /* APPEND from RESP keeps memcached's flags */
+        n = entry_set_mc(n, &m);
     return n;
 }
 

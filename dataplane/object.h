@@ -1,8 +1,10 @@
 /* Keyspace entries: one allocation holding key, metadata and (for small strings) the value.
  *
- * Layout: [next][type:4 enc:4 has_expire:1 lru:23][expire ms, if has_expire][varint keylen][key]
- * [value]. The value is, by encoding: ENC_EMBSTR a varint length and the bytes; ENC_INT an
- * int64; anything else a pointer to a structure owned by the entry (a raw string, a list...).
+ * Layout: [next][type:3 has_mc:1 enc:4 has_expire:1 lru:23][expire ms, if has_expire]
+ * [memcached data, if has_mc][varint keylen][key][value]. The value is, by encoding: ENC_EMBSTR a
+ * varint length and the bytes; ENC_INT an int64; anything else a pointer to a structure owned by
+ * the entry (a raw string, a list...). The memcached data (entry_mc) is there only for strings
+ * written through the memcached listener (memcache.h).
  * Entries live in a shard's table and belong to that shard: only a thread that runs on behalf of
  * the shard (its own thread, or a transaction holding it) may touch them. */
 #ifndef DFLY_OBJECT_H
@@ -43,12 +45,24 @@ enum obj_enc {
 
 typedef struct entry {
     struct entry *next;
-    uint32_t type : 4;
+    uint32_t type : 3;   /* enum obj_type */
+    uint32_t has_mc : 1; /* an entry_mc block follows the expiry */
     uint32_t enc : 4;
     uint32_t has_expire : 1;
     uint32_t lru : 23; /* LRU clock (seconds) or LFU counter (8 bits) and decay time (15 bits) */
     unsigned char data[];
 } entry;
+
+/* What memcached keeps beside an item's value (memcache.h): the client's 32-bit flags, the CAS
+ * unique and the meta protocol's per-item bits. Stored packed (ENTRY_MC_SIZE bytes) only in
+ * entries written by memcached commands; an entry without it reads as flags 0 and a CAS that
+ * matches nothing. */
+typedef struct entry_mc {
+    uint64_t cas;
+    uint32_t flags;
+    uint8_t bits; /* MC_BIT_* (memcache.h) */
+} entry_mc;
+#define ENTRY_MC_SIZE 13 /* packed: cas 8, flags 4, bits 1 */
 
 /* A separately allocated string value (ENC_RAW); grows by doubling for APPEND/SETRANGE. */
 typedef struct rawstr {
@@ -86,6 +100,17 @@ entry *entry_with_key(const entry *e, const char *key, size_t klen, void *ptr);
 void entry_free(entry *e);
 /* Returns a copy of e with a new expire (or none, when expire_ms < 0). e is freed. */
 entry *entry_set_expire(entry *e, int64_t expire_ms);
+/* The memcached block: 1 and *out when e has one, else 0. */
+int entry_get_mc(const entry *e, entry_mc *out);
+/* Sets e's memcached block (m) or removes it (m NULL). Returns e when it changed in place, or a
+ * copy holding the value (e is freed without its value, as entry_set_expire does). */
+entry *entry_set_mc(entry *e, const entry_mc *m);
+/* A copy of e with memcached block m (NULL: none) that shares e's value: for an entry in a
+ * table, which the caller then puts in e's place with db_replace (that frees e's shell only). */
+entry *entry_copy_mc(const entry *e, const entry_mc *m);
+/* A string entry with a memcached block from the start (entry_new_string's encodings). */
+entry *entry_new_string_mc(const char *key, size_t klen, const char *val, size_t vlen,
+                           int64_t expire_ms, const entry_mc *m);
 
 const char *entry_key(const entry *e, size_t *len);
 static inline int64_t entry_expire(const entry *e)

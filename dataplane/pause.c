@@ -87,6 +87,8 @@ static int pause_affects(const client *cl, const command *cmd, enum pause_type t
 {
     if (!strcmp(cmd->name, "quit"))
         return 0; /* Redis answers QUIT before any other check */
+    if (cl->flags & CLIENT_REPLICA)
+        return 0; /* replicas' acknowledgements go on (Redis: "interactions with replicas") */
     if (type == PAUSE_ALL)
         return 1;
     const uint32_t writes = CMD_WRITE | CMD_MAY_REPLICATE;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client.h"
+#include "memcache.h"
 #include "object.h"
 
 static inline void out_hdr(cmd_ctx *c, char type, long long n)
@@ -34,6 +36,11 @@ void reply_ok(cmd_ctx *c)
 void reply_error(cmd_ctx *c, const char *msg)
 {
     c->error = 1;
+    /* Errors of the common path (OOM, LOADING, MOVED...) in the memcached protocol's form. */
+    if (__builtin_expect(c->cl && c->cl->proto == PROTO_MEMCACHE, 0)) {
+        memcache_reply_error(c, msg);
+        return;
+    }
     if (msg[0] == '-')
         msg++;
     /* An error must start with an upper-case code word; default to ERR like Redis. */

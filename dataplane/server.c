@@ -119,11 +119,34 @@ const flag_def server_flags[] = {
     {"cluster_announce_ip", FLAG_STR, C(cluster_announce_ip), "",
      "address CLUSTER SLOTS/SHARDS/NODES announce in emulated mode (default: the one the "
      "client connected to)"},
+    {"memcached_port", FLAG_INT, C(memcached_port), "0",
+     "port of the memcached listener (text, meta and binary protocols; 0: none)", 0, 65535},
+    {"memcached_max_item_size", FLAG_BYTES, C(memcached_max_item_size), "1mb",
+     "largest memcached value accepted (memcached's -I)", 1024, 1LL << 30},
     {"admin_port", FLAG_INT, C(admin_port), "0",
      "port of the admin listener for control-plane commands such as DFLYCLUSTER (0: none)", 0,
      65535},
     {"admin_bind", FLAG_STR, C(admin_bind), "127.0.0.1",
      "addresses of the admin listener, separated by spaces"},
+    {"replicaof", FLAG_STR, C(replicaof), "",
+     "\"<host> <port>\": start as a replica of that master (REPLICAOF)"},
+    {"masterauth", FLAG_STR, C(masterauth), "", "password to authenticate to the master with"},
+    {"masteruser", FLAG_STR, C(masteruser), "", "user to authenticate to the master as"},
+    {"repl_backlog_size", FLAG_BYTES, C(repl_backlog_size), "1mb",
+     "replication stream kept for replicas that reconnect (partial resync)", 16384, 1LL << 40},
+    {"replica_read_only", FLAG_BOOL, C(replica_read_only), "yes",
+     "a replica refuses writes from its clients"},
+    {"slave_read_only", FLAG_BOOL, C(replica_read_only), "yes", "alias of replica-read-only"},
+    {"min_replicas_to_write", FLAG_INT, C(min_replicas_to_write), "0",
+     "refuse writes while fewer replicas acknowledge within min-replicas-max-lag (0: off)", 0,
+     1LL << 31},
+    {"min_replicas_max_lag", FLAG_INT, C(min_replicas_max_lag), "10",
+     "seconds since a replica's last acknowledgement for it to count for min-replicas-to-write", 0,
+     1LL << 31},
+    {"repl_ping_replica_period", FLAG_INT, C(repl_ping_replica_period), "10",
+     "seconds between the PINGs a master sends its replicas", 1, 1LL << 31},
+    {"repl_timeout", FLAG_INT, C(repl_timeout), "60",
+     "seconds without traffic after which a replication link is given up", 1, 1LL << 31},
     {NULL},
 };
 
@@ -171,6 +194,11 @@ int server_config_apply(char *err, size_t errlen)
     if (cluster_mode_parse(server.cfg.cluster_mode, &mode) < 0) {
         snprintf(err, errlen, "invalid --cluster_mode '%s': no, yes or emulated",
                  server.cfg.cluster_mode);
+        return -1;
+    }
+    if (server.cfg.memcached_port && (server.cfg.memcached_port == server.cfg.port ||
+                                      server.cfg.memcached_port == server.cfg.admin_port)) {
+        snprintf(err, errlen, "--memcached_port must differ from --port and --admin_port");
         return -1;
     }
     if (server.cfg.admin_port && server.cfg.admin_port == server.cfg.port) {

@@ -85,12 +85,24 @@ struct server_config {
     long long stream_node_max_entries;
     long long hll_sparse_max_bytes;
     long long tracking_table_max_keys; /* client-side caching: keys remembered (0: no limit) */
+    long long memcached_port;          /* 0: no memcached listener (memcache.h) */
+    long long memcached_max_item_size; /* largest memcached value (memcached's -I) */
     /* Cluster mode (cluster.h) and the control plane's listener. */
     char *cluster_mode;        /* "no", "yes" or "emulated" */
     char *cluster_node_id;     /* "" : generated, kept in --dir */
     char *cluster_announce_ip; /* address CLUSTER SLOTS/SHARDS/NODES give in emulated mode */
     long long admin_port;      /* 0: no admin listener */
     char *admin_bind;
+    /* Replication (replication.h). */
+    char *replicaof;                    /* "<host> <port>" at start, or "" */
+    char *masterauth;                   /* password for the master, or "" */
+    char *masteruser;                   /* user for the master (ACL), or "" */
+    long long repl_backlog_size;        /* bytes of the stream kept for partial resyncs */
+    int replica_read_only;              /* a replica refuses writes from clients */
+    long long min_replicas_to_write;    /* refuse writes with fewer good replicas (0: off) */
+    long long min_replicas_max_lag;     /* seconds since a replica's last ack to count it good */
+    long long repl_ping_replica_period; /* seconds between the master's PINGs in the stream */
+    long long repl_timeout;             /* seconds of silence before a link is given up */
 };
 
 struct server {

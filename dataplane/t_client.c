@@ -25,7 +25,8 @@
 
 #define ERR_CLIENT_ID "ERR client-id should be greater than 0"
 
-/* Client types of Redis's getClientTypeByName. Replicas and masters do not exist yet. */
+/* Client types of Redis's getClientTypeByName. A replica's link to its master is not a client
+ * here (replica.c runs it on its own thread), so no connection is of type master. */
 enum client_type { CTYPE_ANY = -1, CTYPE_NORMAL = 0, CTYPE_REPLICA, CTYPE_PUBSUB, CTYPE_MASTER };
 
 static int client_type_by_name(const slice *s)
@@ -43,6 +44,8 @@ static int client_type_by_name(const slice *s)
 
 static int client_type_of(const client *cl)
 {
+    if (cl->flags & CLIENT_REPLICA)
+        return CTYPE_REPLICA;
     return (cl->flags & CLIENT_PUBSUB) ? CTYPE_PUBSUB : CTYPE_NORMAL;
 }
 

@@ -22,6 +22,7 @@
 #include "journal.h"
 #include "log.h"
 #include "pubsub.h"
+#include "replication.h"
 #include "reply.h"
 #include "server.h"
 #include "stats.h"
@@ -233,6 +234,14 @@ static int apply_hz(char *err, size_t errlen)
     return 0;
 }
 
+/* replica-read-only, min-replicas-*: the write guards follow (replication.h). */
+static int apply_replication(char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    replication_config_changed();
+    return 0;
+}
+
 /* The parameters CONFIG SET may change. */
 static const config_rule config_rules[] = {
     {"maxmemory", NULL, NULL},
@@ -279,6 +288,15 @@ static const config_rule config_rules[] = {
     {"stream-node-max-entries", NULL, NULL},
     {"hll-sparse-max-bytes", NULL, NULL},
     {"tracking-table-max-keys", NULL, NULL},
+    {"masterauth", NULL, NULL},
+    {"masteruser", NULL, NULL},
+    {"repl-backlog-size", NULL, NULL},
+    {"replica-read-only", NULL, apply_replication},
+    {"slave-read-only", NULL, apply_replication},
+    {"min-replicas-to-write", NULL, apply_replication},
+    {"min-replicas-max-lag", NULL, apply_replication},
+    {"repl-ping-replica-period", NULL, NULL},
+    {"repl-timeout", NULL, NULL},
 };
 
 /* ---- names --------------------------------------------------------------------------------- */

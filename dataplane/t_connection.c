@@ -11,6 +11,7 @@
 #include "monitor.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "replication.h"
 #include "reply.h"
 #include "server.h"
 #include "tracking.h"
@@ -162,7 +163,7 @@ static void hello_reply(cmd_ctx *c)
     reply_bulk_cstr(c, "mode");
     reply_bulk_cstr(c, cluster_enabled() ? "cluster" : "standalone");
     reply_bulk_cstr(c, "role");
-    reply_bulk_cstr(c, "master"); /* "replica" once replication exists */
+    reply_bulk_cstr(c, repl_is_replica() ? "replica" : "master");
     reply_bulk_cstr(c, "modules");
     reply_array(c, 0);
 }

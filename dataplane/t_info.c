@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "db.h"
 #include "pubsub.h"
+#include "replication.h"
 #include "reply.h"
 #include "script.h"
 #include "journal.h"
@@ -31,8 +32,6 @@
 #define INFO_SECTION_NAME_MAX 64
 #define HUMAN_MAX 32
 #define SECONDS_PER_DAY 86400
-/* Redis's fixed replication backlog size, reported for tools that read it. */
-#define INFO_REPL_BACKLOG_SIZE 1048576
 
 extern long client_count(void);
 
@@ -200,9 +199,9 @@ static void section_stats(buf *out)
         "instantaneous_input_repl_kbps:0.00\r\n"
         "instantaneous_output_repl_kbps:0.00\r\n"
         "rejected_connections:%llu\r\n"
-        "sync_full:0\r\n"
-        "sync_partial_ok:0\r\n"
-        "sync_partial_err:0\r\n"
+        "sync_full:%lld\r\n"
+        "sync_partial_ok:%lld\r\n"
+        "sync_partial_err:%lld\r\n"
         "expired_keys:%llu\r\n"
         "expired_stale_perc:0.00\r\n"
         "expired_time_cap_reached_count:0\r\n"
@@ -229,8 +228,9 @@ static void section_stats(buf *out)
         (unsigned long long)stats_instantaneous_ops(), (unsigned long long)WORKERS_SUM(net_in),
         (unsigned long long)WORKERS_SUM(net_out), stats_instantaneous_kbps(1),
         stats_instantaneous_kbps(0), (unsigned long long)WORKERS_SUM(rejected),
-        (unsigned long long)SHARDS_SUM(expired_keys), (unsigned long long)SHARDS_SUM(evicted_keys),
-        (unsigned long long)SHARDS_SUM(keyspace_hits),
+        replication_sync_count(REPL_SYNC_FULL), replication_sync_count(REPL_SYNC_PARTIAL_OK),
+        replication_sync_count(REPL_SYNC_PARTIAL_ERR), (unsigned long long)SHARDS_SUM(expired_keys),
+        (unsigned long long)SHARDS_SUM(evicted_keys), (unsigned long long)SHARDS_SUM(keyspace_hits),
         (unsigned long long)SHARDS_SUM(keyspace_misses), pubsub_topics(PUBSUB_CHANNEL),
         pubsub_topics(PUBSUB_PATTERN), pubsub_topics(PUBSUB_SHARD),
         (unsigned long long)tracking_total_keys(), (unsigned long long)tracking_total_items(),
@@ -241,19 +241,7 @@ static void section_stats(buf *out)
 
 static void section_replication(buf *out)
 {
-    buf_printf(out,
-               "role:master\r\n"
-               "connected_slaves:0\r\n"
-               "master_failover_state:no-failover\r\n"
-               "master_replid:%s\r\n"
-               "master_replid2:0000000000000000000000000000000000000000\r\n"
-               "master_repl_offset:0\r\n"
-               "second_repl_offset:-1\r\n"
-               "repl_backlog_active:0\r\n"
-               "repl_backlog_size:%d\r\n"
-               "repl_backlog_first_byte_offset:0\r\n"
-               "repl_backlog_histlen:0\r\n",
-               server.run_id, INFO_REPL_BACKLOG_SIZE);
+    replication_info(out); /* replication.c */
 }
 
 static double timeval_secs(struct timeval tv)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "journal.h"
 #include "pubsub.h"
 #include "reply.h"
 #include "t_server.h"
@@ -159,16 +160,20 @@ static void sunsubscribe_cmd(cmd_ctx *c)
 
 /* PUBLISH channel message: the number of subscriptions reached (see pubsub.h for exactly
  * which). */
+/* A message published on a master reaches the subscribers of its replicas too (Redis
+ * propagates PUBLISH to replicas, not to the append-only file). */
 static void publish_cmd(cmd_ctx *c)
 {
     reply_int(c, pubsub_publish(c, PUBSUB_CHANNEL, c->argv[1].p, c->argv[1].len, c->argv[2].p,
                                 c->argv[2].len));
+    journal_tap_force(c);
 }
 
 static void spublish_cmd(cmd_ctx *c)
 {
     reply_int(c, pubsub_publish(c, PUBSUB_SHARD, c->argv[1].p, c->argv[1].len, c->argv[2].p,
                                 c->argv[2].len));
+    journal_tap_force(c);
 }
 
 /* ---- PUBSUB ---------------------------------------------------------------------------------- */

@@ -33,6 +33,7 @@ typedef struct wait_state {
 
 static _Atomic(const wait_repl_ops *) repl_ops;
 static wait_state *waiting[DFLY_MAX_THREADS]; /* per worker; touched by that worker only */
+static atomic_long nwaiting;                  /* WAITs waiting, all workers together */
 
 void wait_set_repl_ops(const wait_repl_ops *ops)
 {
@@ -57,8 +58,16 @@ static uint64_t client_offset(const client *cl)
     return cl && ops && ops->client_offset ? ops->client_offset(cl) : 0;
 }
 
+static void request_acks(void)
+{
+    const wait_repl_ops *ops = atomic_load(&repl_ops);
+    if (ops && ops->request_acks)
+        ops->request_acks();
+}
+
 static void list_add(wait_state *ws)
 {
+    atomic_fetch_add(&nwaiting, 1);
     wait_state **head = &waiting[ws->cl->owner->id];
     ws->prev = NULL;
     ws->next = *head;
@@ -69,6 +78,7 @@ static void list_add(wait_state *ws)
 
 static void list_remove(wait_state *ws)
 {
+    atomic_fetch_sub(&nwaiting, 1);
     if (ws->prev)
         ws->prev->next = ws->next;
     else
@@ -132,6 +142,7 @@ static void wait_block(cmd_ctx *c, long long numreplicas, uint64_t offset, long 
         uv_update_time(&cl->owner->loop); /* the cached loop time may lag behind */
         uv_timer_start(&ws->timer, on_timeout, (uint64_t)timeout_ms, 0);
     }
+    request_acks();
 }
 
 /* Whether c can wait: a top-level command on its client's own thread. Inside EXEC Redis answers
@@ -184,6 +195,8 @@ static void recheck_msg(void *arg)
 
 void wait_acks_changed(void)
 {
+    if (atomic_load(&nwaiting) == 0)
+        return;
     for (int i = 0; i < nworkers; i++)
         worker_post(workers[i], recheck_msg, NULL);
 }

@@ -158,7 +158,8 @@ static void on_after_poll(uv_check_t *h)
 struct listener {
     uv_tcp_t tcp;
     worker *w;
-    int admin; /* --admin_port: its connections may run control-plane commands */
+    int admin;    /* --admin_port: its connections may run control-plane commands */
+    int memcache; /* --memcached_port: its connections speak memcached (memcache.h) */
 };
 
 static void on_connection(uv_stream_t *server_stream, int status)
@@ -173,6 +174,8 @@ static void on_connection(uv_stream_t *server_stream, int status)
     /* client_accept puts an accepted connection first in the worker's list. */
     if (l->admin && l->w->clients && l->w->clients != before)
         l->w->clients->flags |= CLIENT_ADMIN_PORT;
+    if (l->memcache && l->w->clients && l->w->clients != before)
+        l->w->clients->proto = PROTO_MEMCACHE;
 }
 
 /* SO_REUSEPORT would let a second server share a port that is in use and split its clients.
@@ -273,6 +276,35 @@ static int admin_listeners_init(worker *w)
     return 0;
 }
 
+/* The memcached listener (--memcached_port on each --bind address): one socket per worker, as
+ * for the main port, so memcached connections spread over the threads the same way. Its room
+ * is reserved in w->listeners. Returns 0 or -errno. */
+static int memcache_listeners_init(worker *w, const char *bind_list)
+{
+    char *addrs = strdup(bind_list);
+    char *save = NULL;
+    int port = (int)server.cfg.memcached_port;
+    for (char *a = strtok_r(addrs, " ,", &save); a; a = strtok_r(NULL, " ,", &save)) {
+        int fd;
+        int rc = listen_socket(a, port, (int)server.cfg.tcp_backlog, w->id == 0, &fd);
+        if (rc < 0) {
+            log_error("cannot listen on %s:%d (memcached): %s", a, port, strerror(-rc));
+            free(addrs);
+            return rc;
+        }
+        struct listener *l = &w->listeners[w->nlisteners++];
+        l->w = w;
+        l->memcache = 1;
+        uv_tcp_init(&w->loop, &l->tcp);
+        l->tcp.data = l;
+        uv_tcp_open(&l->tcp, fd);
+        if (w->id == 0)
+            log_info("memcached listener on %s:%d", a, port);
+    }
+    free(addrs);
+    return 0;
+}
+
 /* ---- the timer --------------------------------------------------------------------------- */
 
 static void on_cron(uv_timer_t *t)
@@ -366,7 +398,8 @@ int workers_init(int n, const char *bind_list, int port)
         w->cron.data = w;
         w->cmdstats = calloc((size_t)command_count() + 1, sizeof(cmd_stats));
         int nadmin = i == 0 && server.cfg.admin_port > 0 ? count_addrs(server.cfg.admin_bind) : 0;
-        w->listeners = calloc((size_t)(naddr + nadmin), sizeof(struct listener));
+        int nmc = server.cfg.memcached_port > 0 ? naddr : 0;
+        w->listeners = calloc((size_t)(naddr + nadmin + nmc), sizeof(struct listener));
         free(addrs);
         addrs = strdup(bind_list);
         save = NULL;
@@ -387,6 +420,8 @@ int workers_init(int n, const char *bind_list, int port)
                 log_info("listening on %s:%d", a, port);
         }
         int arc = nadmin ? admin_listeners_init(w) : 0;
+        if (arc == 0 && nmc)
+            arc = memcache_listeners_init(w, bind_list);
         if (arc < 0) {
             free(addrs);
             return arc;

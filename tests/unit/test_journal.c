@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "flags.h"
+#include "journal.h"
 #include "journal_int.h"
 #include "server.h"
 #include "testing.h"
@@ -141,6 +142,65 @@ TEST(bad_manifests)
     }
 }
 
+/* ---- the tap: what replicas receive ------------------------------------------------------- */
+
+static buf tapped;
+static int tap_calls;
+
+static void tap_collect(const char *resp, size_t len)
+{
+    buf_append(&tapped, resp, len);
+    tap_calls++;
+}
+
+#define S(lit) ((slice){lit, sizeof(lit) - 1})
+
+TEST(tap_gets_deletions_and_keyless_commands)
+{
+    buf_init(&tapped);
+    tap_calls = 0;
+    CHECK_EQ_INT(atomic_load(&journal_tap_on), 0);
+    journal_tap_deleted(3, "gone", 4); /* no tap: nothing, and cheap */
+    CHECK_EQ_INT(tap_calls, 0);
+    journal_tap_set(tap_collect);
+    CHECK_EQ_INT(atomic_load(&journal_tap_on), 1);
+    CHECK_EQ_INT(atomic_load(&journal_active), 1); /* records are built for the tap */
+    journal_tap_deleted(3, "gone", 4);             /* the database is named first */
+    journal_tap_deleted(3, "also", 4);             /* ... once */
+    slice ping[] = {S("PING")};
+    journal_tap_command(1, ping); /* keyless: no SELECT */
+    const char *want = "*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n"
+                       "*2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n"
+                       "*2\r\n$3\r\nDEL\r\n$4\r\nalso\r\n"
+                       "*1\r\n$4\r\nPING\r\n";
+    CHECK_EQ_MEM(tapped.data, tapped.len, want, strlen(want));
+    CHECK_EQ_INT(tap_calls, 3); /* one call per record: no "#MS:" line ever */
+    buf_free(&tapped);
+    journal_tap_set(NULL);
+    CHECK_EQ_INT(atomic_load(&journal_active), 0);
+}
+
+static void mark_point(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+TEST(tap_sync_makes_the_next_record_select_again)
+{
+    buf_init(&tapped);
+    journal_tap_set(tap_collect);
+    journal_tap_deleted(0, "a", 1);
+    int calls = 0;
+    journal_tap_sync(mark_point, &calls); /* a replica starts here: it knows no database */
+    CHECK_EQ_INT(calls, 1);
+    size_t before = tapped.len;
+    journal_tap_deleted(0, "b", 1);
+    const char *want = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n";
+    CHECK_EQ_MEM(tapped.data + before, tapped.len - before, want, strlen(want));
+    journal_tap_set(NULL);
+    buf_free(&tapped);
+}
+
 int main(void)
 {
     char err[FLAGS_ERR_MAX];
@@ -162,6 +222,8 @@ int main(void)
     RUN_TEST(comments_and_extra_fields);
     RUN_TEST(missing_manifest);
     RUN_TEST(bad_manifests);
+    RUN_TEST(tap_gets_deletions_and_keyless_commands);
+    RUN_TEST(tap_sync_makes_the_next_record_select_again);
     remove_manifest();
     rmdir(dir);
     server.cfg.appenddirname = configured;
