@@ -48,12 +48,12 @@ extern command cluster_commands[];
 extern command replication_commands[];
 
 static command *const families[] = {
-    string_commands,   keyspace_commands,      server_commands, connection_commands,
-    multi_commands,    bits_commands,          config_commands, info_commands,
-    debug_commands,    introspection_commands, client_commands, list_commands,
-    hash_commands,     set_commands,           zset_commands,   hll_commands,
-    geo_commands,      stream_commands,        pubsub_commands, scripting_commands,
-    function_commands, wait_commands,          dump_commands,   save_commands,
+    string_commands,   keyspace_commands,      server_commands,      connection_commands,
+    multi_commands,    bits_commands,          config_commands,      info_commands,
+    debug_commands,    introspection_commands, client_commands,      list_commands,
+    hash_commands,     set_commands,           zset_commands,        hll_commands,
+    geo_commands,      stream_commands,        pubsub_commands,      scripting_commands,
+    function_commands, wait_commands,          dump_commands,        save_commands,
     journal_commands,  cluster_commands,       replication_commands,
 };
 

@@ -205,7 +205,7 @@ int main(int argc, char **argv)
     uv_run(&main_loop, UV_RUN_DEFAULT);
     uv_timer_stop(&stats_timer);
 
-    loading_stop(); /* a load in progress stops first: it needs the workers */
+    loading_stop();         /* a load in progress stops first: it needs the workers */
     replication_shutdown(); /* the link thread and full syncs use the workers too */
     workers_quiesce();
     int exit_code = shutdown_save();
