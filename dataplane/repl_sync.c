@@ -71,8 +71,7 @@ int repl_sync_in_progress(void)
     return atomic_load(&jobs_running) > 0;
 }
 
-/* ---- the replica's end of it: on its worker ---------------------------------------------------
- */
+/* ---- the replica's end of it: on its worker -------------------------------------------------- */
 
 typedef struct finish_msg {
     repl_replica *rp; /* a reference */
@@ -112,8 +111,7 @@ static void finish_on_owner(void *arg)
     free(m);
 }
 
-/* ---- the forwarder thread ----------------------------------------------------------------------
- */
+/* ---- the forwarder thread -------------------------------------------------------------------- */
 
 /* Writes all of p to target t's socket (non-blocking: polls). Drops the target on an error or
  * after repl-timeout seconds without progress. */
@@ -315,8 +313,7 @@ static void *forwarder_main(void *arg)
     return NULL;
 }
 
-/* ---- the snapshot's callbacks ------------------------------------------------------------------
- */
+/* ---- the snapshot's callbacks ---------------------------------------------------------------- */
 
 /* Under the journal's append lock, every shard held: the point in time. Each target's
  * position is registered so that the stream after the point stays in the buffer. */
@@ -516,8 +513,7 @@ void repl_sync_shutdown(void)
     }
 }
 
-/* ---- PSYNC and SYNC
- * ------------------------------------------------------------------------------ */
+/* ---- PSYNC and SYNC -------------------------------------------------------------------------- */
 
 /* Redis's masterTryPartialResynchronization: the history asked for is ours (or our previous
  * one up to where it ended) and still in the buffer. want is the stream index asked for. */

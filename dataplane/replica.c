@@ -83,8 +83,7 @@ typedef struct link_io {
     size_t pos; /* parse position */
 } link_io;
 
-/* ---- status ------------------------------------------------------------------------------------
- */
+/* ---- status ---------------------------------------------------------------------------------- */
 
 static void set_state(const char *state)
 {
@@ -124,8 +123,7 @@ void replica_link_info(repl_link_info *out)
     pthread_mutex_unlock(&L.mu);
 }
 
-/* ---- requests and their replies
- * ------------------------------------------------------------------ */
+/* ---- requests and their replies -------------------------------------------------------------- */
 
 typedef struct reply_msg {
     client *cl;
@@ -475,8 +473,7 @@ static void continue_with(const char *newid)
     pthread_mutex_unlock(&R.mu);
 }
 
-/* ---- full sync: the snapshot into a file, then loaded -----------------------------------------
- */
+/* ---- full sync: the snapshot into a file, then loaded ---------------------------------------- */
 
 static void sync_progress(long long total, long long read)
 {
@@ -638,8 +635,7 @@ static int full_sync(link_io *io, const char *replid, uint64_t offset)
     return load_rdb(path, replid, offset);
 }
 
-/* ---- the stream ---------------------------------------------------------------------------------
- */
+/* ---- the stream ------------------------------------------------------------------------------ */
 
 /* One RESP command of the master's stream at p[0..len): 1 with its arguments, 0 when more is
  * needed, -1 on a protocol error. An empty line (a keepalive) is a command of no argument. */
@@ -675,6 +671,8 @@ static int parse_cmd(const char *p, size_t len, slice **argv, int *cap, int *arg
         q = nl + 1;
         if (end - q < blen + 2)
             return 0;
+        if (q[blen] != '\r' || q[blen + 1] != '\n')
+            return -1;
         (*argv)[i].p = q;
         (*argv)[i].len = (size_t)blen;
         q += blen + 2;
@@ -769,8 +767,7 @@ static int take_commands(stream_state *st)
     return 0;
 }
 
-/* ---- REPLTAKEOVER: the replica's part -----------------------------------------------------------
- */
+/* ---- REPLTAKEOVER: the replica's part -------------------------------------------------------- */
 
 typedef struct takeover {
     link_req *rq;
@@ -945,8 +942,7 @@ out:
     return done;
 }
 
-/* ---- sessions and the thread --------------------------------------------------------------------
- */
+/* ---- sessions and the thread ----------------------------------------------------------------- */
 
 /* One connection to the master, until it breaks. Returns a takeover's request when it
  * succeeded. */
@@ -1021,7 +1017,7 @@ static void configure(const char *host, int port)
     snprintf(L.host, sizeof(L.host), "%s", host ? host : "");
     L.port = host ? port : 0;
     L.link_up = 0;
-    L.down_since_ms = now_ms();
+    L.down_since_ms = 0; /* -1 in INFO until a link was up and went down, as in Redis */
     L.state = "connect";
     pthread_mutex_unlock(&L.mu);
 }

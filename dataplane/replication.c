@@ -62,8 +62,7 @@ void repl_new_id(char out[REPL_ID_LEN + 1])
     out[REPL_ID_LEN] = '\0';
 }
 
-/* ---- the stream buffer -------------------------------------------------------------------------
- */
+/* ---- the stream buffer ----------------------------------------------------------------------- */
 
 static long long obuf_hard_limit(void)
 {
@@ -133,8 +132,7 @@ static uint64_t first_kept_locked(void)
     return R.head ? R.head->start : R.offset;
 }
 
-/* ---- waking the workers of online replicas ------------------------------------------------------
- */
+/* ---- waking the workers of online replicas --------------------------------------------------- */
 
 static atomic_int wake_pending[DFLY_MAX_THREADS];
 static msg wake_msgs[DFLY_MAX_THREADS];
@@ -214,8 +212,7 @@ void repl_backlog_enable(void)
         journal_tap_set(tap_feed);
 }
 
-/* ---- replicas ----------------------------------------------------------------------------------
- */
+/* ---- replicas -------------------------------------------------------------------------------- */
 
 repl_replica *repl_replica_new(client *cl)
 {
@@ -409,8 +406,7 @@ void repl_replica_ack(repl_replica *rp, uint64_t off)
         good_refresh();
 }
 
-/* ---- write guards ------------------------------------------------------------------------------
- */
+/* ---- write guards ---------------------------------------------------------------------------- */
 
 void repl_guard_set(int reason, int on)
 {
@@ -512,8 +508,7 @@ static const wait_repl_ops wait_ops = {
     .request_acks = wait_request_acks,
 };
 
-/* ---- role changes ------------------------------------------------------------------------------
- */
+/* ---- role changes ---------------------------------------------------------------------------- */
 
 typedef struct hold_all {
     void (*fn)(void);
@@ -602,8 +597,7 @@ void repl_become_master(void)
     run_holding_all(to_master_body);
 }
 
-/* ---- periodic work (worker 0) -------------------------------------------------------------------
- */
+/* ---- periodic work (worker 0) ---------------------------------------------------------------- */
 
 static uv_timer_t cron_timer;
 static int cron_started;
@@ -695,8 +689,7 @@ void replication_shutdown(void)
     journal_tap_set(NULL);
 }
 
-/* ---- INFO and /metrics --------------------------------------------------------------------------
- */
+/* ---- INFO and /metrics ----------------------------------------------------------------------- */
 
 static const char *state_name(int state)
 {

@@ -31,8 +31,7 @@
 #define ERR_TAKEOVER_FAILED "ERR Takeover failed: "
 #define PORT_MAX 65535
 
-/* ---- REPLICAOF, ROLE
- * ----------------------------------------------------------------------------- */
+/* ---- REPLICAOF, ROLE ------------------------------------------------------------------------- */
 
 /* Defers c's reply and hands the request to the link thread. */
 static void link_request(cmd_ctx *c, int kind, const char *host, int port, long long timeout_ms)
@@ -101,8 +100,7 @@ static void role_cmd(cmd_ctx *c)
     reply_int(c, off);
 }
 
-/* ---- PSYNC, SYNC -------------------------------------------------------------------------------
- */
+/* ---- PSYNC, SYNC ----------------------------------------------------------------------------- */
 
 static void psync_cmd(cmd_ctx *c)
 {
@@ -121,8 +119,7 @@ static void sync_cmd(cmd_ctx *c)
     repl_sync_command(c, "?", -1, 0);
 }
 
-/* ---- REPLCONF -----------------------------------------------------------------------------------
- */
+/* ---- REPLCONF -------------------------------------------------------------------------------- */
 
 static void takeover_start(cmd_ctx *c, long long timeout_ms, long long port, int save);
 
@@ -179,8 +176,7 @@ static void replconf_cmd(cmd_ctx *c)
     reply_ok(c);
 }
 
-/* ---- the master's half of a takeover
- * ------------------------------------------------------------- */
+/* ---- the master's half of a takeover --------------------------------------------------------- */
 
 typedef struct handover {
     client *cl; /* who asked (the replica's second connection); its reply waits */
@@ -346,8 +342,7 @@ static void takeover_start(cmd_ctx *c, long long timeout_ms, long long port, int
     uv_timer_start(&ho->timer, handover_tick, 0, TAKEOVER_TICK_MS);
 }
 
-/* ---- REPLTAKEOVER (on a replica) ----------------------------------------------------------------
- */
+/* ---- REPLTAKEOVER (on a replica) ------------------------------------------------------------- */
 
 /* REPLTAKEOVER timeout_sec [SAVE] */
 static void repltakeover_cmd(cmd_ctx *c)

@@ -261,6 +261,19 @@ def test_publish_reaches_subscribers_of_replicas(server_factory):
     assert sub.read_reply() == [b"message", b"news", b"hello"]
 
 
+def test_replicaof_flag_at_start(server_factory):
+    master = server_factory()
+    m = master.client()
+    m.set("k", "v")
+    replica = server_factory("--replicaof", f"127.0.0.1 {master.port}")
+    r = replica.client()
+    with pytest.raises(redis.exceptions.ReadOnlyError):
+        r.set("x", 1)  # a replica from the first command on
+    wait_caught_up(m, r)
+    assert r.get("k") == "v"
+    assert repl_info(r)["master_port"] == master.port
+
+
 # ---- WAIT, min-replicas ------------------------------------------------------------------------
 
 
@@ -438,14 +451,16 @@ def test_replica_answers_loading_while_it_loads_and_info_fields(server_factory):
 def test_masterauth(server_factory):
     master = server_factory("--requirepass", "s3cret")
     good = server_factory("--masterauth", "s3cret")
+    user = server_factory("--masteruser", "default", "--masterauth", "s3cret")
     bad = server_factory("--masterauth", "wrong")
     m = master.client(password="s3cret")
     m.set("k", "v")
-    g, b = good.client(), bad.client()
-    replicaof(g, master.port)
-    replicaof(b, master.port)
-    wait_caught_up(m, g)
-    assert g.get("k") == "v"
+    g, u, b = good.client(), user.client(), bad.client()
+    for c in (g, u, b):
+        replicaof(c, master.port)
+    for c in (g, u):
+        wait_caught_up(m, c)
+        assert c.get("k") == "v"
     time.sleep(1.5)  # a few attempts
     assert not link_up(b)
     assert "Unable to AUTH to MASTER" in bad.log()
