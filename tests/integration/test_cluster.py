@@ -9,6 +9,7 @@ data transfer is not implemented: its tests here only cover the configuration an
 import json
 import random
 import re
+import socket
 import subprocess
 import time
 
@@ -604,9 +605,35 @@ def test_emulated_announce_ip(server_factory):
     assert slots[0][2][:2] == ["10.1.2.3", s.port]
 
 
+REDIS_CLUSTER_PORT_MAX = 55535
+LOW_PORT_TRIES = 100
+
+
+def low_free_port():
+    """A free 127.0.0.1 port that leaves room for Redis's cluster bus (port + 10000)."""
+    for _ in range(LOW_PORT_TRIES):
+        port = random.randrange(20000, REDIS_CLUSTER_PORT_MAX)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+                sock2 = socket.socket()
+                try:
+                    sock2.bind(("127.0.0.1", port + 10000))
+                finally:
+                    sock2.close()
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below 55535")
+
+
 def redis_cluster_node(redis_server_factory):
     """A real Redis 7.0 cluster node that owns every slot."""
-    r = redis_server_factory("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+    # Redis's cluster bus listens on port + 10000, so its port must be at most 55535.
+    r = redis_server_factory(
+        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+        port=low_free_port(),
+    )  # fmt: skip
     c = r.client()
     c.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, SLOTS - 1)
     for _ in range(REDIS_READY_POLLS):
