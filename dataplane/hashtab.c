@@ -24,6 +24,7 @@
 #define HT_RANDOM_PROBES 256
 /* ht_random is exactly uniform over elements of chains up to this long. */
 #define HT_RANDOM_FAIR_CHAIN 4
+#define HT_RANDOM_FAIR_CHAIN_REHASH 16
 #define VARINT_MAX 10
 
 struct ht_elem {
@@ -524,7 +525,11 @@ const ht_elem *ht_random(const hashtab *h, uint64_t rnd)
             continue;
         size_t len = chain_len(b);
         uint64_t r2 = mix64(r);
-        if (len < HT_RANDOM_FAIR_CHAIN && r2 % HT_RANDOM_FAIR_CHAIN >= len)
+        /* Accepting a chain with probability len/fair keeps every element equally likely as
+         * long as no chain is longer than fair. Mid-rehash the old array can be overloaded
+         * (reads do not advance the rehash), so a larger bound applies then. */
+        size_t fair = rehashing(h) ? HT_RANDOM_FAIR_CHAIN_REHASH : HT_RANDOM_FAIR_CHAIN;
+        if (len < fair && r2 % fair >= len)
             continue;
         return chain_nth(b, (size_t)((r2 >> 32) % len));
     }
