@@ -20,11 +20,9 @@
  * empty_visits). */
 #define HT_REHASH_BUCKETS 2
 #define HT_REHASH_EMPTY_VISITS 10
-/* Random bucket probes before ht_random falls back to a linear walk. */
-#define HT_RANDOM_PROBES 256
-/* ht_random is exactly uniform over elements of chains up to this long. */
-#define HT_RANDOM_FAIR_CHAIN 4
-#define HT_RANDOM_FAIR_CHAIN_REHASH 16
+/* Random bucket probes before ht_random falls back to a linear walk (expected probes are
+ * buckets * longest chain / elements, a few dozen at the sparsest load the table keeps). */
+#define HT_RANDOM_PROBES 4096
 #define VARINT_MAX 10
 
 struct ht_elem {
@@ -36,8 +34,9 @@ struct hashtab {
     ht_elem **buckets[2];
     size_t size[2]; /* power of two, or 0 */
     size_t used[2];
-    long rehash_idx; /* next bucket of buckets[0] to move, -1 when not rehashing */
-    size_t bytes;    /* zmalloc'ed bytes of the header, the arrays and the elements */
+    size_t max_chain[2]; /* at least the longest chain of each array (never lowered) */
+    long rehash_idx;     /* next bucket of buckets[0] to move, -1 when not rehashing */
+    size_t bytes;        /* zmalloc'ed bytes of the header, the arrays and the elements */
     int with_values;
 };
 
@@ -227,14 +226,30 @@ static void resize_start(hashtab *h, size_t size)
     h->rehash_idx = 0;
 }
 
+static size_t chain_len(const ht_elem *b)
+{
+    size_t n = 0;
+    for (; b; b = b->next)
+        n++;
+    return n;
+}
+
+/* Links e at the head of bucket b of array i, keeping that array's chain bound. */
+static void link_elem(hashtab *h, int i, size_t b, ht_elem *e)
+{
+    e->next = h->buckets[i][b];
+    h->buckets[i][b] = e;
+    size_t len = chain_len(e);
+    if (len > h->max_chain[i])
+        h->max_chain[i] = len;
+}
+
 static void move_bucket(hashtab *h, size_t idx)
 {
     ht_elem *e = h->buckets[0][idx];
     while (e) {
         ht_elem *next = e->next;
-        size_t to = elem_hash(e) & (h->size[1] - 1);
-        e->next = h->buckets[1][to];
-        h->buckets[1][to] = e;
+        link_elem(h, 1, elem_hash(e) & (h->size[1] - 1), e);
         h->used[0]--;
         h->used[1]++;
         e = next;
@@ -263,6 +278,8 @@ static void rehash_step(hashtab *h)
         h->buckets[0] = h->buckets[1];
         h->size[0] = h->size[1];
         h->used[0] = h->used[1];
+        h->max_chain[0] = h->max_chain[1];
+        h->max_chain[1] = 0;
         h->buckets[1] = NULL;
         h->size[1] = 0;
         h->used[1] = 0;
@@ -310,9 +327,7 @@ ht_elem *ht_find(const hashtab *h, const char *key, size_t klen)
 static void insert_new(hashtab *h, ht_elem *e, uint64_t hash)
 {
     int i = rehashing(h) ? 1 : 0;
-    size_t b = hash & (h->size[i] - 1);
-    e->next = h->buckets[i][b];
-    h->buckets[i][b] = e;
+    link_elem(h, i, hash & (h->size[i] - 1), e);
     h->used[i]++;
 }
 
@@ -485,14 +500,6 @@ static uint64_t mix64(uint64_t r)
     return r;
 }
 
-static size_t chain_len(const ht_elem *b)
-{
-    size_t n = 0;
-    for (; b; b = b->next)
-        n++;
-    return n;
-}
-
 static const ht_elem *chain_nth(const ht_elem *b, size_t k)
 {
     while (k--)
@@ -506,16 +513,16 @@ static const ht_elem *bucket_at(const hashtab *h, size_t idx)
     return idx < h->size[0] ? h->buckets[0][idx] : h->buckets[1][idx - h->size[0]];
 }
 
-/* Uniform over the elements of chains up to HT_RANDOM_FAIR_CHAIN long: a random non-empty
- * bucket of length L is kept with probability L / HT_RANDOM_FAIR_CHAIN, then one of its L
- * elements taken, so every element has the same chance per trial. Picking bucket then element
- * without that step would favour elements that share no bucket. Longer chains (rare at the
- * loads the table keeps) are always kept, their elements slightly less likely. */
+/* Exactly uniform over the elements: a random non-empty bucket of length L is kept with
+ * probability L / F, F being a bound on every chain's length, then one of its L elements is
+ * taken, so every element has the same chance 1 / F per trial. Picking bucket then element
+ * without that step would favour elements that share no bucket. */
 const ht_elem *ht_random(const hashtab *h, uint64_t rnd)
 {
     if (ht_count(h) == 0)
         return NULL;
     size_t total = h->size[0] + h->size[1];
+    size_t fair = h->max_chain[0] > h->max_chain[1] ? h->max_chain[0] : h->max_chain[1];
     uint64_t r = rnd;
     /* Moved buckets of the old array are empty and simply miss. */
     for (int tries = 0; tries < HT_RANDOM_PROBES; tries++) {
@@ -525,10 +532,6 @@ const ht_elem *ht_random(const hashtab *h, uint64_t rnd)
             continue;
         size_t len = chain_len(b);
         uint64_t r2 = mix64(r);
-        /* Accepting a chain with probability len/fair keeps every element equally likely as
-         * long as no chain is longer than fair. Mid-rehash the old array can be overloaded
-         * (reads do not advance the rehash), so a larger bound applies then. */
-        size_t fair = rehashing(h) ? HT_RANDOM_FAIR_CHAIN_REHASH : HT_RANDOM_FAIR_CHAIN;
         if (len < fair && r2 % fair >= len)
             continue;
         return chain_nth(b, (size_t)((r2 >> 32) % len));

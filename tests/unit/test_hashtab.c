@@ -221,6 +221,35 @@ TEST(random_covers)
     ht_free(h);
 }
 
+/* Every element equally likely, chains of any length included: a full table (1024 elements in
+ * 1024 buckets has chains of 5 and more) and one halfway through a rehash (1100 elements). */
+static void check_uniform(int n)
+{
+    enum { PER_MEMBER = 1000 };
+    hashtab *h = ht_new(HT_VALUES, 0);
+    for (int i = 0; i < n; i++)
+        set_val(h, i, 0);
+    int *counts = calloc((size_t)n, sizeof(*counts));
+    uint64_t rnd = 11;
+    for (int j = 0; j < n * PER_MEMBER; j++) {
+        rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+        counts[key_index(ht_random(h, rnd))]++;
+    }
+    /* Standard deviation about 3.2%: a band of +-20% is 6 deviations wide. */
+    for (int i = 0; i < n; i++) {
+        CHECK(counts[i] > PER_MEMBER * 8 / 10);
+        CHECK(counts[i] < PER_MEMBER * 12 / 10);
+    }
+    free(counts);
+    ht_free(h);
+}
+
+TEST(random_uniform)
+{
+    check_uniform(1024);
+    check_uniform(1100);
+}
+
 /* ht_mem_usage equals what zmalloc counted for the table. */
 TEST(memory_exact)
 {
@@ -282,6 +311,7 @@ int main(void)
     RUN_TEST(scan_across_resizes);
     RUN_TEST(iterate_and_dup);
     RUN_TEST(random_covers);
+    RUN_TEST(random_uniform);
     RUN_TEST(memory_exact);
     RUN_TEST(model);
     TEST_MAIN_END();
