@@ -9,6 +9,8 @@ PACKAGES=(
     # libraries (see docs/architecture.md for what each is for)
     libuv1-dev libmimalloc-dev libssl-dev libjansson-dev libsqlite3-dev
     libmicrohttpd-dev libcurl4-openssl-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
+    # the Terraform provider: HTTP/2, protobuf (and its compiler), msgpack
+    libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libmsgpack-dev
     # time zone files for cron schedules in a zone (common/tz.c)
     tzdata
     # real servers and clients the integration tests drive or compare against

@@ -1,0 +1,2 @@
+/* libdflyapi: the REST client. */
+#include "dflyapi.h"
