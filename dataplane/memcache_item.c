@@ -2,8 +2,9 @@
  * 0 whose flags, CAS and meta bits live in the entry's memcached block (object.h entry_mc).
  *
  * Every change is journaled (and so replicated) as the RESP command that has the same effect on
- * the data: SET with PXAT or KEEPTTL, APPEND, DEL, PEXPIREAT, PERSIST, FLUSHDB. The memcached
- * block itself is not journaled: a replica or a replay has the values with flags 0. */
+ * the data: SET with PXAT or KEEPTTL (and Dragonfly's _MCFLAGS for the item's flags), APPEND, DEL,
+ * PEXPIREAT, PERSIST, FLUSHDB. The CAS and meta bits are not journaled: a replica or a replay
+ * gives the items CAS values of its own. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,17 +91,28 @@ static void journal_args(cmd_ctx *c, const char *name, const slice *args, int n,
     journal_cmd_commit(c, &jc, journaled++ > 0);
 }
 
-/* Journals the stored value of key as SET, with its expiry as PXAT (or KEEPTTL). */
+/* Journals the stored value of key as SET, with its expiry as PXAT (or KEEPTTL) and its flags
+ * as Dragonfly's _MCFLAGS option (only when set: a journal without them stays Redis's). */
 static void journal_set(cmd_ctx *c, const slice *key, const slice *val, int64_t expire_ms,
-                        int keepttl)
+                        int keepttl, uint32_t flags)
 {
-    slice kv[2] = {*key, *val};
-    if (keepttl)
-        journal_args(c, "SET", kv, 2, "KEEPTTL", 0, 0);
-    else if (expire_ms > 0)
-        journal_args(c, "SET", kv, 2, "PXAT", 1, (long long)expire_ms);
-    else
-        journal_args(c, "SET", kv, 2, NULL, 0, 0);
+    if (!journal_wanted())
+        return;
+    journal_cmd jc;
+    journal_cmd_init(&jc, "SET");
+    journal_cmd_add(&jc, key->p, key->len);
+    journal_cmd_add(&jc, val->p, val->len);
+    if (keepttl) {
+        journal_cmd_add(&jc, "KEEPTTL", strlen("KEEPTTL"));
+    } else if (expire_ms > 0) {
+        journal_cmd_add(&jc, "PXAT", strlen("PXAT"));
+        journal_cmd_add_ll(&jc, (long long)expire_ms);
+    }
+    if (flags) {
+        journal_cmd_add(&jc, "_MCFLAGS", strlen("_MCFLAGS"));
+        journal_cmd_add_ll(&jc, (long long)flags);
+    }
+    journal_cmd_commit(c, &jc, journaled++ > 0);
 }
 
 /* The key changed: WATCH, dirty counter, client-side caching, keyspace events. */
@@ -316,7 +328,7 @@ int mc_store(cmd_ctx *c, const mc_store_args *a, uint64_t *out_cas)
         journal_args(c, "APPEND", kv, 2, NULL, 0, 0);
     } else {
         modified(c, key, "set");
-        journal_set(c, key, &val, expire, concat);
+        journal_set(c, key, &val, expire, concat, m.flags);
     }
     free(buf);
     *out_cas = m.cas;
@@ -388,7 +400,7 @@ static uint64_t store_number(cmd_ctx *c, const slice *key, const mc_item *it, ui
     db_put(c, entry_new_string_mc(key->p, key->len, digits, (size_t)n, expire, &m), 0);
     slice val = {digits, (size_t)n};
     modified(c, key, it ? "incrby" : "set");
-    journal_set(c, key, &val, expire, it != NULL);
+    journal_set(c, key, &val, expire, it != NULL, m.flags);
     return m.cas;
 }
 

@@ -24,6 +24,7 @@
 #include "db.h"
 #include "loading.h"
 #include "log.h"
+#include "memcache.h"
 #include "rdb.h"
 #include "server.h"
 #include "tx.h"
@@ -55,6 +56,12 @@
 #define RDB_STR_ENC_LZF 3
 
 /* Opcodes (Redis's rdb.h); a record starting with a smaller byte is a key of that value type. */
+/* Dragonfly's key properties record before a key: a u32 mask, then the memcached flags (u32)
+ * when the mask says so (snapshot.c writes it for items with flags). */
+#define RDB_OPCODE_DF_MASK 220
+#define DF_MASK_STICKY (1u << 0)
+#define DF_MASK_MC_FLAGS (1u << 1)
+#define RDB_DF_MASK_LEN 4
 #define RDB_OPCODE_SLOT_INFO 244 /* Redis 7.4, Valkey: slot id and two sizes, hints only */
 #define RDB_OPCODE_FUNCTION2 245
 #define RDB_OPCODE_FUNCTION_PRE_GA 246
@@ -91,6 +98,7 @@ typedef struct parser {
     /* What the records before the next key said about it. */
     int64_t expire_ms, idle_secs;
     int freq;
+    int64_t mc_flags; /* -1: none */
     uint64_t crc;
     size_t crc_pos; /* bytes the checksum covers so far */
     size_t last_progress;
@@ -330,6 +338,7 @@ static void p_reset_key_hints(parser *p)
     p->expire_ms = -1;
     p->idle_secs = -1;
     p->freq = -1;
+    p->mc_flags = -1;
 }
 
 static int p_key(parser *p, int type, size_t at)
@@ -357,6 +366,8 @@ static int p_key(parser *p, int type, size_t at)
                        .expire_ms = p->expire_ms,
                        .idle_secs = p->idle_secs,
                        .freq = p->freq};
+    if (p->mc_flags >= 0 && type == RDB_TYPE_STRING) /* the CAS is given when it is stored */
+        rec.e = entry_set_mc(rec.e, &(entry_mc){.flags = (uint32_t)p->mc_flags});
     p_reset_key_hints(p);
     int rc = 0;
     char msg[RDB_LOAD_ERR_MAX];
@@ -366,6 +377,24 @@ static int p_key(parser *p, int type, size_t at)
         rc = p_fail(p, at, ERR_REFUSED, "key '%s': %s", shown(k.s, k.len, sk), msg);
     rdb_str_free(&k);
     return rc;
+}
+
+/* Dragonfly's key properties: stickiness (which we do not have) and memcached flags. A bit we do
+ * not know may be followed by data we cannot skip. */
+static int p_df_mask(parser *p, size_t at)
+{
+    unsigned char b[RDB_DF_MASK_LEN];
+    if (p_read(p, b, RDB_DF_MASK_LEN, "a key properties mask"))
+        return -1;
+    uint32_t mask = (uint32_t)get_le(b, RDB_DF_MASK_LEN);
+    if (mask & ~(DF_MASK_STICKY | DF_MASK_MC_FLAGS))
+        return p_fail(p, at, ERR_REFUSED, "unknown key properties 0x%x", mask);
+    if (mask & DF_MASK_MC_FLAGS) {
+        if (p_read(p, b, RDB_DF_MASK_LEN, "memcached flags"))
+            return -1;
+        p->mc_flags = (int64_t)get_le(b, RDB_DF_MASK_LEN);
+    }
+    return 0;
 }
 
 /* One record. Returns 1 at EOF, 0 to go on, -1 on error. */
@@ -398,6 +427,7 @@ static int p_record(parser *p)
             return -1;
         p->freq = b[0];
         return 0;
+    case RDB_OPCODE_DF_MASK: return p_df_mask(p, at);
     case RDB_OPCODE_SELECTDB: return p_select_db(p, at);
     case RDB_OPCODE_RESIZEDB: return p_skip_lens(p, RDB_RESIZEDB_FIELDS, "database size hint");
     case RDB_OPCODE_SLOT_INFO: return p_skip_lens(p, RDB_SLOT_INFO_FIELDS, "slot info");
@@ -520,6 +550,7 @@ static void batch_apply(void *arg)
         load_item *it = &b->items[i];
         size_t klen;
         const char *k = entry_key(it->e, &klen); /* stays valid: e goes into the table */
+        memcache_cas_bump(it->e, b->shard);      /* an item with memcached flags gets its CAS */
         if (db_load_entry(s, it->dbid, it->e, it->idle_secs, it->freq)) {
             replaced++;
             char sk[KEY_SHOWN_BUF];

@@ -46,6 +46,8 @@
 #define SNAP_SOCKET_POLL_MS 1000
 
 /* RDB opcodes (Redis's rdb.h). */
+#define RDB_OPCODE_DF_MASK 220 /* Dragonfly's key properties: we write memcached flags */
+#define DF_MASK_MC_FLAGS (1u << 1)
 #define RDB_OPCODE_AUX 250
 #define RDB_OPCODE_EXPIRETIME_MS 252
 #define RDB_OPCODE_SELECTDB 254
@@ -307,8 +309,28 @@ static void put_u64le(buf *out, uint64_t v)
     buf_append(out, b, sizeof(b));
 }
 
-/* Appends one key record: [EXPIRETIME_MS ms] type key value. rdb_save_object writes the type
- * and the value; the key goes between them. */
+static void put_u32le(buf *out, uint32_t v)
+{
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    buf_append(out, b, sizeof(b));
+}
+
+/* A memcached item's flags, as Dragonfly writes them. Only items with flags get the record, so
+ * files of data without them stay loadable by Redis. */
+static void write_mc_flags(buf *out, const entry *e)
+{
+    entry_mc m;
+    if (!e->has_mc || !entry_get_mc(e, &m) || m.flags == 0)
+        return;
+    buf_append_char(out, (char)RDB_OPCODE_DF_MASK);
+    put_u32le(out, DF_MASK_MC_FLAGS);
+    put_u32le(out, m.flags);
+}
+
+/* Appends one key record: [EXPIRETIME_MS ms] [DF_MASK mask flags] type key value. rdb_save_object
+ * writes the type and the value; the key goes between them. */
 static void write_entry(snap_shard *ss, int dbid, const entry *e)
 {
     buf *out = &ss->out;
@@ -323,6 +345,7 @@ static void write_entry(snap_shard *ss, int dbid, const entry *e)
         buf_append_char(out, (char)RDB_OPCODE_EXPIRETIME_MS);
         put_u64le(out, (uint64_t)entry_expire(e));
     }
+    write_mc_flags(out, e);
     size_t at = out->len;
     if (rdb_save_object(out, e) < 0) {
         size_t klen;

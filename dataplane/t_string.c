@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "journal.h"
+#include "memcache.h"
 #include "reply.h"
 #include "server.h"
 
@@ -42,6 +43,7 @@ enum {
     SET_PX = 1 << 6,
     SET_EXAT = 1 << 7,
     SET_PXAT = 1 << 8,
+    SET_MCFLAGS = 1 << 9, /* Dragonfly's _MCFLAGS: a memcached item's flags (journal, replicas) */
 };
 #define SET_ANY_EXPIRE (SET_EX | SET_PX | SET_EXAT | SET_PXAT)
 
@@ -70,6 +72,7 @@ static const set_option set_options[] = {
     {"px", SET_PX, EXPIRE_OPTION_CONFLICTS(SET_PX), OPT_SET | OPT_GETEX, 1},
     {"exat", SET_EXAT, EXPIRE_OPTION_CONFLICTS(SET_EXAT), OPT_SET | OPT_GETEX, 1},
     {"pxat", SET_PXAT, EXPIRE_OPTION_CONFLICTS(SET_PXAT), OPT_SET | OPT_GETEX, 1},
+    {"_mcflags", SET_MCFLAGS, 0, OPT_SET, 1},
 };
 
 static void reply_string(cmd_ctx *c, const entry *e)
@@ -105,7 +108,8 @@ static entry *string_unshare(cmd_ctx *c, entry *e, size_t cap)
  * OPT_GETEX) from argv[first] on. Every option is checked before any expire value is parsed, so
  * a syntax error wins over a bad number, as in Redis. Repeating an option is allowed; for the
  * expire options the last value counts. */
-static int parse_set_options(cmd_ctx *c, int first, int command, int *flags, const slice **expire)
+static int parse_set_options(cmd_ctx *c, int first, int command, int *flags, const slice **expire,
+                             const slice **mcflags)
 {
     for (int j = first; j < c->argc; j++) {
         const set_option *opt = NULL;
@@ -117,7 +121,9 @@ static int parse_set_options(cmd_ctx *c, int first, int command, int *flags, con
             return -1;
         }
         *flags |= opt->flag;
-        if (opt->takes_value)
+        if (opt->flag == SET_MCFLAGS)
+            *mcflags = &c->argv[++j];
+        else if (opt->takes_value)
             *expire = &c->argv[++j];
     }
     return 0;
@@ -142,10 +148,13 @@ static int expire_ms_or_reply(cmd_ctx *c, const slice *expire, int flags, int64_
  * the old value (or an error when it is not a string); otherwise OK (or 1 with int_replies), or
  * null (0) when NX/XX prevented the write. */
 static void set_generic(cmd_ctx *c, int flags, const slice *key, const slice *val,
-                        const slice *expire, int int_replies)
+                        const slice *expire, const slice *mcflags, int int_replies)
 {
     int64_t when = -1;
     if (expire && expire_ms_or_reply(c, expire, flags, &when))
+        return;
+    long long mc_flags = 0;
+    if (mcflags && arg_ll_range_or_reply(c, mcflags, 0, UINT32_MAX, &mc_flags, NULL))
         return;
     entry *old;
     if (flags & SET_GET) {
@@ -168,14 +177,23 @@ static void set_generic(cmd_ctx *c, int flags, const slice *key, const slice *va
             reply_null(c);
         return;
     }
-    db_put(c, entry_new_string(key->p, key->len, val->p, val->len, when),
+    entry_mc m = {.flags = (uint32_t)mc_flags};
+    if (mc_flags)
+        m.cas = memcache_cas_next(ctx_key_shard(c, key->p, key->len));
+    db_put(c,
+           mc_flags ? entry_new_string_mc(key->p, key->len, val->p, val->len, when, &m)
+                    : entry_new_string(key->p, key->len, val->p, val->len, when),
            (flags & SET_KEEPTTL) != 0);
     db_signal_modified(c, key->p, key->len);
     db_notify(c, NOTIFY_STRING, "set", key->p, key->len);
     if (expire) {
         db_notify(c, NOTIFY_GENERIC, "expire", key->p, key->len);
         /* SETEX, PSETEX and relative expiries are journaled with the absolute time. */
-        journal_rewrite(c, "sbbsl", "SET", key, val, "PXAT", (long long)when);
+        if (mc_flags)
+            journal_rewrite(c, "sbbslsl", "SET", key, val, "PXAT", (long long)when, "_MCFLAGS",
+                            mc_flags);
+        else
+            journal_rewrite(c, "sbbsl", "SET", key, val, "PXAT", (long long)when);
     }
     if (flags & SET_GET)
         return;
@@ -190,33 +208,34 @@ static void set_cmd(cmd_ctx *c)
 {
     int flags = 0;
     const slice *expire = NULL;
-    if (parse_set_options(c, 3, OPT_SET, &flags, &expire))
+    const slice *mcflags = NULL;
+    if (parse_set_options(c, 3, OPT_SET, &flags, &expire, &mcflags))
         return;
-    set_generic(c, flags, &c->argv[1], &c->argv[2], expire, 0);
+    set_generic(c, flags, &c->argv[1], &c->argv[2], expire, mcflags, 0);
 }
 
 /* SETNX key value */
 static void setnx_cmd(cmd_ctx *c)
 {
-    set_generic(c, SET_NX, &c->argv[1], &c->argv[2], NULL, 1);
+    set_generic(c, SET_NX, &c->argv[1], &c->argv[2], NULL, NULL, 1);
 }
 
 /* SETEX key seconds value */
 static void setex_cmd(cmd_ctx *c)
 {
-    set_generic(c, SET_EX, &c->argv[1], &c->argv[3], &c->argv[2], 0);
+    set_generic(c, SET_EX, &c->argv[1], &c->argv[3], &c->argv[2], NULL, 0);
 }
 
 /* PSETEX key milliseconds value */
 static void psetex_cmd(cmd_ctx *c)
 {
-    set_generic(c, SET_PX, &c->argv[1], &c->argv[3], &c->argv[2], 0);
+    set_generic(c, SET_PX, &c->argv[1], &c->argv[3], &c->argv[2], NULL, 0);
 }
 
 /* GETSET key value: SET key value GET. */
 static void getset_cmd(cmd_ctx *c)
 {
-    set_generic(c, SET_GET, &c->argv[1], &c->argv[2], NULL, 0);
+    set_generic(c, SET_GET, &c->argv[1], &c->argv[2], NULL, NULL, 0);
 }
 
 static void get_cmd(cmd_ctx *c)
@@ -237,7 +256,7 @@ static void getex_cmd(cmd_ctx *c)
     const slice *key = &c->argv[1];
     int flags = 0;
     const slice *expire = NULL;
-    if (parse_set_options(c, 2, OPT_GETEX, &flags, &expire))
+    if (parse_set_options(c, 2, OPT_GETEX, &flags, &expire, NULL))
         return;
     entry *e = db_lookup_read(c, key->p, key->len);
     if (!e) {
