@@ -8,6 +8,7 @@
 #define DFLY_CONTROL_API_H
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "http/http.h"
 #include "store.h"
@@ -53,6 +54,11 @@ typedef struct page_req {
 int api_page_parse(http_req *r, page_req *pg);
 /* {"items": items, "next_cursor": <cursor after (ts, id)> or null}. Steals items. */
 json_t *api_page(json_t *items, int more, long long last_ts, const char *last_id);
+/* The page of a list query whose rows are ordered by (created_at, id) and limited to
+ * pg->limit + 1: each row becomes an item through row(); id is column 0, created_at column
+ * ts_col. Finishes st. */
+json_t *api_page_rows(sqlite3_stmt *st, const page_req *pg, json_t *(*row)(sqlite3_stmt *),
+                      int ts_col);
 
 /* The tenant a caller may act on: NULL for the operator (all), its own id otherwise. */
 const char *api_scope_tenant(const http_req *r);

@@ -96,6 +96,26 @@ json_t *api_page(json_t *items, int more, long long last_ts, const char *last_id
     return json_pack("{s:o, s:o}", "items", items, "next_cursor", next);
 }
 
+json_t *api_page_rows(sqlite3_stmt *st, const page_req *pg, json_t *(*row)(sqlite3_stmt *),
+                      int ts_col)
+{
+    json_t *items = json_array();
+    long long last_ts = 0;
+    char last_id[ID_MAX] = "";
+    int more = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if ((int)json_array_size(items) == pg->limit) {
+            more = 1;
+            break;
+        }
+        json_array_append_new(items, row(st));
+        last_ts = sqlite3_column_int64(st, ts_col);
+        snprintf(last_id, sizeof(last_id), "%s", db_text(st, 0));
+    }
+    db_done(st);
+    return api_page(items, more, last_ts, last_id);
+}
+
 const char *api_scope_tenant(const http_req *r)
 {
     return r->who.is_operator ? NULL : r->who.tenant_id;

@@ -14,6 +14,7 @@
 
 static const char *const tenant_fields[] = {"name", "max_instances", "max_memory", NULL};
 
+#define CREATED_AT_COL 4 /* of the SELECT below */
 #define TENANT_SELECT                                                                              \
     "SELECT t.id, t.name, t.max_instances, t.max_memory, t.created_at, t.updated_at, "             \
     "(SELECT count(*) FROM instances i WHERE i.tenant_id = t.id AND i.status != 'gone'), "         \
@@ -138,21 +139,7 @@ void api_tenant_list(http_req *r)
     sqlite3_bind_int64(st, 1, pg.after_ts);
     db_bind_text(st, 2, pg.after_id);
     sqlite3_bind_int(st, 3, pg.limit + 1);
-    json_t *items = json_array();
-    long long last_ts = 0;
-    char last_id[ID_MAX] = "";
-    int more = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if ((int)json_array_size(items) == pg.limit) {
-            more = 1;
-            break;
-        }
-        json_array_append_new(items, tenant_from_row(st));
-        last_ts = sqlite3_column_int64(st, 4);
-        snprintf(last_id, sizeof(last_id), "%s", db_text(st, 0));
-    }
-    db_done(st);
-    http_reply_json(r, 200, api_page(items, more, last_ts, last_id));
+    http_reply_json(r, 200, api_page_rows(st, &pg, tenant_from_row, CREATED_AT_COL));
 }
 
 static int tenant_found(http_req *r, const char *id)

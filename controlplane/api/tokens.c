@@ -20,6 +20,7 @@ static json_t *token_from_row(sqlite3_stmt *st)
                      jx_time(sqlite3_column_int64(st, 6)));
 }
 
+#define CREATED_AT_COL 4 /* of the SELECT below */
 #define TOKEN_SELECT                                                                               \
     "SELECT id, tenant_id, name, prefix, created_at, coalesce(last_used_at, 0), "                  \
     "coalesce(revoked_at, 0) FROM tokens "
@@ -88,21 +89,7 @@ void api_token_list(http_req *r)
     sqlite3_bind_int64(st, 2, pg.after_ts);
     db_bind_text(st, 3, pg.after_id);
     sqlite3_bind_int(st, 4, pg.limit + 1);
-    json_t *items = json_array();
-    long long last_ts = 0;
-    char last_id[ID_MAX] = "";
-    int more = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if ((int)json_array_size(items) == pg.limit) {
-            more = 1;
-            break;
-        }
-        json_array_append_new(items, token_from_row(st));
-        last_ts = sqlite3_column_int64(st, 4);
-        snprintf(last_id, sizeof(last_id), "%s", db_text(st, 0));
-    }
-    db_done(st);
-    http_reply_json(r, 200, api_page(items, more, last_ts, last_id));
+    http_reply_json(r, 200, api_page_rows(st, &pg, token_from_row, CREATED_AT_COL));
 }
 
 void api_token_revoke(http_req *r)
