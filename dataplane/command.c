@@ -19,6 +19,7 @@ const char *const acl_category_names[ACL_CATEGORY_COUNT] = {
 
 /* Each family's part of the table, ending with an entry whose name is NULL. */
 extern command string_commands[];
+extern command sort_commands[];
 extern command keyspace_commands[];
 extern command server_commands[];
 extern command config_commands[];
@@ -54,7 +55,7 @@ static command *const families[] = {
     hash_commands,     set_commands,           zset_commands,        hll_commands,
     geo_commands,      stream_commands,        pubsub_commands,      scripting_commands,
     function_commands, wait_commands,          dump_commands,        save_commands,
-    journal_commands,  cluster_commands,       replication_commands,
+    journal_commands,  cluster_commands,       replication_commands, sort_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */

@@ -19,6 +19,7 @@
 #include "listpack.h"
 #include "reply.h"
 #include "server.h"
+#include "types.h"
 #include "zmalloc.h"
 
 #define ERR_HASH_NOT_INT "ERR hash value is not an integer"
@@ -75,6 +76,17 @@ static int hash_get(const entry *e, const char *f, size_t flen, lp_value *v,
         return 0;
     v->s = ht_elem_val(el, &v->len);
     v->is_int = 0;
+    return 1;
+}
+
+int hash_field(const entry *e, const char *f, size_t flen, char *tmp, const char **val,
+               size_t *vlen)
+{
+    lp_value v;
+    if (!hash_get(e, f, flen, &v, tmp))
+        return 0;
+    *val = v.s;
+    *vlen = v.len;
     return 1;
 }
 

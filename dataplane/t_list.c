@@ -18,6 +18,7 @@
 #include "quicklist.h"
 #include "reply.h"
 #include "server.h"
+#include "types.h"
 #include "zmalloc.h"
 
 #define ERR_POSITIVE "ERR value is out of range, must be positive"
@@ -164,6 +165,30 @@ static void list_reply_elem(cmd_ctx *c, const ql_pos *pos)
     lp_value v;
     lp_get(pos->p, &v, tmp);
     reply_bulk(c, v.s, v.len);
+}
+
+entry *list_entry_new(const char *key, size_t klen, const char *const *items, const size_t *lens,
+                      size_t n)
+{
+    entry *e = entry_new_ptr(key, klen, OBJ_LIST, ENC_LISTPACK, lp_new(), -1);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += lens[i];
+    list_convert_for(e, bytes, (unsigned long)n);
+    for (size_t i = 0; i < n; i++)
+        list_push(e, LIST_TAIL, items[i], lens[i]);
+    return e;
+}
+
+void list_each(const entry *e, elem_fn fn, void *arg)
+{
+    ql_pos pos;
+    char tmp[OBJ_INT_STR_MAX];
+    lp_value v;
+    for (int ok = list_index(e, 0, &pos); ok; ok = list_move(e, &pos, LIST_TAIL)) {
+        lp_get(pos.p, &v, tmp);
+        fn(arg, v.s, v.len);
+    }
 }
 
 /* ---- type hooks --------------------------------------------------------------------------- */

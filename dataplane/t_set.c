@@ -23,6 +23,7 @@
 #include "listpack.h"
 #include "reply.h"
 #include "server.h"
+#include "types.h"
 #include "zmalloc.h"
 
 /* Redis's intsetMaxEntries: set-max-intset-entries is honoured up to this many. */
@@ -212,6 +213,20 @@ static int set_iter_next(set_iter *it, set_ele *out)
         *out = ele_of_ht(el);
         return 1;
     }
+    }
+}
+
+void set_each(const entry *e, elem_fn fn, void *arg)
+{
+    setv sv = set_of(e);
+    set_iter it;
+    set_ele x;
+    char tmp[OBJ_INT_STR_MAX];
+    set_iter_init(&it, &sv);
+    while (set_iter_next(&it, &x)) {
+        size_t len;
+        const char *s = ele_text(&x, tmp, &len);
+        fn(arg, s, len);
     }
 }
 

@@ -13,6 +13,7 @@
 #include "listpack.h"
 #include "reply.h"
 #include "server.h"
+#include "types.h"
 #include "zmalloc.h"
 
 /* d2string writes doubles in this open interval as integers (Redis: +-(2^52)). */
@@ -596,6 +597,14 @@ void zset_iter_next(zset_iter *it)
     }
     if (it->node)
         it->node = it->reverse ? zsl_prev(it->node) : zsl_next(it->node);
+}
+
+void zset_each(const entry *e, elem_fn fn, void *arg)
+{
+    zset_iter it;
+    zset_elem el;
+    for (zset_iter_at_rank(&it, e, 0, 0); zset_iter_get(&it, &el); zset_iter_next(&it))
+        fn(arg, el.s, el.len);
 }
 
 void zset_iter_skip(zset_iter *it, unsigned long n)

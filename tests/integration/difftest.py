@@ -11,7 +11,8 @@ real Redis and on dfly-server, and every reply must be the same.
         d.run("LRANGE", "k", "0", "-1")
 
 Replies are compared as redis-py returns them without response callbacks (bytes, ints, lists,
-errors as the ResponseError text). unordered=True compares a list reply as a multiset (for
+errors as the ResponseError text). unordered="pairs" compares a flat field/value list as a set
+of pairs (HGETALL). unordered=True compares a list reply as a multiset (for
 commands whose order Redis leaves unspecified: SMEMBERS, HKEYS, SPOP with count...). A mismatch
 fails with the whole command history, so the failing sequence can be replayed by hand.
 """
@@ -20,11 +21,16 @@ import redis
 
 
 def _normalize(reply, unordered):
+    if unordered == "pairs" and isinstance(reply, list):  # HGETALL: field, value, ...
+        pairs = zip(reply[0::2], reply[1::2])
+        return sorted(((_normalize(f, False), _normalize(v, False)) for f, v in pairs), key=repr)
     if isinstance(reply, list):
         items = [_normalize(x, False) for x in reply]
         if unordered:
             return sorted(items, key=repr)
         return items
+    if isinstance(reply, Exception):  # an error inside EXEC's reply
+        return ("error", str(reply))
     if isinstance(reply, (set, frozenset)):
         return sorted((_normalize(x, False) for x in reply), key=repr)
     return reply
