@@ -337,3 +337,46 @@ def chaotic(rng):
             ["OBJECT", "ENCODING", k],  # small sets are listpacks here, as in Redis 7.2
         ]
     )
+
+
+# Errors that random valid commands earn from Redis too: anything else is a bug.
+EXPECTED_ERRORS = (
+    "WRONGTYPE",
+    "ERR value is not an integer",
+    "ERR value is not a valid float",
+    "ERR increment or decrement would overflow",
+    "ERR hash value is not an integer",
+    "ERR hash value is not a float",
+    "ERR no such key",
+    "ERR index out of range",
+    "ERR syntax error",
+    "ERR string exceeds maximum allowed size",
+    "ERR bit offset is not an integer",
+    "ERR increment would produce NaN or Infinity",
+    "ERR resulting score is not a number (NaN)",
+    "ERR min or max is not a float",
+    "ERR min or max not valid string range item",
+    "ERR weight value is not a float",
+    "ERR offset is out of range",
+    "ERR The bit argument must be 1 or 0.",
+    "ERR GT, LT, and/or NX options at the same time are not compatible",
+    "ERR XX and NX options at the same time are not compatible",
+    "ERR INCR option supports a single increment-element pair",
+    "ERR value is out of range",
+    "ERR LIMIT",
+    "ERR RANK can't be zero",
+    "ERR COUNT can't be negative",
+    "ERR MAXLEN can't be negative",
+    "ERR Number of keys can't be greater than number of args",
+    "ERR One or more scores can't be converted into double",
+    "ERR One or more",
+    "ERR source and destination objects are the same",
+    "ERR The BITOP",
+    "EXECABORT",
+    "WRONGTYPE Key is not a valid HyperLogLog string value.",
+    "INVALIDOBJ",
+    "An LFU maxmemory policy is not selected",
+    "ERR The specified keys must contain string values",
+)
+# redis-py drops the "ERR " of generic errors.
+EXPECTED_ERRORS = tuple(e[4:] if e.startswith("ERR ") else e for e in EXPECTED_ERRORS)
