@@ -57,6 +57,36 @@ const flag_def control_flags[] = {
      "starts of a node of a new instance that may fail before the instance is failed", 1, 1000},
     {"node_call_timeout", FLAG_INT, C(node_call_timeout_ms), "2000",
      "milliseconds one command to a node may take", 10, 600000},
+    /* failover and backups (issue 15) */
+    {"failover_timeout", FLAG_INT, C(failover_timeout_ms), "5000",
+     "milliseconds a master with replicas may be down before its best replica is promoted", 100,
+     3600000},
+    {"health_check_interval", FLAG_INT, C(health_check_interval_ms), "1000",
+     "milliseconds between health checks (INFO replication) of masters that have replicas", 50,
+     600000},
+    {"takeover_timeout", FLAG_INT, C(takeover_timeout_s), "10",
+     "seconds a replica has to catch up in a planned failover (REPLTAKEOVER)", 1, 600},
+    {"backup_dir", FLAG_STR, C(backup_dir), "",
+     "the local backup store (empty: <data-dir>/backups)"},
+    {"backup_store", FLAG_STR, C(backup_store), "local",
+     "where backups go: local (--backup-dir) or s3 (credentials from AWS_ACCESS_KEY_ID and "
+     "AWS_SECRET_ACCESS_KEY)"},
+    {"backup_s3_endpoint", FLAG_STR, C(backup_s3_endpoint), "",
+     "S3-compatible endpoint, http(s)://host[:port] (path-style requests)"},
+    {"backup_s3_bucket", FLAG_STR, C(backup_s3_bucket), "", "the bucket of the s3 store"},
+    {"backup_s3_prefix", FLAG_STR, C(backup_s3_prefix), "", "key prefix in the bucket"},
+    {"backup_s3_region", FLAG_STR, C(backup_s3_region), "us-east-1", "region of the signatures"},
+    {"backup_max_attempts", FLAG_INT, C(backup_max_attempts), "3",
+     "attempts of a backup before it is failed", 1, 100},
+    {"backup_retry_delay", FLAG_INT, C(backup_retry_delay_ms), "5000",
+     "milliseconds between attempts of a failing backup", 0, 3600000},
+    {"schedule_hour", FLAG_INT, C(schedule_hour_ms), "3600000",
+     "milliseconds of an hour in every_hours schedules and max_age_hours retention (for tests)",
+     100, 3600000},
+    /* the web console (issue 16, controlplane/http/static.c) */
+    {"web_dir", FLAG_STR, C(web_dir), "",
+     "the web console's files, served at / (empty: an installed share/dfly/web, else the source "
+     "tree's web/)"},
     {NULL},
 };
 
@@ -140,6 +170,23 @@ static int resolve_data_dir(char *err, size_t errlen)
     return 0;
 }
 
+/* The backup store: --backup-dir, or backups/ in the data directory. */
+static int resolve_backup_dir(char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    if (*ctl_cfg.backup_dir)
+        snprintf(dir, sizeof(dir), "%s", ctl_cfg.backup_dir);
+    else if (snprintf(dir, sizeof(dir), "%s/backups", ctl_cfg.data_dir_abs) >= (int)sizeof(dir))
+        dir[0] = '\0';
+    int rc = dir[0] ? mkdir_p(dir, DATA_DIR_MODE) : -ENAMETOOLONG;
+    if (rc < 0 || !realpath(dir, ctl_cfg.backup_dir_abs)) {
+        snprintf(err, errlen, "cannot create --backup-dir %s: %s", dir,
+                 strerror(rc < 0 ? -rc : errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int executable(const char *path)
 {
     return access(path, X_OK) == 0;
@@ -211,6 +258,10 @@ static int check_values(char *err, size_t errlen)
         snprintf(err, errlen, "--provisioner must be local, got '%s'", ctl_cfg.provisioner);
         return -1;
     }
+    if (strcmp(ctl_cfg.backup_store, "local") && strcmp(ctl_cfg.backup_store, "s3")) {
+        snprintf(err, errlen, "--backup-store must be local or s3, got '%s'", ctl_cfg.backup_store);
+        return -1;
+    }
     if (!*ctl_cfg.node_host || strlen(ctl_cfg.node_host) >= CONTROL_HOST_MAX) {
         snprintf(err, errlen, "--node-host must be an address");
         return -1;
@@ -228,7 +279,7 @@ int config_init(int argc, char **argv, char *err, size_t errlen)
     if (rc != FLAGS_OK)
         return rc;
     if (check_values(err, errlen) < 0 || resolve_data_dir(err, errlen) < 0 ||
-        resolve_server_binary(err, errlen) < 0)
+        resolve_backup_dir(err, errlen) < 0 || resolve_server_binary(err, errlen) < 0)
         return FLAGS_ERROR;
     return FLAGS_OK;
 }

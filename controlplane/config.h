@@ -35,6 +35,18 @@ typedef struct control_config {
     long long node_start_timeout_ms;
     long long create_max_attempts;
     long long node_call_timeout_ms;
+    /* failover and backups (issue 15) */
+    long long failover_timeout_ms;      /* a master down this long is replaced by a replica */
+    long long health_check_interval_ms; /* how often masters with replicas are asked */
+    long long takeover_timeout_s;       /* REPLTAKEOVER's wait in a planned failover */
+    char *backup_dir;                   /* the local backup store; "" is <data-dir>/backups */
+    char *backup_store;                 /* local | s3 */
+    char *backup_s3_endpoint, *backup_s3_bucket, *backup_s3_prefix, *backup_s3_region;
+    long long backup_max_attempts; /* a failing backup is tried this often */
+    long long backup_retry_delay_ms;
+    long long schedule_hour_ms; /* an "hour" of every_hours and max_age_hours (tests shorten it) */
+    /* the web console (issue 16) */
+    char *web_dir; /* files served at /; "" finds web/ (http/static.c) */
 
     /* derived by config_resolve */
     char data_dir_abs[PATH_MAX];
@@ -42,6 +54,7 @@ typedef struct control_config {
     int listen_port;
     int port_min, port_max;
     char server_binary_abs[PATH_MAX];
+    char backup_dir_abs[PATH_MAX];
     int log_json;
 } control_config;
 

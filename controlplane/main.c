@@ -12,6 +12,7 @@
 #include "auth/auth.h"
 #include "auth/ratelimit.h"
 #include "auth/secret.h"
+#include "backup/bstore.h"
 #include "config.h"
 #include "db.h"
 #include "http/router.h"
@@ -62,6 +63,12 @@ static int start(void)
     }
     log_info("database %s (schema version %d)", path, db_schema_version());
     ratelimit_configure(ctl_cfg.rate_limit, ctl_cfg.rate_burst);
+    if (bstore_init(err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    log_info("backup store: %s", !strcmp(ctl_cfg.backup_store, "s3") ? ctl_cfg.backup_s3_endpoint
+                                                                     : ctl_cfg.backup_dir_abs);
     if (reconciler_start(err, sizeof(err)) < 0) {
         log_error("%s", err);
         return -1;

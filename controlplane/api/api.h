@@ -42,6 +42,15 @@ void api_instance_events(http_req *r);
 
 void api_operation_get(http_req *r);
 
+/* issue 15: failover, backups, restores (instance_actions.c, backups.c) */
+void api_instance_failover(http_req *r);
+void api_instance_restore(http_req *r);
+void api_backup_create(http_req *r);
+void api_backup_list(http_req *r);
+void api_backup_get(http_req *r);
+void api_backup_delete(http_req *r);
+void api_backup_download(http_req *r);
+
 /* ---- shared by the handlers (api_util.c) ---------------------------------------------------- */
 
 /* A page of a list: limit and the position after which it starts (from ?limit= and ?cursor=).
@@ -52,6 +61,8 @@ typedef struct page_req {
     char after_id[ID_MAX]; /* "" for the first page */
 } page_req;
 int api_page_parse(http_req *r, page_req *pg);
+/* tests/fuzz/fuzz_control.c only: decodes a ?cursor= value (id: ID_MAX). 0, or -1. */
+int api_cursor_decode_for_fuzzing(const char *s, long long *ts, char *id);
 /* {"items": items, "next_cursor": <cursor after (ts, id)> or null}. Steals items. */
 json_t *api_page(json_t *items, int more, long long last_ts, const char *last_id);
 /* The page of a list query whose rows are ordered by (created_at, id) and limited to

@@ -63,6 +63,13 @@ static int cursor_decode(const char *s, long long *ts, char *id)
     return 0;
 }
 
+/* For tests/fuzz/fuzz_control.c: the ?cursor= decoder, which is otherwise reached only through a
+ * libmicrohttpd connection. */
+int api_cursor_decode_for_fuzzing(const char *s, long long *ts, char *id)
+{
+    return cursor_decode(s, ts, id);
+}
+
 int api_page_parse(http_req *r, page_req *pg)
 {
     memset(pg, 0, sizeof(*pg));

@@ -27,6 +27,9 @@ enum {
     SPEC_APPENDONLY = 1 << 6,
     SPEC_LABELS = 1 << 7,
     SPEC_TENANT = 1 << 8,
+    SPEC_BACKUP_SCHEDULE = 1 << 9,
+    SPEC_BACKUP_RETENTION = 1 << 10,
+    SPEC_RESTORE_FROM = 1 << 11,
 };
 
 typedef struct instance_spec {
@@ -40,6 +43,10 @@ typedef struct instance_spec {
     const char *snapshot_cron; /* "" clears it */
     int appendonly;
     json_t *labels; /* borrowed from the body */
+    /* issue 15, borrowed from the body: JSON null clears a schedule or retention */
+    json_t *backup_schedule;
+    json_t *backup_retention;
+    const char *restore_from; /* a backup id (create only) */
 } instance_spec;
 
 /* Reads body into s (for create, required members must be there and defaults fill the rest).

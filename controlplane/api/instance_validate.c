@@ -3,17 +3,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backup/backup.h"
 #include "cron.h"
 #include "db.h"
 #include "instance.h"
 #include "jsonx.h"
 
 static const char *const create_fields[] = {
-    "name",   "memory",    "shards", "replicas_per_shard", "eviction_policy", "persistence",
-    "labels", "tenant_id", NULL};
+    "name",         "memory", "shards",    "replicas_per_shard", "eviction_policy",
+    "persistence",  "labels", "tenant_id", "backup_schedule",    "backup_retention",
+    "restore_from", NULL};
 static const char *const patch_fields[] = {
-    "name",        "memory", "shards", "replicas_per_shard", "eviction_policy",
-    "persistence", "labels", NULL};
+    "name",        "memory", "shards",          "replicas_per_shard", "eviction_policy",
+    "persistence", "labels", "backup_schedule", "backup_retention",   NULL};
 static const char *const persistence_fields[] = {"snapshot_cron", "appendonly", NULL};
 static const char *const policies[] = {"noeviction",      "allkeys-lru",  "allkeys-lfu",
                                        "allkeys-random",  "volatile-lru", "volatile-lfu",
@@ -85,7 +87,7 @@ static int persistence_parse(http_req *r, json_t *v, instance_spec *s)
     }
     json_t *cron = json_object_get(v, "snapshot_cron");
     if (cron) {
-        char err[CRON_ERR_MAX];
+        char err[CRON_ERR_MAX] = ""; /* cron_parse fills it only when it runs */
         cron_expr e;
         if (json_is_null(cron)) {
             s->snapshot_cron = "";
@@ -176,6 +178,38 @@ static int scalars_parse(http_req *r, json_t *body, instance_spec *s)
     return 0;
 }
 
+/* backup_schedule and backup_retention: an object or null (none). */
+static int backup_fields_parse(http_req *r, json_t *body, instance_spec *s)
+{
+    char err[BACKUP_ERR_MAX];
+    json_t *v;
+    if ((v = json_object_get(body, "backup_schedule"))) {
+        if (!json_is_null(v) && backup_schedule_check(v, err, sizeof(err)) < 0) {
+            http_reply_invalid(r, "backup_schedule", "%s", err);
+            return -1;
+        }
+        s->backup_schedule = v;
+        s->given |= SPEC_BACKUP_SCHEDULE;
+    }
+    if ((v = json_object_get(body, "backup_retention"))) {
+        if (!json_is_null(v) && backup_retention_check(v, err, sizeof(err)) < 0) {
+            http_reply_invalid(r, "backup_retention", "%s", err);
+            return -1;
+        }
+        s->backup_retention = v;
+        s->given |= SPEC_BACKUP_RETENTION;
+    }
+    if ((v = json_object_get(body, "restore_from"))) {
+        if (!json_is_string(v)) {
+            http_reply_invalid(r, "restore_from", "restore_from must be a backup id");
+            return -1;
+        }
+        s->restore_from = json_string_value(v);
+        s->given |= SPEC_RESTORE_FROM;
+    }
+    return 0;
+}
+
 int instance_spec_parse(http_req *r, json_t *body, instance_spec *s, int create)
 {
     memset(s, 0, sizeof(*s));
@@ -190,6 +224,8 @@ int instance_spec_parse(http_req *r, json_t *body, instance_spec *s, int create)
     if ((v = json_object_get(body, "persistence")) && persistence_parse(r, v, s) < 0)
         return -1;
     if ((v = json_object_get(body, "labels")) && labels_parse(r, v, s) < 0)
+        return -1;
+    if (backup_fields_parse(r, body, s) < 0)
         return -1;
     if (create && !(s->given & SPEC_NAME)) {
         http_reply_invalid(r, "name", "name is required");

@@ -13,6 +13,14 @@ void instance_etag(long long spec_version, char *out, size_t outlen)
     snprintf(out, outlen, "\"v%lld\"", spec_version);
 }
 
+/* Stored JSON text as a value; "" (none) as null. */
+static json_t *json_or_null(const char *text)
+{
+    char err[64];
+    json_t *v = text[0] ? jx_parse(text, strlen(text), err, sizeof(err)) : NULL;
+    return v ? v : json_null();
+}
+
 static json_t *node_view(const node_row *nd)
 {
     return json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:s, s:o, s:i}", "id", nd->id, "shard",
@@ -47,7 +55,7 @@ json_t *instance_view(const instance_row *in, const node_row *nodes, int n)
         endpoint = json_pack("{s:s, s:i}", "host", entry->host, "port", entry->port);
         uri = json_string(u);
     }
-    return json_pack(
+    json_t *v = json_pack(
         "{s:s, s:s, s:s, s:I, s:i, s:i, s:s, s:{s:o, s:b}, s:o, s:s, s:s, s:s, s:o, s:o, s:o, "
         "s:s, s:I, s:I, s:o, s:o}",
         "id", in->id, "tenant_id", in->tenant_id, "name", in->name, "memory",
@@ -59,6 +67,11 @@ json_t *instance_view(const instance_row *in, const node_row *nodes, int n)
         "endpoint", endpoint, "uri", uri, "nodes", jnodes, "etag", etag, "spec_version",
         (json_int_t)in->spec_version, "applied_version", (json_int_t)in->applied_version,
         "created_at", jx_time(in->created_at), "updated_at", jx_time(in->updated_at));
+    json_object_set_new(v, "backup_schedule", json_or_null(in->backup_schedule));
+    json_object_set_new(v, "backup_retention", json_or_null(in->backup_retention));
+    json_object_set_new(v, "restored_from",
+                        in->restore_from[0] ? json_string(in->restore_from) : json_null());
+    return v;
 }
 
 json_t *instance_view_load(const char *id, const char *tenant, int include_gone, char *etag)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/secret.h"
+#include "backup/backup.h"
 #include "db.h"
 #include "instance.h"
 #include "jsonx.h"
@@ -18,6 +19,36 @@
 
 static const char *const statuses[] = {ST_CREATING, ST_RUNNING,  ST_UPDATING, ST_DEGRADED,
                                        ST_FAILED,   ST_DELETING, NULL};
+
+/* A JSON value's text (malloc'd), or NULL for a missing or null value. */
+static char *json_text_or_null(json_t *v)
+{
+    return v && !json_is_null(v) ? jx_dump(v, NULL) : NULL;
+}
+
+/* restore_from of a new instance: a succeeded backup of the tenant whose files are intact.
+ * Returns 0, or -1 answered (422). */
+static int restore_source_check(http_req *r, const instance_spec *s, const char *tenant)
+{
+    if (!(s->given & SPEC_RESTORE_FROM))
+        return 0;
+    backup_row b;
+    char err[BACKUP_ERR_MAX];
+    if (backup_get(s->restore_from, tenant, &b) < 0) {
+        http_reply_invalid(r, "restore_from", "no backup %s", s->restore_from);
+        return -1;
+    }
+    int rc = 0;
+    if (strcmp(b.status, BK_SUCCEEDED)) {
+        http_reply_invalid(r, "restore_from", "backup %s is %s, not succeeded", b.id, b.status);
+        rc = -1;
+    } else if (backup_verify(&b, err, sizeof(err)) < 0) {
+        http_reply_error(r, 422, "backup_corrupt", "restore_from", "%s", err);
+        rc = -1;
+    }
+    backup_clear(&b);
+    return rc;
+}
 
 /* {"instance": ..., "operation": ...} for 202 answers. */
 static void reply_accepted(http_req *r, const char *id, const char *op_id, json_t *extra_key,
@@ -68,11 +99,14 @@ static int instance_insert(http_req *r, const instance_spec *s, const char *tena
     size_t slen;
     secret_seal(password, strlen(password), &sealed, &slen);
     char *labels = s->labels ? jx_dump(s->labels, NULL) : strdup("{}");
+    char *schedule = json_text_or_null(s->backup_schedule);
+    char *retention = json_text_or_null(s->backup_retention);
     long long now = ids_now_ms();
     sqlite3_stmt *st = db_prepare(
         "INSERT INTO instances(id, tenant_id, name, memory, shards, replicas, eviction_policy, "
         "snapshot_cron, appendonly, labels, password_enc, status, spec_version, created_at, "
-        "updated_at) VALUES (?,?,?,?,?,?,?,nullif(?, ''),?,?,?,'creating',1,?,?)");
+        "updated_at, backup_schedule, backup_retention, restore_from) "
+        "VALUES (?,?,?,?,?,?,?,nullif(?, ''),?,?,?,'creating',1,?,?,?,?,?)");
     int rc = SQLITE_ERROR;
     if (st) {
         db_bind_text(st, 1, id);
@@ -88,11 +122,16 @@ static int instance_insert(http_req *r, const instance_spec *s, const char *tena
         sqlite3_bind_blob(st, 11, sealed, (int)slen, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 12, now);
         sqlite3_bind_int64(st, 13, now);
+        db_bind_text(st, 14, schedule);
+        db_bind_text(st, 15, retention);
+        db_bind_text(st, 16, s->restore_from);
         rc = db_step_done(st);
         db_done(st);
     }
     free(sealed);
     free(labels);
+    free(schedule);
+    free(retention);
     if (rc == SQLITE_CONSTRAINT)
         http_reply_error(r, 409, "conflict", "name", "an instance named '%s' exists", s->name);
     else if (rc != SQLITE_DONE)
@@ -107,9 +146,10 @@ void api_instance_create(http_req *r)
         return;
     instance_spec s;
     const char *tenant = NULL;
+    /* The backup's files are read before the transaction: hashing them may take a while. */
     if (instance_spec_parse(r, body, &s, 1) < 0 || !(tenant = create_tenant(r, &s)) ||
-        db_begin() != SQLITE_OK) {
-        if (tenant)
+        restore_source_check(r, &s, tenant) < 0 || db_begin() != SQLITE_OK) {
+        if (!r->status)
             http_reply_internal(r, "cannot begin");
         json_decref(body);
         return;
@@ -127,8 +167,9 @@ void api_instance_create(http_req *r)
         return;
     }
     store_event(id, "status", NULL, ST_CREATING, NULL,
-                "create requested: %d shard(s), %d replica(s) per shard, %lld bytes", s.shards,
-                s.replicas, s.memory);
+                "create requested: %d shard(s), %d replica(s) per shard, %lld bytes%s%s", s.shards,
+                s.replicas, s.memory, s.restore_from ? ", restored from " : "",
+                s.restore_from ? s.restore_from : "");
     json_decref(body);
     if (db_commit() != SQLITE_OK) {
         http_reply_internal(r, "cannot commit");
@@ -324,10 +365,15 @@ static int patch_check(http_req *r, const instance_row *in, const instance_spec 
 static int patch_write(const instance_row *in, const instance_spec *s)
 {
     char *labels = (s->given & SPEC_LABELS) ? jx_dump(s->labels, NULL) : NULL;
+    char *schedule = json_text_or_null(s->backup_schedule);
+    char *retention = json_text_or_null(s->backup_retention);
     sqlite3_stmt *st = db_prepare(
         "UPDATE instances SET memory = ?1, replicas = ?2, eviction_policy = ?3, "
         "snapshot_cron = nullif(?4, ''), appendonly = ?5, labels = coalesce(?6, labels), "
-        "spec_version = spec_version + 1, status = ?7, updated_at = ?8 WHERE id = ?9");
+        "spec_version = spec_version + 1, status = ?7, updated_at = ?8, "
+        "backup_schedule = CASE WHEN ?10 THEN ?11 ELSE backup_schedule END, "
+        "next_backup_at = CASE WHEN ?10 THEN NULL ELSE next_backup_at END, "
+        "backup_retention = CASE WHEN ?12 THEN ?13 ELSE backup_retention END WHERE id = ?9");
     sqlite3_bind_int64(st, 1, (s->given & SPEC_MEMORY) ? s->memory : in->memory);
     sqlite3_bind_int(st, 2, (s->given & SPEC_REPLICAS) ? s->replicas : in->replicas);
     db_bind_text(st, 3, (s->given & SPEC_POLICY) ? s->eviction_policy : in->eviction_policy);
@@ -337,9 +383,15 @@ static int patch_write(const instance_row *in, const instance_spec *s)
     db_bind_text(st, 7, status_after_change(in));
     sqlite3_bind_int64(st, 8, ids_now_ms());
     db_bind_text(st, 9, in->id);
+    sqlite3_bind_int(st, 10, (s->given & SPEC_BACKUP_SCHEDULE) != 0);
+    db_bind_text(st, 11, schedule);
+    sqlite3_bind_int(st, 12, (s->given & SPEC_BACKUP_RETENTION) != 0);
+    db_bind_text(st, 13, retention);
     int rc = db_step_done(st);
     db_done(st);
     free(labels);
+    free(schedule);
+    free(retention);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 

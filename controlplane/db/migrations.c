@@ -112,7 +112,48 @@ static const char m1_initial[] =
     "  created_at INTEGER NOT NULL,"
     "  PRIMARY KEY (scope, key));";
 
+/* 2 (issue 15): backups and their schedules, restores, planned failovers.
+ * instances.backup_schedule: JSON {"cron", "timezone"} or {"every_hours"}; backup_retention:
+ * JSON {"count", "max_age_hours"}; next_backup_at: when the schedule fires next (ms).
+ * restore_from: the backup a new instance starts from, restore_placed once its files are in
+ * place. restore_backup_id/restore_op: an in-place restore asked for. failover_op with
+ * failover_shard and failover_node: a planned failover asked for. */
+static const char m2_backups_failover[] =
+    "ALTER TABLE instances ADD COLUMN backup_schedule TEXT;"
+    "ALTER TABLE instances ADD COLUMN backup_retention TEXT;"
+    "ALTER TABLE instances ADD COLUMN next_backup_at INTEGER;"
+    "ALTER TABLE instances ADD COLUMN restore_from TEXT;"
+    "ALTER TABLE instances ADD COLUMN restore_placed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE instances ADD COLUMN restore_backup_id TEXT;"
+    "ALTER TABLE instances ADD COLUMN restore_op TEXT;"
+    "ALTER TABLE instances ADD COLUMN failover_op TEXT;"
+    "ALTER TABLE instances ADD COLUMN failover_shard INTEGER;"
+    "ALTER TABLE instances ADD COLUMN failover_node TEXT;"
+    /* A backup: one RDB file per shard in the backup store, described by manifest (JSON).
+     * status: pending, running, succeeded, failed. Kept after its instance is deleted. */
+    "CREATE TABLE backups ("
+    "  id TEXT PRIMARY KEY,"
+    "  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    "  instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  trigger TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT,"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  shards INTEGER NOT NULL,"
+    "  manifest TEXT,"
+    "  operation_id TEXT,"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  started_at INTEGER,"
+    "  finished_at INTEGER);"
+    "CREATE INDEX backups_instance ON backups(instance_id, created_at, id);"
+    "CREATE INDEX backups_tenant ON backups(tenant_id, created_at, id);"
+    "CREATE INDEX backups_status ON backups(status);";
+
 const db_migration db_migrations[] = {
     {1, "initial schema", m1_initial},
+    {2, "backups, restores and planned failovers", m2_backups_failover},
     {0},
 };

@@ -12,7 +12,11 @@
 #define INSTANCE_COLUMNS                                                                           \
     "id, tenant_id, name, memory, shards, replicas, eviction_policy, snapshot_cron, appendonly, "  \
     "labels, delete_requested, status, status_reason, spec_version, applied_version, "             \
-    "restart_version, ever_running, created_at, updated_at, coalesce(deleted_at, 0)"
+    "restart_version, ever_running, created_at, updated_at, coalesce(deleted_at, 0), "             \
+    "coalesce(backup_schedule, ''), coalesce(backup_retention, ''), coalesce(next_backup_at, 0), " \
+    "coalesce(restore_from, ''), restore_placed, coalesce(restore_backup_id, ''), "                \
+    "coalesce(restore_op, ''), coalesce(failover_op, ''), coalesce(failover_shard, 0), "           \
+    "coalesce(failover_node, '')"
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
@@ -42,6 +46,16 @@ static void instance_from_row(sqlite3_stmt *st, instance_row *o)
     o->created_at = sqlite3_column_int64(st, 17);
     o->updated_at = sqlite3_column_int64(st, 18);
     o->deleted_at = sqlite3_column_int64(st, 19);
+    copy_col(o->backup_schedule, sizeof(o->backup_schedule), st, 20);
+    copy_col(o->backup_retention, sizeof(o->backup_retention), st, 21);
+    o->next_backup_at = sqlite3_column_int64(st, 22);
+    copy_col(o->restore_from, sizeof(o->restore_from), st, 23);
+    o->restore_placed = sqlite3_column_int(st, 24);
+    copy_col(o->restore_backup_id, sizeof(o->restore_backup_id), st, 25);
+    copy_col(o->restore_op, sizeof(o->restore_op), st, 26);
+    copy_col(o->failover_op, sizeof(o->failover_op), st, 27);
+    o->failover_shard = sqlite3_column_int(st, 28);
+    copy_col(o->failover_node, sizeof(o->failover_node), st, 29);
 }
 
 int store_instance_get(const char *id, const char *tenant, int include_gone, instance_row *out)
@@ -194,7 +208,8 @@ int store_operations_finish(const char *target_id, long long upto, const char *s
         "UPDATE operations SET status = ?1, error = ?2, finished_at = ?3, updated_at = ?3, "
         "progress = CASE WHEN ?1 = 'succeeded' THEN 100 ELSE progress END, "
         "started_at = coalesce(started_at, ?3) "
-        "WHERE target_id = ?4 AND spec_version <= ?5 AND status IN ('pending', 'running')");
+        "WHERE target_id = ?4 AND spec_version <= ?5 AND status IN ('pending', 'running') "
+        "AND kind IN " SPEC_OP_KINDS);
     if (!st)
         return 0;
     db_bind_text(st, 1, status);
@@ -215,9 +230,10 @@ void store_operations_progress(const char *target_id, int progress, const char *
 {
     /* Asked first with a read: most passes change nothing, and an UPDATE takes the write
      * lock even when it matches no row. */
-    sqlite3_stmt *st = db_prepare("SELECT 1 FROM operations WHERE target_id = ?1 AND "
-                                  "status IN ('pending', 'running') AND (status != 'running' OR "
-                                  "progress < ?2 OR steps != ?3) LIMIT 1");
+    sqlite3_stmt *st =
+        db_prepare("SELECT 1 FROM operations WHERE target_id = ?1 AND "
+                   "status IN ('pending', 'running') AND (status != 'running' OR "
+                   "progress < ?2 OR steps != ?3) AND kind IN " SPEC_OP_KINDS " LIMIT 1");
     if (!st)
         return;
     db_bind_text(st, 1, target_id);
@@ -232,7 +248,8 @@ void store_operations_progress(const char *target_id, int progress, const char *
         "UPDATE operations SET status = 'running', progress = max(progress, ?1), steps = ?2, "
         "updated_at = ?3, started_at = coalesce(started_at, ?3) "
         "WHERE target_id = ?4 AND status IN ('pending', 'running') AND "
-        "(status != 'running' OR progress != max(progress, ?1) OR steps != ?2)");
+        "(status != 'running' OR progress != max(progress, ?1) OR steps != ?2) AND kind "
+        "IN " SPEC_OP_KINDS);
     if (!st)
         return;
     sqlite3_bind_int(st, 1, progress);
@@ -261,4 +278,41 @@ int store_instance_password(const char *id, char *out, size_t outlen)
     }
     db_done(st);
     return rc;
+}
+
+void store_operation_finish_one(const char *op_id, const char *status, const char *error)
+{
+    long long now = ids_now_ms();
+    sqlite3_stmt *st = db_prepare(
+        "UPDATE operations SET status = ?1, error = ?2, finished_at = ?3, updated_at = ?3, "
+        "progress = CASE WHEN ?1 = 'succeeded' THEN 100 ELSE progress END, "
+        "started_at = coalesce(started_at, ?3) WHERE id = ?4 AND status IN ('pending', 'running')");
+    if (!st)
+        return;
+    db_bind_text(st, 1, status);
+    db_bind_text(st, 2, error);
+    sqlite3_bind_int64(st, 3, now);
+    db_bind_text(st, 4, op_id);
+    db_step_done(st);
+    db_done(st);
+    if (db_changes())
+        atomic_fetch_add(!strcmp(status, OP_SUCCEEDED) ? &ctl_counters.operations_succeeded
+                                                       : &ctl_counters.operations_failed,
+                         1);
+}
+
+void store_operation_progress_one(const char *op_id, int progress)
+{
+    long long now = ids_now_ms();
+    sqlite3_stmt *st = db_prepare(
+        "UPDATE operations SET status = 'running', progress = max(progress, ?1), updated_at = ?2, "
+        "started_at = coalesce(started_at, ?2) WHERE id = ?3 AND status IN ('pending', 'running') "
+        "AND (status != 'running' OR progress < ?1)");
+    if (!st)
+        return;
+    sqlite3_bind_int(st, 1, progress);
+    sqlite3_bind_int64(st, 2, now);
+    db_bind_text(st, 3, op_id);
+    db_step_done(st);
+    db_done(st);
 }

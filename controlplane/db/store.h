@@ -17,6 +17,7 @@
 #define HOST_MAX 256
 #define CLUSTER_ID_LEN 40
 #define ROLE_MAX 8
+#define SCHEDULE_TEXT_MAX 256
 
 /* Instance statuses. */
 #define ST_CREATING "creating"
@@ -60,6 +61,17 @@ typedef struct instance_row {
     long long spec_version, applied_version, restart_version;
     int ever_running;
     long long created_at, updated_at, deleted_at;
+    /* issue 15: backups, restores, planned failover */
+    char backup_schedule[SCHEDULE_TEXT_MAX];  /* JSON, "" when none */
+    char backup_retention[SCHEDULE_TEXT_MAX]; /* JSON, "" when none */
+    long long next_backup_at;                 /* 0: not computed yet */
+    char restore_from[ID_MAX];                /* the backup a new instance starts from */
+    int restore_placed;                       /* its files were put in place */
+    char restore_backup_id[ID_MAX];           /* an in-place restore asked for, or "" */
+    char restore_op[ID_MAX];
+    char failover_op[ID_MAX]; /* a planned failover asked for, or "" */
+    int failover_shard;
+    char failover_node[ID_MAX]; /* the replica to promote, or "" for the most up to date */
 } instance_row;
 
 typedef struct node_row {
@@ -98,10 +110,17 @@ void store_event(const char *instance_id, const char *type, const char *from, co
 /* A new pending operation; its id goes into id. Returns 0 or -1. */
 int store_operation_create(const char *tenant_id, const char *kind, const char *target_id,
                            long long spec_version, char *id);
-/* Moves every unfinished operation of target with spec_version <= upto to status (succeeded or
- * failed, with error when failed); returns how many. */
+/* The kinds of operations that a spec_version completes (the others, such as backup or
+ * failover, are finished by whoever carries them out). */
+#define SPEC_OP_KINDS "('create', 'update', 'restart', 'delete')"
+/* Moves every unfinished operation (of SPEC_OP_KINDS) of target with spec_version <= upto to status
+ * (succeeded or failed, with error when failed); returns how many. */
 int store_operations_finish(const char *target_id, long long upto, const char *status,
                             const char *error);
+/* Finishes one operation (status succeeded or failed, error when failed). */
+void store_operation_finish_one(const char *op_id, const char *status, const char *error);
+/* Marks one operation running with progress. */
+void store_operation_progress_one(const char *op_id, int progress);
 /* Marks the unfinished operations of target running with progress and the steps JSON. */
 void store_operations_progress(const char *target_id, int progress, const char *steps_json);
 

@@ -38,6 +38,21 @@ void http_reply_json(http_req *r, int status, json_t *body)
     r->content_type = "application/json";
 }
 
+/* A message quoting the request (a %.64s of a label key, a long value cut off) may end or cut
+ * a UTF-8 sequence in the middle, and JSON strings must be UTF-8: then every non-ASCII byte
+ * becomes '?', rather than the answer becoming a 500. */
+static void ascii_if_not_utf8(char *msg)
+{
+    json_t *probe = json_string(msg);
+    if (probe) {
+        json_decref(probe);
+        return;
+    }
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p >= 0x80)
+            *p = '?';
+}
+
 void http_reply_error(http_req *r, int status, const char *code, const char *field, const char *fmt,
                       ...)
 {
@@ -46,9 +61,14 @@ void http_reply_error(http_req *r, int status, const char *code, const char *fie
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    ascii_if_not_utf8(msg);
     json_t *err = json_pack("{s:s, s:s}", "code", code, "message", msg);
-    if (field)
-        json_object_set_new(err, "field", json_string(field));
+    if (field) {
+        char f[ERROR_MESSAGE_MAX];
+        snprintf(f, sizeof(f), "%s", field); /* "persistence.<member>" may be cut likewise */
+        ascii_if_not_utf8(f);
+        json_object_set_new(err, "field", json_string(f));
+    }
     http_reply_json(r, status, json_pack("{s:o}", "error", err));
 }
 

@@ -35,6 +35,13 @@ const route router_routes[] = {
     {"POST", "/v1/instances/{instance_id}/restart", ROUTE_TOKEN, api_instance_restart},
     {"GET", "/v1/instances/{instance_id}/events", ROUTE_TOKEN, api_instance_events},
     {"GET", "/v1/operations/{operation_id}", ROUTE_TOKEN, api_operation_get},
+    {"POST", "/v1/instances/{instance_id}/failover", ROUTE_TOKEN, api_instance_failover},
+    {"POST", "/v1/instances/{instance_id}/restore", ROUTE_TOKEN, api_instance_restore},
+    {"POST", "/v1/instances/{instance_id}/backups", ROUTE_TOKEN, api_backup_create},
+    {"GET", "/v1/instances/{instance_id}/backups", ROUTE_TOKEN, api_backup_list},
+    {"GET", "/v1/backups/{backup_id}", ROUTE_TOKEN, api_backup_get},
+    {"DELETE", "/v1/backups/{backup_id}", ROUTE_TOKEN, api_backup_delete},
+    {"GET", "/v1/backups/{backup_id}/download", ROUTE_TOKEN, api_backup_download},
     {NULL},
 };
 

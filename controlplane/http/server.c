@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
+#include "static.h"
 
 /* A client that keeps sending past the limit is cut off after this many times it. */
 #define DISCARD_FACTOR 16
@@ -88,6 +89,8 @@ static void add_headers(struct MHD_Response *resp, http_req *r)
 
 static enum MHD_Result req_respond(http_req *r)
 {
+    if (static_wants(r)) /* the web console's files (static.c) */
+        return static_respond(r);
     router_dispatch(r);
     if (!r->status)
         http_reply_internal(r, "a handler gave no answer");
@@ -220,6 +223,7 @@ int http_server_start(char *err, size_t errlen)
         return -1;
     }
     log_info("REST API on %s://%s", tls ? "https" : "http", ctl_cfg.listen);
+    static_init();
     return 0;
 }
 

@@ -232,3 +232,28 @@ int resp_call(const char *host, int port, const char *password, int timeout_ms, 
     buf_free(&req);
     return rc < 0 ? RESP_IO : rc;
 }
+
+int resp_info_field(const char *info, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    for (const char *line = info; line && *line;
+         line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (strncmp(line, name, nl) || line[nl] != ':')
+            continue;
+        const char *v = line + nl + 1;
+        size_t len = strcspn(v, "\r\n");
+        snprintf(out, outlen, "%.*s", (int)len, v);
+        return 0;
+    }
+    return -1;
+}
+
+long long resp_info_ll(const char *info, const char *name, long long def)
+{
+    char v[32];
+    if (resp_info_field(info, name, v, sizeof(v)) < 0)
+        return def;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    return end == v || *end ? def : n;
+}

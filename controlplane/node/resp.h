@@ -18,4 +18,10 @@ enum resp_result {
 int resp_call(const char *host, int port, const char *password, int timeout_ms, char *out,
               size_t outlen, int argc, const char *const *argv);
 
+/* The value of field `name` in an INFO reply ("name:value" lines) into out. Returns 0, or -1
+ * when the field is not there. */
+int resp_info_field(const char *info, const char *name, char *out, size_t outlen);
+/* The same as a number, or def when it is missing or not a number. */
+long long resp_info_ll(const char *info, const char *name, long long def);
+
 #endif

@@ -28,6 +28,9 @@
 #define NODE_PID "node.pid"
 #define NODE_LOG "server.log"
 #define NODE_STDOUT "stdout.log"
+#define NODE_SNAPSHOT "dump.rdb"         /* dfly-server's default --dbfilename */
+#define NODE_JOURNAL_DIR "appendonlydir" /* and its default --appenddirname */
+#define COPY_CHUNK (256 * 1024)
 #define DIR_MODE 0700
 #define FILE_MODE 0600
 #define NFTW_FDS 16
@@ -418,6 +421,77 @@ static int local_collect_garbage(provisioner *p, const prov_known *known, int n)
     return g.killed;
 }
 
+static int local_snapshot_open(provisioner *p, const char *inst, const char *node, int *fd)
+{
+    char path[PATH_MAX];
+    node_path(impl(p), inst, node, NODE_SNAPSHOT, path);
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    return *fd < 0 ? -errno : 0;
+}
+
+/* Copies src to dst through dst.tmp, fsynced and renamed. Returns 0 or -errno. */
+static int copy_file(const char *src, const char *dst)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
+    if (out < 0) {
+        int e = errno;
+        close(in);
+        return -e;
+    }
+    char *chunk = malloc(COPY_CHUNK);
+    int rc = 0;
+    for (;;) {
+        ssize_t r = read(in, chunk, COPY_CHUNK);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = r < 0 ? -errno : 0;
+            break;
+        }
+        if (write(out, chunk, (size_t)r) != r) {
+            rc = -EIO;
+            break;
+        }
+    }
+    free(chunk);
+    close(in);
+    if (rc == 0 && fsync(out) < 0)
+        rc = -errno;
+    close(out);
+    if (rc == 0 && rename(tmp, dst) < 0)
+        rc = -errno;
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}
+
+static int local_snapshot_place(provisioner *p, const char *inst, const char *node, const char *src)
+{
+    local_prov *lp = impl(p);
+    char dir[PATH_MAX], snap[PATH_MAX], journal[PATH_MAX];
+    node_path(lp, inst, NULL, NULL, dir);
+    int rc = mkdir_one(lp->root);
+    if (rc == 0)
+        rc = mkdir_one(dir);
+    node_path(lp, inst, node, NULL, dir);
+    if (rc == 0)
+        rc = mkdir_one(dir);
+    if (rc < 0)
+        return rc;
+    node_path(lp, inst, node, NODE_SNAPSHOT, snap);
+    node_path(lp, inst, node, NODE_JOURNAL_DIR, journal);
+    if ((rc = rm_rf(journal)) < 0)
+        return rc;
+    if (!src)
+        return unlink(snap) < 0 && errno != ENOENT ? -errno : 0;
+    return copy_file(src, snap);
+}
+
 static void local_close(provisioner *p)
 {
     local_prov *lp = impl(p);
@@ -441,6 +515,8 @@ static const provisioner_ops local_ops = {
     .destroy_instance = local_destroy_instance,
     .status = local_status,
     .collect_garbage = local_collect_garbage,
+    .snapshot_open = local_snapshot_open,
+    .snapshot_place = local_snapshot_place,
     .close = local_close,
 };
 

@@ -61,6 +61,15 @@ typedef struct provisioner_ops {
     /* After a start of the daemon: ends processes no known node owns and extra processes of
      * one node, removes files nobody knows. Returns how many processes it ended. */
     int (*collect_garbage)(provisioner *p, const prov_known *known, int n);
+    /* Backups and restores (issue 15). Opens the node's latest snapshot file (the one BGSAVE
+     * wrote) for reading: *fd, close it. A snapshot renamed over it meanwhile does not
+     * disturb the reader. */
+    int (*snapshot_open)(provisioner *p, const char *instance_id, const char *node_id, int *fd);
+    /* Makes the file src the data the node loads at its next start (a copy), and removes its
+     * journal so that the snapshot is what it loads; src NULL leaves it with no data at all.
+     * The node must not run. */
+    int (*snapshot_place)(provisioner *p, const char *instance_id, const char *node_id,
+                          const char *src);
     void (*close)(provisioner *p);
 } provisioner_ops;
 

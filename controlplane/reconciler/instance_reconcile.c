@@ -14,7 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backup/backup.h"
 #include "config.h"
+#include "failover.h"
 #include "db.h"
 #include "jsonx.h"
 #include "log.h"
@@ -31,21 +33,11 @@
 #define PROGRESS_NODES_SPAN 70
 #define PROGRESS_CONFIGURED 90
 #define CALL_OUT_MAX 512
+#define INFO_OUT_MAX 8192
+#define PROGRESS_RESTORE_STOPPING 20
 #define NUM_TEXT_MAX 32
 
-typedef struct pass {
-    instance_row in;
-    node_row *nodes;
-    int n;
-    char password[SECRET_MAX];
-    int64_t now;
-    const char *cluster_mode; /* "yes" or "emulated" */
-    char reason[REASON_MAX];  /* why it is not converged yet, for status_reason */
-    int failed_starts;        /* a node of a never-running instance failed this often */
-    char last_exit[SUPERVISOR_EXIT_TEXT_MAX]; /* how the last node that exited ended */
-} pass;
-
-static int node_wanted(const pass *p, const node_row *nd)
+int rec_node_wanted(const pass *p, const node_row *nd)
 {
     return nd->shard < p->in.shards && nd->replica_index <= p->in.replicas;
 }
@@ -69,15 +61,19 @@ static void node_spec(const pass *p, const node_row *nd, prov_node *s)
     s->threads = (int)ctl_cfg.node_threads;
 }
 
-/* Runs a command on a node's admin port. Returns a resp_result; out gets the reply or why. */
-static int node_call(const pass *p, const node_row *nd, char *out, size_t outlen, int argc,
-                     const char *const *argv)
+int rec_node_call_timeout(const pass *p, const node_row *nd, int timeout_ms, char *out,
+                          size_t outlen, int argc, const char *const *argv)
 {
-    int rc = resp_call(nd->host, nd->admin_port, p->password, (int)ctl_cfg.node_call_timeout_ms,
-                       out, outlen, argc, argv);
+    int rc = resp_call(nd->host, nd->admin_port, p->password, timeout_ms, out, outlen, argc, argv);
     if (rc != RESP_OK)
         atomic_fetch_add(&ctl_counters.node_call_errors, 1);
     return rc;
+}
+
+int rec_node_call(const pass *p, const node_row *nd, char *out, size_t outlen, int argc,
+                  const char *const *argv)
+{
+    return rec_node_call_timeout(p, nd, (int)ctl_cfg.node_call_timeout_ms, out, outlen, argc, argv);
 }
 
 /* ---- ports and node rows ------------------------------------------------------------------ */
@@ -255,6 +251,7 @@ static void node_exited(pass *p, node_row *nd, node_rt *rt)
         rt->next_start_ms = p->now;
         store_event(p->in.id, "node_stopped", NULL, NULL, nd->id, "stopped on purpose (%s)", how);
     } else {
+        rt->down_since = p->now; /* a master's replica may replace it (failover.c) */
         rt->failures++;
         nd->restarts++;
         int64_t wait = supervisor_backoff_ms(rt->failures);
@@ -279,11 +276,22 @@ static void node_exited(pass *p, node_row *nd, node_rt *rt)
 static void node_probe(pass *p, node_row *nd, node_rt *rt)
 {
     static const char *const ping[] = {"PING"};
-    char out[CALL_OUT_MAX];
-    if (node_call(p, nd, out, sizeof(out), 1, ping) == RESP_OK) {
+    static const char *const persistence[] = {"INFO", "persistence"};
+    char out[CALL_OUT_MAX], info[INFO_OUT_MAX];
+    int answers = rec_node_call(p, nd, out, sizeof(out), 1, ping) == RESP_OK;
+    /* Not before it loaded its data: the first cluster configuration drops the keys of slots
+     * it does not own, which must include every key of a restored snapshot. */
+    if (answers && rec_node_call(p, nd, info, sizeof(info), 2, persistence) == RESP_OK &&
+        resp_info_ll(info, "loading", 0)) {
+        snprintf(p->reason, sizeof(p->reason), "node %s is loading its data", nd->id);
+        reconcile_soon();
+        return;
+    }
+    if (answers) {
         snprintf(nd->status, sizeof(nd->status), "%s", NODE_RUNNING);
         rt->running_since = p->now;
         rt->needs_push = 1;
+        rt->down_since = 0;
         store_event(p->in.id, "node_running", NULL, NULL, nd->id, "answers on port %d (pid %ld)",
                     nd->port, nd->pid);
         return;
@@ -340,13 +348,18 @@ static int node_supervise(pass *p, node_row *nd)
             node_stop_step(p, nd, rt);
         else if (strcmp(nd->status, NODE_RUNNING))
             node_probe(p, nd, rt);
-        else if (rt->failures && p->now - rt->running_since >= SUPERVISOR_STABLE_MS)
-            rt->failures = 0;
+        else {
+            failover_watch(p, nd, rt);
+            if (rt->failures && p->now - rt->running_since >= SUPERVISOR_STABLE_MS)
+                rt->failures = 0;
+        }
     } else {
         if (!strcmp(nd->status, NODE_STARTING) || !strcmp(nd->status, NODE_RUNNING) ||
             !strcmp(nd->status, NODE_STOPPING))
             node_exited(p, nd, rt);
-        if (p->now >= rt->next_start_ms)
+        if (failover_hold(p, nd, rt))
+            ; /* its replica takes over; it comes back as a replica */
+        else if (p->now >= rt->next_start_ms)
             node_start(p, nd, rt);
         else
             snprintf(p->reason, sizeof(p->reason), "node %s restarts in %lld ms", nd->id,
@@ -387,7 +400,7 @@ static int restart_step(pass *p)
 {
     for (int i = 0; i < p->n; i++) {
         node_row *nd = &p->nodes[i];
-        if (!node_wanted(p, nd) || nd->restart_version >= p->in.restart_version)
+        if (!rec_node_wanted(p, nd) || nd->restart_version >= p->in.restart_version)
             continue;
         node_rt *rt = supervisor_rt(nd->id);
         nd->restart_version = p->in.restart_version;
@@ -417,17 +430,17 @@ static int node_apply_spec(pass *p, node_row *nd)
                          "maxmemory",        mem,
                          "maxmemory-policy", spec.eviction_policy,
                          "snapshot-cron",    spec.snapshot_cron};
-    if (node_call(p, nd, out, sizeof(out), 8, set) != RESP_OK)
+    if (rec_node_call(p, nd, out, sizeof(out), 8, set) != RESP_OK)
         goto fail;
     static const char *const get_aof[] = {"CONFIG", "GET", "appendonly"};
-    if (node_call(p, nd, out, sizeof(out), 3, get_aof) != RESP_OK)
+    if (rec_node_call(p, nd, out, sizeof(out), 3, get_aof) != RESP_OK)
         goto fail;
     /* Only a change: CONFIG SET appendonly yes on a node that has it starts a new base. */
     const char *want = spec.appendonly ? "yes" : "no";
     const char *set_aof[] = {"CONFIG", "SET", "appendonly", want};
     const char *have = strchr(out, '\n');
     if ((!have || strncmp(have + 1, want, strlen(want))) &&
-        node_call(p, nd, out, sizeof(out), 4, set_aof) != RESP_OK)
+        rec_node_call(p, nd, out, sizeof(out), 4, set_aof) != RESP_OK)
         goto fail;
     return 0;
 fail:
@@ -435,36 +448,38 @@ fail:
     return -1;
 }
 
-static node_row *shard_master(pass *p, int shard)
+node_row *rec_shard_master(pass *p, int shard)
 {
     for (int i = 0; i < p->n; i++)
-        if (node_wanted(p, &p->nodes[i]) && p->nodes[i].shard == shard &&
+        if (rec_node_wanted(p, &p->nodes[i]) && p->nodes[i].shard == shard &&
             !strcmp(p->nodes[i].role, ROLE_MASTER))
             return &p->nodes[i];
     return NULL;
 }
 
 /* DFLYCLUSTER CONFIG with the topology of the wanted nodes, to each of them. */
-static int push_cluster(pass *p)
+int rec_push_cluster(pass *p, int running_only)
 {
     node_row *wanted = malloc(sizeof(node_row) * (size_t)(p->n ? p->n : 1));
     int k = 0;
     for (int i = 0; i < p->n; i++)
-        if (node_wanted(p, &p->nodes[i]))
+        if (rec_node_wanted(p, &p->nodes[i]))
             wanted[k++] = p->nodes[i];
     char *json = topology_cluster_config(wanted, k, p->in.shards);
     free(wanted);
     int rc = 0;
     char out[CALL_OUT_MAX];
-    for (int i = 0; rc == 0 && i < p->n; i++) {
+    for (int i = 0; i < p->n; i++) {
         node_row *nd = &p->nodes[i];
-        if (!node_wanted(p, nd))
+        if (!rec_node_wanted(p, nd) || (running_only && strcmp(nd->status, NODE_RUNNING)))
             continue;
         const char *cmd[] = {"DFLYCLUSTER", "CONFIG", json};
-        if (node_call(p, nd, out, sizeof(out), 3, cmd) != RESP_OK) {
+        if (rec_node_call(p, nd, out, sizeof(out), 3, cmd) != RESP_OK) {
             snprintf(p->reason, sizeof(p->reason), "DFLYCLUSTER CONFIG on node %s: %.400s", nd->id,
                      out);
             rc = -1;
+            if (!running_only)
+                break;
         }
     }
     free(json);
@@ -472,21 +487,33 @@ static int push_cluster(pass *p)
 }
 
 /* REPLICAOF on every replica whose master or itself (re)started, or on every replica (all). */
-static int push_replication(pass *p, int all)
+int rec_push_replication(pass *p, int all)
 {
     char out[CALL_OUT_MAX], port[NUM_TEXT_MAX];
     for (int i = 0; i < p->n; i++) {
         node_row *nd = &p->nodes[i];
-        if (!node_wanted(p, nd) || strcmp(nd->role, ROLE_REPLICA))
+        if (!rec_node_wanted(p, nd))
             continue;
-        node_row *m = shard_master(p, nd->shard);
+        if (!strcmp(nd->role, ROLE_MASTER)) {
+            /* A master replicates from nobody: one promoted by a failover that the daemon did
+             * not finish (a crash) may still follow the old master. Harmless on a master. */
+            static const char *const no_one[] = {"REPLICAOF", "NO", "ONE"};
+            if ((all || supervisor_rt(nd->id)->needs_push) &&
+                rec_node_call(p, nd, out, sizeof(out), 3, no_one) != RESP_OK) {
+                snprintf(p->reason, sizeof(p->reason), "REPLICAOF NO ONE on node %s: %.400s",
+                         nd->id, out);
+                return -1;
+            }
+            continue;
+        }
+        node_row *m = rec_shard_master(p, nd->shard);
         if (!m)
             continue;
         if (!all && !supervisor_rt(nd->id)->needs_push && !supervisor_rt(m->id)->needs_push)
             continue;
         snprintf(port, sizeof(port), "%d", m->port);
         const char *cmd[] = {"REPLICAOF", m->host, port};
-        if (node_call(p, nd, out, sizeof(out), 3, cmd) != RESP_OK) {
+        if (rec_node_call(p, nd, out, sizeof(out), 3, cmd) != RESP_OK) {
             snprintf(p->reason, sizeof(p->reason), "REPLICAOF on node %s: %.400s", nd->id, out);
             return -1;
         }
@@ -501,21 +528,126 @@ static int push_config(pass *p, int full)
 {
     int any_new = 0;
     for (int i = 0; i < p->n; i++)
-        if (node_wanted(p, &p->nodes[i]))
+        if (rec_node_wanted(p, &p->nodes[i]))
             any_new |= supervisor_rt(p->nodes[i].id)->needs_push;
     if (!full && !any_new)
         return 0;
     for (int i = 0; full && i < p->n; i++)
-        if (node_wanted(p, &p->nodes[i]) && node_apply_spec(p, &p->nodes[i]) < 0)
+        if (rec_node_wanted(p, &p->nodes[i]) && node_apply_spec(p, &p->nodes[i]) < 0)
             return -1;
-    if (!strcmp(p->cluster_mode, "yes") && push_cluster(p) < 0)
+    if (!strcmp(p->cluster_mode, "yes") && rec_push_cluster(p, 0) < 0)
         return -1;
-    if (p->in.replicas > 0 && push_replication(p, full) < 0)
+    if (p->in.replicas > 0 && rec_push_replication(p, full) < 0)
         return -1;
     for (int i = 0; i < p->n; i++)
-        if (node_wanted(p, &p->nodes[i]))
+        if (rec_node_wanted(p, &p->nodes[i]))
             supervisor_rt(p->nodes[i].id)->needs_push = 0;
     return 0;
+}
+
+/* ---- restores ------------------------------------------------------------------------------- */
+
+/* The merged data of backup_id becomes what every master loads at its next start; replicas
+ * start empty and copy their master. Nodes must not run. Returns 0 or -1 with p->reason. */
+static int restore_place(pass *p, const char *backup_id)
+{
+    char tmp[PATH_MAX + 64], err[BACKUP_ERR_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/restore-%s.rdb", ctl_cfg.data_dir_abs, p->in.id);
+    int rc = backup_export_file(backup_id, tmp, err, sizeof(err));
+    if (rc < 0)
+        snprintf(p->reason, sizeof(p->reason), "restore from %s: %.400s", backup_id, err);
+    for (int i = 0; rc == 0 && i < p->n; i++) {
+        node_row *nd = &p->nodes[i];
+        int master = !strcmp(nd->role, ROLE_MASTER);
+        if (rec_prov->ops->snapshot_place(rec_prov, nd->instance_id, nd->id, master ? tmp : NULL) <
+            0) {
+            snprintf(p->reason, sizeof(p->reason), "restore: cannot place data for node %s",
+                     nd->id);
+            rc = -1;
+        }
+    }
+    unlink(tmp);
+    return rc;
+}
+
+/* A new instance made from a backup: before any node starts, its data is put in place. Returns
+ * 0 (done, or not such an instance) or -1 (the instance failed: p->reason says why). */
+static int restore_new(pass *p)
+{
+    if (!p->in.restore_from[0] || p->in.restore_placed || p->in.ever_running)
+        return 0;
+    if (!strcmp(p->in.status, ST_FAILED)) { /* for good: no node starts without its data */
+        snprintf(p->reason, sizeof(p->reason), "%s", p->in.status_reason);
+        return -1;
+    }
+    int rc = restore_place(p, p->in.restore_from);
+    if (db_begin() != SQLITE_OK)
+        return -1;
+    if (rc == 0) {
+        sqlite3_stmt *st = db_prepare("UPDATE instances SET restore_placed = 1 WHERE id = ?");
+        db_bind_text(st, 1, p->in.id);
+        db_step_done(st);
+        db_done(st);
+        store_event(p->in.id, "restored", NULL, NULL, NULL,
+                    "the data of backup %s is in place for %d master(s)", p->in.restore_from,
+                    p->in.shards);
+        p->in.restore_placed = 1;
+    } else {
+        store_operations_finish(p->in.id, p->in.spec_version, OP_FAILED, p->reason);
+        store_event(p->in.id, "restore_failed", NULL, NULL, NULL, "%s", p->reason);
+    }
+    if (db_commit() != SQLITE_OK)
+        db_rollback();
+    return rc;
+}
+
+/* Ends an in-place restore: its operation, the instance's request columns, an event. */
+static void restore_finish(pass *p, int ok)
+{
+    if (db_begin() != SQLITE_OK)
+        return;
+    store_operation_finish_one(p->in.restore_op, ok ? OP_SUCCEEDED : OP_FAILED,
+                               ok ? NULL : p->reason);
+    sqlite3_stmt *st =
+        db_prepare("UPDATE instances SET restore_backup_id = NULL, restore_op = NULL WHERE id = ?");
+    db_bind_text(st, 1, p->in.id);
+    db_step_done(st);
+    db_done(st);
+    if (ok)
+        store_event(p->in.id, "restored", NULL, NULL, NULL,
+                    "data replaced by backup %s; nodes start again", p->in.restore_backup_id);
+    else
+        store_event(p->in.id, "restore_failed", NULL, NULL, NULL, "%s", p->reason);
+    if (db_commit() != SQLITE_OK)
+        db_rollback();
+}
+
+/* An in-place restore: every node stops (writes stop with it), the backup's data replaces
+ * theirs, and normal supervision starts them again (their exits were planned). */
+static void converge_restore(pass *p)
+{
+    int running = 0;
+    for (int i = 0; i < p->n; i++) {
+        node_row *nd = &p->nodes[i];
+        long pid = 0;
+        if (rec_prov->ops->status(rec_prov, nd->instance_id, nd->id, &pid) != PROV_RUNNING)
+            continue;
+        node_row before = *nd;
+        node_stop_step(p, nd, supervisor_rt(nd->id));
+        if (memcmp(&before, nd, sizeof(before)))
+            store_node_save(nd);
+        running++;
+    }
+    if (running) {
+        snprintf(p->reason, sizeof(p->reason), "restore: stopping %d node(s)", running);
+        store_operation_progress_one(p->in.restore_op, PROGRESS_RESTORE_STOPPING);
+        return;
+    }
+    int ok = restore_place(p, p->in.restore_backup_id) == 0;
+    restore_finish(p, ok);
+    if (ok)
+        p->reason[0] = '\0';
+    reconcile_soon();
 }
 
 /* ---- deletion ------------------------------------------------------------------------------- */
@@ -657,20 +789,33 @@ void reconcile_instance(const char *id)
             status_save(&p, ST_DELETING, before, 0);
         goto out;
     }
+    if (p.in.restore_backup_id[0]) {
+        converge_restore(&p);
+        status_save(&p, ST_UPDATING, before, 0);
+        goto out;
+    }
     int ok = nodes_create_missing(&p) == 0;
+    if (ok && restore_new(&p) < 0) {
+        status_save(&p, ST_FAILED, before, 0);
+        goto out;
+    }
     int removing = 0;
     for (int i = 0; i < p.n; i++)
-        if (!node_wanted(&p, &p.nodes[i]))
+        if (!rec_node_wanted(&p, &p.nodes[i]))
             removing += !node_remove_step(&p, &p.nodes[i]);
     if (removing == 0)
         nodes_reload(&p);
     int running = 0, total = 0;
     for (int i = 0; i < p.n; i++)
-        if (node_wanted(&p, &p.nodes[i])) {
+        if (rec_node_wanted(&p, &p.nodes[i])) {
             total++;
             running += node_supervise(&p, &p.nodes[i]);
         }
     int all_running = ok && total == p.in.shards * (p.in.replicas + 1) && running == total;
+    if (!removing && failover_step(&p, all_running)) {
+        all_running = 0; /* the old master comes back as a replica in a later pass */
+        reconcile_soon();
+    }
     int configured = 0;
     int full = p.in.applied_version < p.in.spec_version;
     if (all_running && !removing && !restart_step(&p) && push_config(&p, full) == 0) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "backup/backup.h"
 #include "config.h"
 #include "db.h"
 #include "http/idempotency.h"
@@ -71,6 +72,7 @@ static void pass_run(void)
         free(ids[i]);
     }
     free(ids);
+    backups_tick();
     supervisor_sweep();
     if (soon_asked && !uv_is_active((uv_handle_t *)&soon_timer))
         uv_timer_start(&soon_timer, on_soon, RECONCILE_SOON_MS, 0);
@@ -124,6 +126,7 @@ static void on_stop(uv_async_t *a)
     uv_close((uv_handle_t *)&housekeeping_timer, on_close_noop);
     uv_close((uv_handle_t *)&wake_async, on_close_noop);
     uv_close((uv_handle_t *)&stop_async, on_close_noop);
+    backups_stop();
     rec_prov->ops->close(rec_prov);
     rec_prov = NULL;
 }

@@ -4,6 +4,8 @@
 #define DFLY_CONTROL_RECONCILER_INT_H
 
 #include "provisioner/provisioner.h"
+#include "store.h"
+#include "supervisor.h"
 
 extern provisioner *rec_prov;
 
@@ -14,5 +16,34 @@ void reconcile_instance(const char *id);
 void reconcile_soon(void);
 
 #define RECONCILE_SOON_MS 50
+
+/* One pass over one instance (instance_reconcile.c): what it loaded and what it found. */
+typedef struct pass {
+    instance_row in;
+    node_row *nodes;
+    int n;
+    char password[SECRET_MAX];
+    int64_t now;
+    const char *cluster_mode; /* "yes" or "emulated" */
+    char reason[REASON_MAX];  /* why it is not converged yet, for status_reason */
+    int failed_starts;        /* a node of a never-running instance failed this often */
+    char last_exit[SUPERVISOR_EXIT_TEXT_MAX]; /* how the last node that exited ended */
+} pass;
+
+/* A wanted node: its shard and replica index are within the desired counts. */
+int rec_node_wanted(const pass *p, const node_row *nd);
+/* Runs a command on a node's admin port (within --node-call-timeout, or timeout_ms). Returns a
+ * resp_result; out gets the reply or why. */
+int rec_node_call(const pass *p, const node_row *nd, char *out, size_t outlen, int argc,
+                  const char *const *argv);
+int rec_node_call_timeout(const pass *p, const node_row *nd, int timeout_ms, char *out,
+                          size_t outlen, int argc, const char *const *argv);
+/* The wanted master of shard (by role), or NULL. */
+node_row *rec_shard_master(pass *p, int shard);
+/* DFLYCLUSTER CONFIG to every wanted node (running_only: to those that run, the others get it
+ * when they start); REPLICAOF to replicas (all, or those that need it).
+ * Return 0 or -1 with p->reason set. */
+int rec_push_cluster(pass *p, int running_only);
+int rec_push_replication(pass *p, int all);
 
 #endif

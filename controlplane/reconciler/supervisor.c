@@ -27,6 +27,7 @@ node_rt *supervisor_rt(const char *node_id)
     node_rt *rt = calloc(1, sizeof(*rt));
     snprintf(rt->node_id, sizeof(rt->node_id), "%s", node_id);
     rt->seen = 1;
+    rt->last_offset = -1;
     table[count++] = rt;
     return rt;
 }

@@ -27,6 +27,11 @@ typedef struct node_rt {
     int planned_exit;      /* the exit that follows is the stop we asked for */
     char last_exit[SUPERVISOR_EXIT_TEXT_MAX]; /* "exit status 1", "signal 9" */
     int seen;                                 /* mark of the current pass */
+    /* failover (failover.c): masters of instances with replicas are watched */
+    int64_t down_since;     /* its process died or it stopped answering; 0: up */
+    int64_t next_health_ms; /* next INFO replication */
+    long long last_offset;  /* master_repl_offset it last reported (-1: never) */
+    int64_t last_offset_ms; /* when */
 } node_rt;
 
 /* The state of node_id, made on first use. The pointer stays valid until supervisor_forget or

@@ -1,7 +1,7 @@
 """Every route of api/openapi.yaml is answered, and every answer matches its schema (Control.api
 checks each one against the document)."""
 
-from conftest import CONTRACT
+from conftest import CONTRACT, wait_for
 
 RUN_TIMEOUT = 60
 
@@ -19,12 +19,27 @@ def test_every_route_answers_as_documented(control):
     tok = c.create_token(t["id"])
     c.api("GET", f"/v1/tenants/{t['id']}/tokens")
     r = c.api("POST", "/v1/instances", token=tok["secret"],
-              json={"name": "contract", "memory": "16mb",
-                    "persistence": {"snapshot_cron": "0 * * * *", "appendonly": False}})
+              json={"name": "contract", "memory": "16mb", "replicas_per_shard": 1,
+                    "persistence": {"snapshot_cron": "0 * * * *", "appendonly": False},
+                    "backup_schedule": {"cron": "0 3 * * *", "timezone": "Europe/Berlin"},
+                    "backup_retention": {"count": 7, "max_age_hours": 720}})
     iid = r.json()["instance"]["id"]
     c.api("GET", "/v1/instances", token=tok["secret"])
     c.api("GET", f"/v1/operations/{r.json()['operation']['id']}", token=tok["secret"])
     c.wait_status(iid, "running", RUN_TIMEOUT)
+    # issue 15: backups, restore, planned failover
+    r = c.api("POST", f"/v1/instances/{iid}/backups")
+    bid = r.json()["backup"]["id"]
+    wait_for(lambda: c.api("GET", f"/v1/backups/{bid}").json()["status"] == "succeeded",
+             RUN_TIMEOUT, "the backup")
+    c.api("GET", f"/v1/instances/{iid}/backups")
+    c.api("GET", f"/v1/backups/{bid}/download")
+    for action, body in (("restore", {"backup_id": bid}), ("failover", {})):
+        op = c.api("POST", f"/v1/instances/{iid}/{action}", json=body).json()["operation"]
+        wait_for(lambda: c.api("GET", f"/v1/operations/{op['id']}").json()["status"]
+                 == "succeeded", RUN_TIMEOUT, f"the {action}")
+        c.wait_status(iid, "running", RUN_TIMEOUT)
+    c.api("DELETE", f"/v1/backups/{bid}")
     c.api("PATCH", f"/v1/instances/{iid}", json={"replicas_per_shard": 0})
     c.api("POST", f"/v1/instances/{iid}/restart")
     c.api("GET", f"/v1/instances/{iid}/events")

@@ -109,7 +109,11 @@ TEST(database_migrates_and_nests_transactions)
     char path[256], err[256];
     snprintf(path, sizeof(path), "%s/control.db", tmpdir);
     REQUIRE(db_open(path, err, sizeof(err)) == 0);
-    CHECK_EQ_INT(db_schema_version(), 1);
+    int latest = 0;
+    for (const db_migration *m = db_migrations; m->version; m++)
+        latest = m->version;
+    CHECK(latest >= 2); /* 2: backups, restores, planned failovers */
+    CHECK_EQ_INT(db_schema_version(), latest);
     CHECK_EQ_INT(db_begin(), SQLITE_OK);
     CHECK_EQ_INT(db_exec("INSERT INTO tenants VALUES ('t1', 'one', 1, 1, 0, 0)"), SQLITE_OK);
     CHECK_EQ_INT(db_begin(), SQLITE_OK); /* a savepoint */
@@ -125,7 +129,7 @@ TEST(database_migrates_and_nests_transactions)
     db_close_all();
     /* Opening again applies nothing twice. */
     REQUIRE(db_open(path, err, sizeof(err)) == 0);
-    CHECK_EQ_INT(count_rows("schema_migrations"), 1);
+    CHECK_EQ_INT(count_rows("schema_migrations"), latest);
     CHECK_EQ_INT(count_rows("tenants"), 1);
     db_close_all();
 }
