@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "blocking.h"
 #include "clock.h"
+#include "connection.h"
 #include "dispatch.h"
 #include "http.h"
 #include "journal.h"
@@ -20,12 +22,34 @@
 #include "resp.h"
 #include "server.h"
 #include "t_wait.h"
+#include "tls.h"
 #include "tracking.h"
 #include "worker.h"
 
 #define READ_CHUNK (16 * 1024)
 #define RBUF_KEEP (64 * 1024) /* capacity kept by an idle connection */
 #define PROTO_DETECT_MAX 8192 /* bytes to see the first line before deciding */
+#define MS_PER_SEC 1000
+#define TLS_READ_BUF (64 * 1024)     /* encrypted bytes taken per read */
+#define TLS_WRITE_CHUNK (256 * 1024) /* plaintext encrypted per write: bounds the copy */
+#define PROTECTED_MODE_DENIED                                                                      \
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "         \
+    "password is set for the default user. In this mode connections are only accepted from the "   \
+    "loopback interface. If you want to connect from external computers to Redis you may adopt "   \
+    "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "  \
+    "SET protected-mode no' from the loopback interface by connecting to Redis from the same "     \
+    "host the server is running, however MAKE SURE Redis is not publicly accessible from "         \
+    "internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "   \
+    "you can just disable the protected mode by editing the Redis configuration file, and "        \
+    "setting the protected mode option to 'no', and then restarting the server. 3) If you "        \
+    "started the server manually just for testing, restart it with the '--protected-mode no' "     \
+    "option. 4) Setup a an authentication password for the default user. NOTE: You only need "     \
+    "to do one of the above things in order for the server to start accepting connections from "   \
+    "the outside.\r\n"
+
+/* Encrypted input lands here before it is decrypted into the client's buffer: libuv calls
+ * on_read right after on_alloc on the same thread, so one buffer per worker thread is enough. */
+static _Thread_local char tls_read_buf[TLS_READ_BUF];
 
 static atomic_long connected_clients;
 
@@ -64,6 +88,10 @@ static void client_free(client *cl)
     pipeline_free(cl);
     http_client_free(cl);
     memcache_client_free(cl);
+    tls_conn_free(cl->tls);
+    acl_client_free(cl);
+    buf_free(&cl->tls_plain);
+    buf_free(&cl->tls_held);
     buf_free(&cl->rbuf);
     buf_free(&cl->spill);
     buf_free(&cl->wbuf);
@@ -88,6 +116,23 @@ static void on_close(uv_handle_t *h)
         client_free(cl);
 }
 
+/* TLS's close_notify, best effort, so that the peer sees a clean end rather than a truncation.
+ * Not while a write is in flight (it would interleave) or the snapshot writer owns the TLS
+ * state (CLIENT_REPL_TRANSFER). */
+static void tls_say_goodbye(client *cl)
+{
+    if (!cl->tls || cl->writing || (cl->flags & CLIENT_REPL_TRANSFER))
+        return;
+    tls_conn_close_notify(cl->tls);
+    buf_clear(&cl->wout);
+    tls_conn_take(cl->tls, &cl->wout);
+    if (cl->wout.len) {
+        uv_buf_t b = uv_buf_init(cl->wout.data, (unsigned)cl->wout.len);
+        uv_try_write((uv_stream_t *)&cl->tcp, &b, 1);
+    }
+    buf_clear(&cl->wout);
+}
+
 void client_close(client *cl)
 {
     if (cl->closing)
@@ -98,6 +143,7 @@ void client_close(client *cl)
     block_cancel(cl);
     wait_cancel(cl);
     repl_client_closed(cl); /* a replica: it leaves the stream */
+    tls_say_goodbye(cl);
     uv_close((uv_handle_t *)&cl->tcp, on_close);
 }
 
@@ -123,6 +169,11 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t out
     snprintf(out, outlen, "%s:%d", host, port);
 }
 
+static int tls_has_output(const client *cl)
+{
+    return cl->tls && (cl->tls_plain.len || tls_conn_pending(cl->tls));
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     client *cl = req->data;
@@ -137,17 +188,127 @@ static void on_write(uv_write_t *req, int status)
     }
     if (cl->repl)
         repl_client_written(cl); /* the next part of the replication stream */
-    if (cl->wbuf.len)
+    if (cl->wbuf.len || tls_has_output(cl))
         client_flush(cl);
     else if (cl->flags & CLIENT_CLOSE_AFTER_REPLY)
         client_close(cl);
 }
 
+/* Bytes of replies the client has not taken yet. */
+static size_t obuf_used(const client *cl)
+{
+    return cl->wbuf.len + cl->wout.len + (cl->tls_plain.len - cl->tls_plain_pos);
+}
+
+/* Redis's checkClientOutputBufferLimits for the normal class (replicas and subscribers have
+ * their own classes, enforced in replication.c and pubsub.c): over the hard limit, or over the
+ * soft one for longer than its seconds, the client is closed. Returns 1 when it was. */
+static int obuf_limit_enforce(client *cl)
+{
+    if (cl->flags & (CLIENT_REPLICA | CLIENT_PUBSUB))
+        return 0;
+    long long hard, soft, soft_secs;
+    pubsub_obuf_normal_limit(&hard, &soft, &soft_secs);
+    if (!hard && !soft)
+        return 0;
+    size_t used = obuf_used(cl);
+    int over = hard && used >= (size_t)hard;
+    if (!over && soft && used >= (size_t)soft) {
+        uint64_t now = clock_mono_ms();
+        if (!cl->obuf_soft_since_ms)
+            cl->obuf_soft_since_ms = now ? now : 1;
+        else
+            over = now - cl->obuf_soft_since_ms > (uint64_t)soft_secs * MS_PER_SEC;
+    } else if (!over) {
+        cl->obuf_soft_since_ms = 0;
+    }
+    if (!over)
+        return 0;
+    log_warning("closing client id=%llu addr=%s: %zu bytes of output pending, over "
+                "client-output-buffer-limit normal",
+                (unsigned long long)cl->id, cl->addr, used);
+    client_close(cl);
+    return 1;
+}
+
+/* Hands wout to the kernel: what uv_try_write does not take goes to a uv_write. Returns 1 when
+ * all of it went at once. */
+static int write_out(client *cl)
+{
+    uv_buf_t b = uv_buf_init(cl->wout.data, (unsigned)cl->wout.len);
+    int n = uv_try_write((uv_stream_t *)&cl->tcp, &b, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+        client_close(cl);
+        return 0;
+    }
+    if (n > 0) {
+        counter_add(&cl->owner->stats.net_out, (uint64_t)n);
+        cl->out_total += (uint64_t)n;
+        buf_consume(&cl->wout, (size_t)n);
+    }
+    if (!cl->wout.len)
+        return 1;
+    b = uv_buf_init(cl->wout.data, (unsigned)cl->wout.len);
+    cl->wreq.data = cl;
+    cl->writing = 1;
+    if (uv_write(&cl->wreq, (uv_stream_t *)&cl->tcp, &b, 1, on_write) < 0) {
+        cl->writing = 0;
+        client_close(cl);
+    }
+    return 0;
+}
+
+/* The TLS way out: replies move from wbuf to tls_plain (a swap, no copy), are encrypted a chunk
+ * at a time into wout and written; a chunk bounds the encrypted copy of a large reply. */
+static void tls_flush(client *cl)
+{
+    for (;;) {
+        if (!cl->tls_plain.len && cl->wbuf.len) {
+            buf tmp = cl->tls_plain;
+            cl->tls_plain = cl->wbuf;
+            cl->wbuf = tmp;
+            cl->tls_plain_pos = 0;
+        }
+        if (cl->tls_plain.len) {
+            journal_before_reply(); /* appendfsync always: acknowledged writes are on disk */
+            size_t left = cl->tls_plain.len - cl->tls_plain_pos;
+            long took = tls_conn_write(cl->tls, cl->tls_plain.data + cl->tls_plain_pos,
+                                       left < TLS_WRITE_CHUNK ? left : TLS_WRITE_CHUNK);
+            if (took < 0) {
+                client_close(cl);
+                return;
+            }
+            cl->tls_plain_pos += (size_t)took;
+            if (cl->tls_plain_pos == cl->tls_plain.len) {
+                buf_clear(&cl->tls_plain);
+                buf_shrink(&cl->tls_plain, RBUF_KEEP);
+                cl->tls_plain_pos = 0;
+            }
+        }
+        tls_conn_take(cl->tls, &cl->wout);
+        if (!cl->wout.len) {
+            /* Nothing to send: done, or the handshake has yet to finish. */
+            if ((cl->flags & CLIENT_CLOSE_AFTER_REPLY) && !cl->wbuf.len && !cl->tls_plain.len)
+                client_close(cl);
+            return;
+        }
+        if (!write_out(cl))
+            return; /* on_write continues */
+    }
+}
+
 void client_flush(client *cl)
 {
     /* CLIENT_REPL_TRANSFER: a snapshot is being written to the socket by another thread. */
-    if (cl->writing || cl->closing || (cl->flags & CLIENT_REPL_TRANSFER))
+    if (cl->writing || cl->closing || (cl->flags & CLIENT_REPL_TRANSFER)) {
+        if (cl->writing && !cl->closing)
+            obuf_limit_enforce(cl);
         return;
+    }
+    if (cl->tls) {
+        tls_flush(cl);
+        return;
+    }
     if (!cl->wbuf.len) {
         if (cl->flags & CLIENT_CLOSE_AFTER_REPLY)
             client_close(cl);
@@ -161,6 +322,7 @@ void client_flush(client *cl)
         cl->out_total += (uint64_t)n;
         buf_clear(&cl->wbuf);
         buf_shrink(&cl->wbuf, RBUF_KEEP);
+        cl->obuf_soft_since_ms = 0;
         if (cl->flags & CLIENT_CLOSE_AFTER_REPLY)
             client_close(cl);
         return;
@@ -184,7 +346,9 @@ void client_flush(client *cl)
     if (uv_write(&cl->wreq, (uv_stream_t *)&cl->tcp, &b, 1, on_write) < 0) {
         cl->writing = 0;
         client_close(cl);
+        return;
     }
+    obuf_limit_enforce(cl);
 }
 
 void client_protocol_error(client *cl, const char *msg)
@@ -198,6 +362,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     (void)suggested;
     client *cl = h->data;
+    if (cl->tls) { /* decrypted into rbuf or spill by on_read */
+        *out = uv_buf_init(tls_read_buf, sizeof(tls_read_buf));
+        return;
+    }
     buf *target = cl->waiting ? &cl->spill : &cl->rbuf;
     size_t want = READ_CHUNK;
     if (!cl->waiting) {
@@ -210,9 +378,29 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     *out = uv_buf_init(target->data + target->len, (unsigned)(target->cap - target->len - 1));
 }
 
+/* Encrypted input: decrypted into target. A failed handshake (a plain-text client on a TLS port,
+ * an unknown certificate...) gets OpenSSL's alert, best effort, and the connection closes.
+ * Returns 0, or -1 when cl was closed. */
+static int tls_read(client *cl, const char *data, size_t len, buf *target)
+{
+    if (tls_conn_feed(cl->tls, data, len, target, cl->addr) < 0) {
+        if (!cl->writing) { /* else wout belongs to the write in flight */
+            tls_conn_take(cl->tls, &cl->wout);
+            uv_buf_t b = uv_buf_init(cl->wout.data, (unsigned)cl->wout.len);
+            if (cl->wout.len)
+                uv_try_write((uv_stream_t *)&cl->tcp, &b, 1);
+            buf_clear(&cl->wout);
+        }
+        client_close(cl);
+        return -1;
+    }
+    if (tls_conn_pending(cl->tls))
+        client_flush(cl); /* handshake messages, session tickets */
+    return 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
-    (void)b;
     client *cl = s->data;
     if (nread < 0) {
         client_close(cl);
@@ -221,13 +409,22 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     if (nread == 0)
         return;
     buf *target = cl->waiting ? &cl->spill : &cl->rbuf;
-    target->len += (size_t)nread;
-    target->data[target->len] = '\0';
+    if (cl->tls && (cl->flags & CLIENT_REPL_TRANSFER)) {
+        /* The snapshot writer uses the TLS state now: decrypt later. */
+        buf_append(&cl->tls_held, b->base, (size_t)nread);
+    } else if (cl->tls) {
+        if (tls_read(cl, b->base, (size_t)nread, target) < 0)
+            return;
+    } else {
+        target->len += (size_t)nread;
+        target->data[target->len] = '\0';
+    }
     counter_add(&cl->owner->stats.net_in, (uint64_t)nread);
     cl->last_io_ms = clock_mono_ms();
-    if (cl->rbuf.len + cl->spill.len > (size_t)server.cfg.client_query_buffer_limit) {
+    size_t queued = cl->rbuf.len + cl->spill.len + cl->tls_held.len;
+    if (queued > (size_t)server.cfg.client_query_buffer_limit) {
         log_warning("closing client %s: query buffer of %zu bytes over the limit", cl->addr,
-                    cl->rbuf.len + cl->spill.len);
+                    queued);
         client_close(cl);
         return;
     }
@@ -235,7 +432,36 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         client_process(cl);
 }
 
-void client_accept(worker *w, uv_stream_t *listener)
+/* Redis's protected mode: without a password only the loopback interface may connect (Redis
+ * compares the peer's text address with exactly these two). */
+static int protected_mode_denies(const struct sockaddr_storage *peer)
+{
+    if (!server.cfg.protected_mode || connection_password_set())
+        return 0;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (peer->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, host, sizeof(host));
+    else if (peer->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, host, sizeof(host));
+    else
+        return 0; /* not IP: a local socket */
+    return strcmp(host, "127.0.0.1") && strcmp(host, "::1");
+}
+
+/* Refuses a new connection with an error reply: the reply goes out (after the TLS handshake, on
+ * a TLS listener), then the connection closes. */
+static void accept_refuse(client *cl, const char *reply)
+{
+    counter_add(&cl->owner->stats.rejected, 1);
+    buf_append_str(&cl->wbuf, reply);
+    cl->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    if (cl->tls)
+        uv_read_start((uv_stream_t *)&cl->tcp, on_alloc, on_read); /* for the handshake */
+    else
+        client_flush(cl);
+}
+
+client *client_accept(worker *w, uv_stream_t *listener, int tls)
 {
     client *cl = calloc(1, sizeof(client));
     cl->owner = w;
@@ -243,18 +469,25 @@ void client_accept(worker *w, uv_stream_t *listener)
     cl->tcp.data = cl;
     if (uv_accept(listener, (uv_stream_t *)&cl->tcp) < 0) {
         uv_close((uv_handle_t *)&cl->tcp, (uv_close_cb)free);
-        return;
+        return NULL;
+    }
+    if (tls && !(cl->tls = tls_conn_new_server())) {
+        log_warning("cannot start TLS for a new connection: out of memory or no context");
+        uv_close((uv_handle_t *)&cl->tcp, (uv_close_cb)free);
+        return NULL;
     }
     cl->id = atomic_fetch_add(&server.next_client_id, 1) + 1;
     cl->resp = 2;
-    cl->authenticated = !(server.cfg.requirepass && *server.cfg.requirepass);
+    cl->authenticated = acl_default_nopass(); /* the default user is on and nopass */
     cl->ctime_ms = clock_wall_ms();
     cl->last_io_ms = clock_mono_ms();
     resp_parser_init(&cl->rp);
+    struct sockaddr_storage peer;
+    memset(&peer, 0, sizeof(peer));
+    int sl = sizeof(peer);
+    if (uv_tcp_getpeername(&cl->tcp, (struct sockaddr *)&peer, &sl) == 0)
+        format_addr(&peer, cl->addr, sizeof(cl->addr));
     struct sockaddr_storage ss;
-    int sl = sizeof(ss);
-    if (uv_tcp_getpeername(&cl->tcp, (struct sockaddr *)&ss, &sl) == 0)
-        format_addr(&ss, cl->addr, sizeof(cl->addr));
     sl = sizeof(ss);
     if (uv_tcp_getsockname(&cl->tcp, (struct sockaddr *)&ss, &sl) == 0)
         format_addr(&ss, cl->laddr, sizeof(cl->laddr));
@@ -268,13 +501,15 @@ void client_accept(worker *w, uv_stream_t *listener)
     counter_add(&w->stats.clients, 1);
     counter_add(&w->stats.connections, 1);
     if (atomic_load(&connected_clients) > server.cfg.maxclients) {
-        counter_add(&w->stats.rejected, 1);
-        buf_append_str(&cl->wbuf, "-ERR max number of clients reached\r\n");
-        cl->flags |= CLIENT_CLOSE_AFTER_REPLY;
-        client_flush(cl);
-        return;
+        accept_refuse(cl, "-ERR max number of clients reached\r\n");
+        return cl;
+    }
+    if (protected_mode_denies(&peer)) {
+        accept_refuse(cl, PROTECTED_MODE_DENIED);
+        return cl;
     }
     uv_read_start((uv_stream_t *)&cl->tcp, on_alloc, on_read);
+    return cl;
 }
 
 /* The first line decides: "METHOD /path HTTP/1.x" is HTTP, anything else RESP. */
@@ -454,6 +689,19 @@ void client_command_done(client *cl)
     client_process(cl);
 }
 
+void client_repl_transfer_end(client *cl)
+{
+    cl->flags &= ~CLIENT_REPL_TRANSFER;
+    if (cl->closing || !cl->tls_held.len)
+        return;
+    buf held = cl->tls_held;
+    buf_init(&cl->tls_held);
+    int rc = tls_read(cl, held.data, held.len, cl->waiting ? &cl->spill : &cl->rbuf);
+    buf_free(&held);
+    if (rc == 0 && !cl->waiting)
+        client_process(cl);
+}
+
 void client_cron(worker *w)
 {
     if (server.cfg.timeout <= 0)
@@ -507,7 +755,7 @@ void client_describe(client *cl, buf *out)
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%llu flags=%s db=%d "
                "sub=%d psub=%d ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
-               "rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
+               "rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=%s "
                "redir=%lld resp=%d lib-name=%s lib-ver=%s thread=%d\n",
                (unsigned long long)cl->id, cl->addr, cl->laddr, cl->fd, cl->name ? cl->name : "",
                (long long)((clock_wall_ms() - cl->ctime_ms) / 1000),
@@ -516,7 +764,7 @@ void client_describe(client *cl, buf *out)
                pubsub_count(cl, PUBSUB_SHARD), (cl->flags & CLIENT_MULTI) ? cl->mcount : -1,
                cl->rbuf.len, cl->rbuf.cap ? cl->rbuf.cap - cl->rbuf.len : 0, cl->rbuf.cap,
                cl->rbuf.len, cl->wbuf.len, cl->wbuf.cap + cl->wout.cap,
-               cl->rbuf.cap + cl->wbuf.cap + cl->wout.cap, last_cmd,
+               cl->rbuf.cap + cl->wbuf.cap + cl->wout.cap, last_cmd, acl_client_username(cl),
                (tf & TRK_ON) ? (long long)tracking_redirect(cl) : -1LL, cl->resp,
                cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "", cl->owner->id);
 }

@@ -35,6 +35,11 @@ enum {
     /* A snapshot is being written to this replica's socket by another thread: nothing else
      * may be written to it meanwhile (replication.h). */
     CLIENT_REPL_TRANSFER = 1u << 14,
+    /* Cluster slot migration (migration.h, "migrate"): ASKING was sent, so the next command
+     * may use a slot being imported; and a source node's stream connection (DFLYMIGRATE FLOW),
+     * whose commands are not routed by slot. */
+    CLIENT_ASKING = 1u << 15,
+    CLIENT_MIGRATION_FLOW = 1u << 16,
 };
 
 /* A command queued by MULTI: its own copy of the arguments. */
@@ -110,10 +115,22 @@ typedef struct client {
     int repl_listening_port;
     unsigned repl_capa;
     struct repl_replica *repl;
+    /* Transport and output limits (tls.h, client.c). */
+    struct tls_conn *tls;        /* NULL: plain text */
+    buf tls_plain;               /* TLS: replies taken from wbuf, being encrypted */
+    size_t tls_plain_pos;        /* how much of tls_plain is encrypted */
+    buf tls_held;                /* TLS input that came during CLIENT_REPL_TRANSFER */
+    uint64_t obuf_soft_since_ms; /* over the soft output limit since (monotonic), or 0 */
+    /* ACL (acl.h): the user version this connection runs as (a reference; NULL until first
+     * needed: the default user) and the registry epoch it was looked up at. */
+    struct acl_user *acl_user;
+    uint64_t acl_epoch;
 } client;
 
-/* Accepts a connection on a worker's listener. */
-void client_accept(struct worker *w, uv_stream_t *listener);
+/* Accepts a connection on a worker's listener, speaking TLS when tls is set. Returns the new
+ * client (already refused and closing when over maxclients or denied by protected mode), or
+ * NULL when the connection could not be set up. */
+client *client_accept(struct worker *w, uv_stream_t *listener, int tls);
 /* Closes a client (idempotent). Freed once its close completes and no command runs for it. */
 void client_close(client *cl);
 void client_close_all(struct worker *w);
@@ -127,6 +144,9 @@ void client_command_done(client *cl);
 void client_batch_done(client *cl);
 /* Writes RESP for a protocol error and closes after replying. */
 void client_protocol_error(client *cl, const char *msg);
+/* On cl's thread, when CLIENT_REPL_TRANSFER ends (the snapshot writer is done with the
+ * connection, and with its TLS state): input held meanwhile is processed. */
+void client_repl_transfer_end(client *cl);
 /* Describes the client in CLIENT LIST format. Runs on the owner's thread. */
 void client_describe(client *cl, buf *out);
 /* For a command proc running inline on cl's thread (not in EXEC or a script) whose reply comes

@@ -14,6 +14,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "migration.h"
 #include "replication.h"
 #include "multi.h"
 #include "object.h"
@@ -28,6 +29,8 @@
 /* Redis 7.0's texts for a script touching keys this node does not serve. */
 #define ERR_SCRIPT_NON_LOCAL "ERR Script attempted to access a non local key in a cluster node"
 #define ERR_SCRIPT_DOWN "ERR Script attempted to execute a command while the cluster is down"
+/* A migrating slot's last writes are draining to the target (migration.h); clients retry. */
+#define ERR_TRYAGAIN "TRYAGAIN Slot migration is being finalized, try again"
 #define STACK_KEYS 64        /* key positions looked at without allocating */
 #define DROP_BATCH 1024      /* keys collected per scan step before deleting them */
 #define NODE_ID_FILE_MAX 256 /* bytes read from CLUSTER_NODE_ID_FILE */
@@ -265,6 +268,7 @@ size_t cluster_apply(cmd_ctx *c, cluster_config *cfg)
     }
     config_publish(cfg);
     size_t dropped = nlost ? cluster_drop_slots(c, lost) : 0;
+    migration_config_applied(cfg);
     int served = 0;
     for (int s = 0; s < CLUSTER_SLOTS; s++)
         served += cluster_config_owns(cfg, (uint16_t)s);
@@ -360,7 +364,7 @@ size_t cluster_drop_slots(cmd_ctx *c, const uint8_t *slots)
 
 /* ---- routing -------------------------------------------------------------------------------- */
 
-enum { ROUTE_OK = 0, ROUTE_CROSSSLOT, ROUTE_MOVED, ROUTE_DOWN };
+enum { ROUTE_OK = 0, ROUTE_CROSSSLOT, ROUTE_MOVED, ROUTE_DOWN, ROUTE_ASK, ROUTE_TRYAGAIN };
 
 /* The one slot of the keys of a call: 1 with *slot set, 0 when it has no keys (or keys the
  * command will report a syntax error about), -1 when they hash to several slots. */
@@ -385,17 +389,24 @@ static int call_slot(const command *cmd, int argc, const slice *argv, int *slot)
     return rc;
 }
 
-/* Whether this node may run a call on slot: as its master, or as its replica for a read from a
- * READONLY connection (Redis's rule). */
+/* Whether this node may run a call on slot: as its master (unless the slot's keys have moved
+ * to a migration's target, or are draining there), as its replica for a read from a READONLY
+ * connection (Redis's rule), or as a migration's target after ASKING. */
 static int route_slot(const cluster_config *cfg, int slot, int write, const client *cl)
 {
     if (cluster_mode == CLUSTER_EMULATED)
         return ROUTE_OK;
     if (!cfg)
         return ROUTE_DOWN;
-    if (cluster_config_owns(cfg, (uint16_t)slot))
-        return ROUTE_OK;
+    if (cluster_config_owns(cfg, (uint16_t)slot)) {
+        int phase = migration_slot_phase((uint16_t)slot);
+        return phase == MIG_SLOT_MOVED        ? ROUTE_ASK
+               : phase == MIG_SLOT_FINALIZING ? ROUTE_TRYAGAIN
+                                              : ROUTE_OK;
+    }
     if (!write && cl && (cl->flags & CLIENT_READONLY) && cluster_config_holds(cfg, (uint16_t)slot))
+        return ROUTE_OK;
+    if (cl && (cl->flags & CLIENT_ASKING) && migration_importing((uint16_t)slot))
         return ROUTE_OK;
     return ROUTE_MOVED;
 }
@@ -406,6 +417,15 @@ static void reply_route(cmd_ctx *c, const cluster_config *cfg, int route, int sl
         reply_error(c, ERR_CROSSSLOT);
     } else if (route == ROUTE_DOWN) {
         reply_error(c, ERR_NOT_CONFIGURED);
+    } else if (route == ROUTE_TRYAGAIN) {
+        reply_error(c, ERR_TRYAGAIN);
+    } else if (route == ROUTE_ASK) {
+        char ip[CLUSTER_IP_MAX + 1];
+        int port;
+        if (migration_ask_target((uint16_t)slot, ip, sizeof(ip), &port) < 0)
+            reply_error(c, ERR_TRYAGAIN); /* the migration is being taken down */
+        else
+            reply_errorf(c, "ASK %d %s:%d", slot, ip, port);
     } else {
         const cluster_node *m = &cfg->shards[cfg->slot_shard[slot]].master;
         reply_errorf(c, "MOVED %d %s:%d", slot, m->ip, m->port);
@@ -418,9 +438,22 @@ static void count_access(int slot, int write)
     cluster_counter_add(write ? &st->writes : &st->reads, 1);
 }
 
+/* ASKING covers the next command (Redis's rule), a script's calls included. The flag is the
+ * connection's, so it is only cleared by its own thread: a command that runs on another one,
+ * or a script (whose calls still need it), leaves it for the next command. */
+static void asking_consume(cmd_ctx *c)
+{
+    if (c->cl && (c->cl->flags & CLIENT_ASKING) && !(c->flags & CTX_REMOTE) &&
+        !(c->cmd->acl & ACL_SCRIPTING))
+        c->cl->flags &= ~CLIENT_ASKING;
+}
+
 /* The checks of one command; counts its access when count is set and it may run. */
 static int refuse_one(cmd_ctx *c, int count)
 {
+    /* A migration's stream (DFLYMIGRATE FLOW) writes slots this node does not serve yet. */
+    if (c->cl && (c->cl->flags & CLIENT_MIGRATION_FLOW))
+        return 0;
     /* Emulated: every slot is ours and nothing is counted, so only several keys need a look. */
     if (cluster_mode == CLUSTER_EMULATED && c->cmd->first_key > 0 && !c->cmd->getkeys &&
         c->cmd->first_key == c->cmd->last_key)
@@ -432,6 +465,8 @@ static int refuse_one(cmd_ctx *c, int count)
     const cluster_config *cfg = cluster_current();
     int write = (c->cmd->flags & CMD_WRITE) != 0;
     int route = rc < 0 ? ROUTE_CROSSSLOT : route_slot(cfg, slot, write, c->cl);
+    if (count)
+        asking_consume(c);
     if (route != ROUTE_OK) {
         reply_route(c, cfg, route, slot);
         return 1;
@@ -521,6 +556,14 @@ int cluster_refuse_call(cmd_ctx *c)
     if (rc == 0)
         return 0;
     int write = (c->cmd->flags & CMD_WRITE) != 0;
+    /* EXEC was routed before its shards were held: a migration may have moved the slot since.
+     * Its writes must not land here, where nothing forwards them any more. */
+    if (rc > 0 && cluster_mode == CLUSTER_YES &&
+        !(c->cl && (c->cl->flags & CLIENT_MIGRATION_FLOW)) &&
+        migration_slot_phase((uint16_t)slot) >= MIG_SLOT_FINALIZING) {
+        reply_error(c, ERR_TRYAGAIN);
+        return 1;
+    }
     if (c->flags & CTX_IN_SCRIPT) {
         int route = rc < 0 ? ROUTE_CROSSSLOT : route_slot(cluster_current(), slot, write, c->cl);
         if (route != ROUTE_OK) {
@@ -600,4 +643,6 @@ void cluster_info_section(buf *out)
                st.mode == CLUSTER_YES ? "yes" : "emulated", my_id, st.configured ? "ok" : "fail",
                (unsigned long long)st.epoch, st.slots_served, st.known_nodes, st.migrations_out,
                st.migrations_in, (unsigned long long)st.keys_dropped);
+    if (st.mode == CLUSTER_YES)
+        migration_info(out);
 }

@@ -46,7 +46,9 @@ extern command dump_commands[];
 extern command save_commands[];
 extern command journal_commands[];
 extern command cluster_commands[];
+extern command migrate_commands[];
 extern command replication_commands[];
+extern command acl_commands[];
 
 static command *const families[] = {
     string_commands,   keyspace_commands,      server_commands,      connection_commands,
@@ -55,14 +57,19 @@ static command *const families[] = {
     hash_commands,     set_commands,           zset_commands,        hll_commands,
     geo_commands,      stream_commands,        pubsub_commands,      scripting_commands,
     function_commands, wait_commands,          dump_commands,        save_commands,
-    journal_commands,  cluster_commands,       replication_commands, sort_commands,
+    journal_commands,  cluster_commands,       replication_commands, migrate_commands,
+    acl_commands,      sort_commands,
 };
 
 #define COMMAND_TABLE_SIZE 1024 /* open addressing, power of two, > 2x the commands */
 
 static const command *by_name[COMMAND_TABLE_SIZE];
+/* The name each by_name slot answers to: the command's own, or its --rename_command name. */
+static const char *by_name_key[COMMAND_TABLE_SIZE];
 static const command *by_id[COMMAND_TABLE_SIZE];
 static int ncommands;
+/* By id: the name a renamed top-level command answers to ("": disabled), or NULL. */
+static char *renamed[COMMAND_TABLE_SIZE];
 
 static uint32_t name_hash(const char *s, size_t len)
 {
@@ -88,19 +95,25 @@ static void assign_id(const command *cmd)
     by_id[ncommands++] = cmd;
 }
 
+static void name_table_put(const char *key, const command *cmd)
+{
+    uint32_t h = name_hash(key, strlen(key)) & (COMMAND_TABLE_SIZE - 1);
+    while (by_name[h]) {
+        if (!strcmp(by_name_key[h], key))
+            abort(); /* a command registered twice */
+        h = (h + 1) & (COMMAND_TABLE_SIZE - 1);
+    }
+    by_name[h] = cmd;
+    by_name_key[h] = key;
+}
+
 void command_table_init(void)
 {
     if (ncommands)
         return;
     for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
         for (const command *cmd = families[f]; cmd->name; cmd++) {
-            uint32_t h = name_hash(cmd->name, strlen(cmd->name)) & (COMMAND_TABLE_SIZE - 1);
-            while (by_name[h]) {
-                if (!strcmp(by_name[h]->name, cmd->name))
-                    abort(); /* a command registered twice */
-                h = (h + 1) & (COMMAND_TABLE_SIZE - 1);
-            }
-            by_name[h] = cmd;
+            name_table_put(cmd->name, cmd);
             assign_id(cmd);
             for (command *sub = cmd->subcommands; sub && sub->name; sub++) {
                 assign_id(sub);
@@ -114,11 +127,41 @@ const command *command_lookup_name(const char *name, size_t len)
 {
     uint32_t h = name_hash(name, len) & (COMMAND_TABLE_SIZE - 1);
     while (by_name[h]) {
-        if (name_eq(by_name[h]->name, name, len))
+        if (name_eq(by_name_key[h], name, len))
             return by_name[h];
         h = (h + 1) & (COMMAND_TABLE_SIZE - 1);
     }
     return NULL;
+}
+
+/* Rebuilds the name table with the renames applied (before threads start). */
+static void name_table_rebuild(void)
+{
+    memset(by_name, 0, sizeof(by_name));
+    memset(by_name_key, 0, sizeof(by_name_key));
+    for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+        for (const command *cmd = families[f]; cmd->name; cmd++) {
+            const char *key = renamed[cmd->id] ? renamed[cmd->id] : cmd->name;
+            if (*key)
+                name_table_put(key, cmd);
+        }
+    }
+}
+
+int command_rename(const char *old_name, const char *new_name)
+{
+    const command *cmd = command_lookup_name(old_name, strlen(old_name));
+    if (!cmd || (*new_name && command_lookup_name(new_name, strlen(new_name))))
+        return -1;
+    char *key = strdup(new_name);
+    if (!key)
+        abort();
+    for (char *p = key; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    free(renamed[cmd->id]);
+    renamed[cmd->id] = key;
+    name_table_rebuild();
+    return 0;
 }
 
 const command *command_lookup(int argc, const slice *argv, const command **container)
@@ -175,6 +218,26 @@ int command_get_keys(const command *cmd, int argc, const slice *argv, int *keys,
         keys[n++] = i;
     }
     return n;
+}
+
+uint32_t command_acl_categories(const command *cmd)
+{
+    uint32_t acl = cmd->acl;
+    if (cmd->flags & CMD_WRITE)
+        acl |= ACL_WRITE;
+    if ((cmd->flags & CMD_READONLY) && !(acl & ACL_SCRIPTING))
+        acl |= ACL_READ;
+    if (cmd->flags & CMD_ADMIN)
+        acl |= ACL_ADMIN | ACL_DANGEROUS;
+    if (cmd->flags & CMD_PUBSUB)
+        acl |= ACL_PUBSUB;
+    if (cmd->flags & CMD_FAST)
+        acl |= ACL_FAST;
+    if (cmd->flags & CMD_BLOCKING)
+        acl |= ACL_BLOCKING;
+    if (!(acl & ACL_FAST))
+        acl |= ACL_SLOW;
+    return acl;
 }
 
 void command_fullname(const command *cmd, const command *container, char *out, size_t outlen)

@@ -136,6 +136,10 @@ void command_table_init(void);
  * NULL when unknown. *container is set to the container when a subcommand matched. */
 const command *command_lookup(int argc, const slice *argv, const command **container);
 const command *command_lookup_name(const char *name, size_t len);
+/* --rename_command: from now on the top-level command old_name answers to new_name only (an
+ * empty new_name: to nothing). Internal references (cmd->name) keep the original. Before
+ * threads start. Returns 0, or -1 when old_name is unknown or new_name taken. */
+int command_rename(const char *old_name, const char *new_name);
 int command_count(void);
 const command *command_by_id(int id);
 /* Calls fn for every top-level command. */
@@ -145,6 +149,10 @@ void command_foreach(void (*fn)(const command *cmd, void *arg), void *arg);
 int command_arity_ok(const command *cmd, int argc);
 /* Key positions of a call: fills keys[] (argv indexes), returns the count or -1. */
 int command_get_keys(const command *cmd, int argc, const slice *argv, int *keys, int max);
+/* A command's ACL categories: the table's plus those Redis derives from the flags
+ * (setImplicitACLCategories): @write, @read, @admin @dangerous, @pubsub, @fast, @blocking, and
+ * @slow for whatever is not @fast. ACL and COMMAND INFO both read this. */
+uint32_t command_acl_categories(const command *cmd);
 /* Full name for errors and stats: "get", "config|get". */
 void command_fullname(const command *cmd, const command *container, char *out, size_t outlen);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "blocking.h"
 #include "clock.h"
 #include "cluster.h"
@@ -191,6 +192,55 @@ static void reply_unknown_command(cmd_ctx *c, int argc, const slice *argv)
     buf_free(&args);
 }
 
+/* ACL: a change of the user applies from this command on; a deleted or disabled user's
+ * connection closes. Commands that need no authentication (AUTH, HELLO, QUIT, RESET) are
+ * never refused, as in Redis. A refusal inside MULTI aborts the transaction, and a refused EXEC
+ * discards it (Redis's rejectCommand). */
+static int acl_refuse(client *cl, const command *cmd, const command *container, int argc,
+                      const slice *argv)
+{
+    cmd_ctx *c = &cl->ctx;
+    if (cl->proto == PROTO_MEMCACHE || (cmd->flags & CMD_NO_AUTH) ||
+        (container && (container->flags & CMD_NO_AUTH)))
+        return 0;
+    if (acl_restricted(cl, cmd)) {
+        reply_error(c, ERR_RESTRICTED);
+        if (cl->flags & CLIENT_MULTI)
+            cl->flags |= CLIENT_DIRTY_EXEC;
+        return 1;
+    }
+    if (acl_refresh(cl)) {
+        reply_error(c, "NOPERM the user of this connection was deleted or disabled");
+        cl->flags |= CLIENT_CLOSE_AFTER_REPLY;
+        return 1;
+    }
+    int pos;
+    int multi = (cl->flags & CLIENT_MULTI) != 0;
+    int why = acl_check_client(cl, cmd, container, argc, argv,
+                               multi ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL, &pos);
+    if (why == ACL_OK)
+        return 0;
+    counter_add(&current_worker->cmdstats[cmd->id].rejected, 1);
+    if (!strcmp(cmd->name, "exec")) {
+        buf err;
+        buf_init(&err);
+        cmd_ctx tmp = *c;
+        tmp.out = &err;
+        acl_reply_denied(&tmp, why, cmd, container);
+        /* "-NOPERM ...\r\n" becomes the reason of the abort */
+        int n = err.len > 3 ? (int)err.len - 3 : 0;
+        reply_errorf(c, "EXECABORT Transaction discarded because of: %.*s", n,
+                     err.data ? err.data + 1 : "");
+        buf_free(&err);
+        multi_reset(cl);
+        return 1;
+    }
+    acl_reply_denied(c, why, cmd, container);
+    if (multi)
+        cl->flags |= CLIENT_DIRTY_EXEC;
+    return 1;
+}
+
 static int is_tx_control(const command *cmd)
 {
     static const char *names[] = {"exec", "discard", "multi", "watch", "quit", "reset"};
@@ -239,6 +289,8 @@ int dispatch_command(client *cl, int argc, slice *argv)
             cl->flags |= CLIENT_DIRTY_EXEC;
         return 0;
     }
+    if (acl_refuse(cl, cmd, container, argc, argv)) /* NOPERM, or the user is gone */
+        return 0;
     if (pubsub_refuse(cl, cmd, c)) /* RESP2 subscribed mode: only (un)subscribing, PING... */
         return 0;
     /* A monitor is a replica in Redis's eyes: it may not touch the keyspace. */

@@ -105,8 +105,9 @@ void http_process(client *cl)
             bad_request(cl, "request header too large\n");
             break;
         }
-        /* Request line: METHOD SP target SP HTTP/1.x */
-        const char *eol = memchr(d, '\n', hlen + 1);
+        /* Request line: METHOD SP target SP HTTP/1.x. Without headers it ends in the blank
+         * line's terminator itself, so look through that too. */
+        const char *eol = memchr(d, '\n', hlen + term);
         size_t llen = (size_t)(eol - d);
         if (llen && d[llen - 1] == '\r')
             llen--;

@@ -124,6 +124,7 @@ typedef struct capture_hdr {
     int dbid;
     int ncmds;
     int tap_only;
+    int slot; /* for the slot tap: the command's one slot, or -1 */
     size_t len;
 } capture_hdr;
 
@@ -234,7 +235,7 @@ static int append_begin(void)
     }
     if (J.fd >= 0)
         return 1;
-    if (J.tap)
+    if (J.tap || J.slot_tap)
         return 0;
     pthread_mutex_unlock(&J.mu);
     return -1;
@@ -267,6 +268,41 @@ static void put_rec(jsink *k, cmd_ctx *c, journal_rec *r)
         put_word(k, "EXEC");
 }
 
+/* The one slot of the keys of c's command (a record of db 0 for the slot tap), or -1 when it
+ * has none or several. Rewrites keep their command's keys, so the call's keys decide. */
+static int rec_slot(cmd_ctx *c)
+{
+    if (c->dbid != 0)
+        return -1;
+    if (c->flags & CTX_UNBLOCKED)
+        return key_slot(c->ready_key.p, c->ready_key.len);
+    /* Every key counts here (a big MSET of one hash tag is one slot's too): no key lists
+     * more keys than arguments. */
+    int stack[JOURNAL_KEYS_MAX];
+    int *keys = c->argc > JOURNAL_KEYS_MAX ? malloc(sizeof(int) * (size_t)c->argc) : stack;
+    int n = command_get_keys(c->cmd, c->argc, c->argv, keys,
+                             c->argc > JOURNAL_KEYS_MAX ? c->argc : JOURNAL_KEYS_MAX);
+    int slot = -1;
+    for (int i = 0; i < n; i++) {
+        int s = key_slot(c->argv[keys[i]].p, c->argv[keys[i]].len);
+        if (slot >= 0 && s != slot) {
+            slot = -1;
+            break;
+        }
+        slot = s;
+    }
+    if (keys != stack)
+        free(keys);
+    return n > 0 ? slot : -1;
+}
+
+static void slot_tap_rec(cmd_ctx *c, journal_rec *r)
+{
+    int slot = rec_slot(c);
+    if (slot >= 0)
+        J.slot_tap(slot, r->resp.data, r->resp.len, r->ncmds);
+}
+
 static void emit_rec(cmd_ctx *c, journal_rec *r)
 {
     int file = append_begin();
@@ -281,13 +317,19 @@ static void emit_rec(cmd_ctx *c, journal_rec *r)
     }
     if (J.tap)
         put_rec(&(jsink){&J.tap_buf, &J.tap_db}, c, r);
+    if (J.slot_tap && !r->tap_only)
+        slot_tap_rec(c, r);
     append_end(before);
 }
 
 static void capture_add(cmd_ctx *c, journal_rec *r)
 {
-    capture_hdr h = {
-        .dbid = c->dbid, .ncmds = r->ncmds, .tap_only = r->tap_only, .len = r->resp.len};
+    int slot = atomic_load_explicit(&journal_tap_on, memory_order_relaxed) ? rec_slot(c) : -1;
+    capture_hdr h = {.dbid = c->dbid,
+                     .ncmds = r->ncmds,
+                     .tap_only = r->tap_only,
+                     .slot = slot,
+                     .len = r->resp.len};
     buf_append(&tl_capture, &h, sizeof(h));
     buf_append(&tl_capture, r->resp.data, r->resp.len);
     tl_ncapture += r->ncmds;
@@ -319,6 +361,20 @@ static void put_capture(jsink *k, int file)
         put_word(k, "EXEC");
 }
 
+/* The captured writes to the slot tap, command by command (mu). */
+static void slot_tap_capture(void)
+{
+    size_t at = 0;
+    while (at < tl_capture.len) {
+        capture_hdr h;
+        memcpy(&h, tl_capture.data + at, sizeof(h));
+        at += sizeof(h);
+        if (h.slot >= 0 && !h.tap_only)
+            J.slot_tap(h.slot, tl_capture.data + at, h.len, h.ncmds);
+        at += h.len;
+    }
+}
+
 /* The writes of an EXEC or a script. */
 static void emit_capture(cmd_ctx *c)
 {
@@ -331,6 +387,8 @@ static void emit_capture(cmd_ctx *c)
         }
         if (J.tap)
             put_capture(&(jsink){&J.tap_buf, &J.tap_db}, 0);
+        if (J.slot_tap)
+            slot_tap_capture();
         append_end(before);
     }
     buf_free(&tl_capture); /* thread-local: nothing would free it when the thread ends */
@@ -657,7 +715,15 @@ void journal_close_files_locked(void)
 void journal_file_active_locked(int on)
 {
     J.file_active = on;
-    atomic_store(&journal_active, on || J.tap != NULL);
+    atomic_store(&journal_active, on || J.tap != NULL || J.slot_tap != NULL);
+}
+
+/* The flags that follow the consumers (mu). */
+static void taps_changed_locked(void)
+{
+    int taps = J.tap != NULL || J.slot_tap != NULL;
+    atomic_store(&journal_tap_on, taps);
+    atomic_store(&journal_active, J.file_active || taps);
 }
 
 void journal_tap_set(journal_tap_fn fn)
@@ -666,8 +732,15 @@ void journal_tap_set(journal_tap_fn fn)
     J.tap = fn;
     J.tap_db = -1;
     buf_clear(&J.tap_buf);
-    atomic_store(&journal_tap_on, fn != NULL);
-    atomic_store(&journal_active, J.file_active || fn != NULL);
+    taps_changed_locked();
+    pthread_mutex_unlock(&J.mu);
+}
+
+void journal_slot_tap_set(journal_slot_tap_fn fn)
+{
+    pthread_mutex_lock(&J.mu);
+    J.slot_tap = fn;
+    taps_changed_locked();
     pthread_mutex_unlock(&J.mu);
 }
 
@@ -698,6 +771,13 @@ void journal_tap_deleted_slow(int dbid, const char *key, size_t len)
         put_bulk(&J.tap_buf, "DEL", 3);
         put_bulk(&J.tap_buf, key, len);
         tap_flush_locked();
+    }
+    if (J.slot_tap && dbid == 0) {
+        buf_clear(&J.slot_buf);
+        put_count(&J.slot_buf, '*', 2);
+        put_bulk(&J.slot_buf, "DEL", 3);
+        put_bulk(&J.slot_buf, key, len);
+        J.slot_tap(key_slot(key, len), J.slot_buf.data, J.slot_buf.len, 1);
     }
     pthread_mutex_unlock(&J.mu);
 }
@@ -866,6 +946,7 @@ void journal_shutdown(void)
     buf_free(&J.pending);
     buf_free(&J.old_pending);
     buf_free(&J.tap_buf);
+    buf_free(&J.slot_buf);
     journal_manifest_free(&J.m);
     J.have_manifest = 0;
     pthread_mutex_unlock(&J.mu);

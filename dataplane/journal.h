@@ -153,7 +153,19 @@ void journal_tap_force(cmd_ctx *c);
 /* Appends a keyless command to the tap alone (the master's PING, REPLCONF GETACK). */
 void journal_tap_command(int argc, const slice *argv);
 
-/* 1 while a tap is installed. */
+/* ---- the slot tap: records by hash slot (slot migration, migration.h) -------------------- *
+ * A consumer beside the file and the replication tap, fed under the same lock and in the same
+ * order, but command by command: each top-level command of db 0 whose keys hash to one slot
+ * (an EXEC's or a script's commands one by one, without MULTI/EXEC; DELs of expired and
+ * evicted keys too), with that slot. Keyless commands and other databases are not passed. */
+
+/* Receives ncmds complete RESP commands of one slot. Called under the append lock, on the
+ * thread that appended, which holds the slot's shard; must not call back into the journal. */
+typedef void (*journal_slot_tap_fn)(int slot, const char *resp, size_t len, int ncmds);
+/* Installs (fn) or removes (NULL) the slot tap. Any thread. */
+void journal_slot_tap_set(journal_slot_tap_fn fn);
+
+/* 1 while a tap (the replication tap or the slot tap) is installed. */
 extern atomic_int journal_tap_on;
 void journal_tap_deleted_slow(int dbid, const char *key, size_t len);
 /* db.c: a key expired or was evicted (on behalf of its shard): DEL to the tap alone. Inside

@@ -83,6 +83,9 @@ struct journal {
     journal_tap_fn tap;
     int tap_db;
     buf tap_buf;
+    /* The slot tap (journal.h): records of db 0 by hash slot, for slot migrations (mu). */
+    journal_slot_tap_fn slot_tap;
+    buf slot_buf; /* a DEL of an expired or evicted key, built for the slot tap */
     /* The last write or fsync error (mu). */
     int write_errno;
     int64_t last_err_log_ms;

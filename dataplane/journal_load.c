@@ -727,6 +727,7 @@ int journal_replay_file(const char *name, int last, char *err, size_t errlen)
         return -1;
     }
     buf_init(&r.data);
+    buf_reserve(&r.data, REPLAY_READ_CHUNK); /* reader_line's pointers are never NULL + 0 */
     struct stat fst;
     if (fstat(r.fd, &fst) == 0)
         loading_set_total_bytes((uint64_t)fst.st_size);
@@ -898,4 +899,49 @@ void replay_run(replay *rp)
 long long replay_errors(const replay *rp)
 {
     return atomic_load(&rp->st.b.errors);
+}
+
+/* ---- fuzzing ------------------------------------------------------------------------------- */
+
+/* tests/fuzz/fuzz_journal.c: reads fd as journal_replay_file reads a file (lines, annotations,
+ * SELECT/MULTI/EXEC, command lookup and arity, the shards of each command's keys) but runs
+ * nothing: full batches are dropped instead. */
+int journal_parse_for_fuzzing(int fd, char *err, size_t errlen)
+{
+    rp_reader r = {.fd = fd};
+    buf_init(&r.data);
+    buf_reserve(&r.data, REPLAY_READ_CHUNK);
+    rp_state st = {.name = "fuzz"};
+    batch_init(&st.b, st.name);
+    int rc = 0;
+    for (;;) {
+        size_t arg0 = st.b.nargs;
+        int argc = 0;
+        const char *why = NULL;
+        int item = read_item(&r, &st.b, &argc, &st.now_ms, &why);
+        if (item == ITEM_BAD) {
+            snprintf(err, errlen, "%s", why);
+            rc = -1;
+            break;
+        }
+        if (item == ITEM_END || item == ITEM_TORN)
+            break;
+        if (item == ITEM_CMD) {
+            slice *argv = malloc(sizeof(slice) * (size_t)argc); /* argc >= 1 */
+            if (!argv)
+                abort();
+            batch_slices(&st.b, arg0, argc, argv);
+            int taken = take_cmd_argv(&st, arg0, argc, argv, err, errlen);
+            free(argv);
+            if (taken < 0) {
+                rc = -1;
+                break;
+            }
+        }
+        if (!st.in_multi && st.b.ncmds >= REPLAY_BATCH_CMDS)
+            batch_reset(&st.b);
+    }
+    batch_free(&st.b);
+    buf_free(&r.data);
+    return rc;
 }

@@ -1,12 +1,14 @@
 /* dfly-server: flags, startup, signals and shutdown. */
 #include <limits.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "acl.h"
 #include "blocking.h"
 #include "clock.h"
 #include "cluster.h"
@@ -21,13 +23,14 @@
 #include "snapshot.h"
 #include "stats.h"
 #include "table.h"
+#include "tls.h"
 #include "tracking.h"
 #include "types.h"
 #include "worker.h"
 #include "zmalloc.h"
 
 static uv_loop_t main_loop;
-static uv_signal_t sig_term, sig_int;
+static uv_signal_t sig_term, sig_int, sig_hup;
 static uv_async_t shutdown_async;
 static uv_timer_t stats_timer;
 
@@ -44,6 +47,39 @@ static void on_signal(uv_signal_t *h, int signum)
     /* A running script that has not written is killed so that the workers can stop. */
     atomic_fetch_or(&server.shutdown_asked, SHUTDOWN_ASKED);
     uv_stop(&main_loop);
+}
+
+/* SIGHUP (--tls_reload in Dragonfly's words): the certificate files are read again; new
+ * connections use them, existing ones keep theirs. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)h, (void)signum;
+    char err[TLS_ERR_MAX];
+    if (tls_reload(err, sizeof(err)) < 0)
+        log_warning("SIGHUP: TLS configuration not reloaded: %s", err);
+    else if (server.cfg.tls || server.cfg.tls_replication)
+        log_info("SIGHUP: TLS certificates reloaded");
+}
+
+/* Descriptors beyond maxclients: listeners, snapshot and journal files, pipes, the link. */
+#define FD_RESERVE 64
+
+/* As Redis does, raises the soft open-files limit to what maxclients needs (up to the hard
+ * limit), so that --maxclients, not EMFILE, is what refuses connections. */
+static void fd_limit_raise(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t want = (rlim_t)server.cfg.maxclients + FD_RESERVE;
+    if (rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || want <= rl.rlim_max ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+        log_warning("maxclients %lld needs %llu open files, but the limit is %llu: raise it "
+                    "(ulimit -n) or lower maxclients",
+                    server.cfg.maxclients, (unsigned long long)want,
+                    (unsigned long long)rl.rlim_cur);
 }
 
 /* server_request_shutdown's way to wake this thread (any thread may call it). */
@@ -150,6 +186,12 @@ int main(int argc, char **argv)
         log_error("cannot use --dir '%s': %s", server.cfg.dir, strerror(errno));
         return 1;
     }
+    /* After chdir, so that relative paths mean the same at start and at every reload. */
+    if (tls_init(err, sizeof(err)) < 0) {
+        log_error("TLS: %s", err);
+        return 1;
+    }
+    fd_limit_raise();
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* past a file size limit, write() fails with EFBIG instead */
 
@@ -173,6 +215,10 @@ int main(int argc, char **argv)
     command_table_init();
     types_init();
     multi_init();
+    if (acl_init(err, sizeof(err)) < 0) { /* users: after the command table, after chdir */
+        log_error("ACL: %s", err);
+        return 1;
+    }
     shards_init(threads, (int)server.cfg.databases);
     if (cluster_init(err, sizeof(err)) < 0) { /* after chdir: the node id file is in --dir */
         log_error("%s", err);
@@ -200,6 +246,8 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_init(&main_loop, &sig_int);
     uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_init(&main_loop, &sig_hup);
+    uv_signal_start(&sig_hup, on_sighup, SIGHUP);
     uv_timer_init(&main_loop, &stats_timer);
     uv_timer_start(&stats_timer, on_stats_timer, STATS_SAMPLE_MS, STATS_SAMPLE_MS);
     uv_run(&main_loop, UV_RUN_DEFAULT);
@@ -223,10 +271,12 @@ int main(int argc, char **argv)
     log_info("dfly-server stopped");
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
     uv_close((uv_handle_t *)&shutdown_async, NULL);
     uv_close((uv_handle_t *)&stats_timer, NULL);
     uv_run(&main_loop, UV_RUN_DEFAULT);
     uv_loop_close(&main_loop);
+    tls_shutdown();
     flags_free(server_flags);
     free(server.config_file);
     return exit_code;

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "cluster.h"
+#include "migration.h"
 #include "db.h"
 #include "http.h"
 #include "replication.h"
@@ -180,6 +181,8 @@ static void render_cluster(buf *out)
     buf_printf(out, "dragonfly_cluster_migrations{direction=\"in\"} %d\n", st.migrations_in);
     sample_u64(out, "dragonfly_cluster_keys_dropped_total", "counter",
                "Keys deleted because their slots left this node.", st.keys_dropped);
+    if (st.mode == CLUSTER_YES)
+        migration_metrics(out); /* slot migrations' progress (migration.h) */
 }
 
 void metrics_render(buf *out)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "clock.h"
 #include "server.h"
 #include "worker.h"
@@ -94,29 +95,6 @@ static void append_repr(buf *out, const char *p, size_t len)
     buf_append_char(out, '"');
 }
 
-/* Redis hides secrets from monitors: every argument of AUTH, and the user and password that
- * follow AUTH among HELLO's options. */
-static int arg_redacted(int argc, const slice *argv, int i)
-{
-    if (arg_eq(&argv[0], "auth"))
-        return i > 0;
-    if (!arg_eq(&argv[0], "hello"))
-        return 0;
-    for (int j = 2; j < argc;) { /* HELLO protover [AUTH user pass] [SETNAME name] */
-        int more = argc - 1 - j;
-        if (arg_eq(&argv[j], "auth") && more >= 2) {
-            if (i == j + 1 || i == j + 2)
-                return 1;
-            j += 3;
-        } else if (arg_eq(&argv[j], "setname") && more >= 1) {
-            j += 2;
-        } else {
-            break;
-        }
-    }
-    return 0;
-}
-
 void monitor_format(buf *out, int64_t now_us, int dbid, const char *who, int argc,
                     const slice *argv)
 {
@@ -124,7 +102,7 @@ void monitor_format(buf *out, int64_t now_us, int dbid, const char *who, int arg
                (long long)(now_us % USEC_PER_SEC), dbid, who);
     for (int i = 0; i < argc; i++) {
         buf_append_char(out, ' ');
-        if (arg_redacted(argc, argv, i))
+        if (acl_arg_redacted(argc, argv, i)) /* Redis hides secrets from monitors */
             append_repr(out, MONITOR_REDACTED, strlen(MONITOR_REDACTED));
         else
             append_repr(out, argv[i].p, argv[i].len);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "dispatch.h"
 #include "reply.h"
 #include "table.h"
@@ -354,6 +355,27 @@ static int watch_dirty(cmd_ctx *c)
     return atomic_load(&ws->dirty);
 }
 
+/* Redis checks permissions again at EXEC: the user may have changed since queueing. */
+static int exec_acl_refused(cmd_ctx *sub)
+{
+    int pos;
+    int why = acl_check_client(sub->cl, sub->cmd, sub->cmd->parent, sub->argc, sub->argv,
+                               ACL_CTX_MULTI, &pos);
+    if (why == ACL_OK)
+        return 0;
+    const char *reason = why == ACL_DENIED_CMD   ? "no permission to execute the command or "
+                                                   "subcommand"
+                         : why == ACL_DENIED_KEY ? "no permission to touch the specified keys"
+                                                 : "no permission to access one of the channels "
+                                                   "used as arguments";
+    reply_errorf(sub,
+                 "NOPERM ACLs rules changed between the moment the transaction was "
+                 "accumulated and the EXEC call. This command is no longer allowed for the "
+                 "following reason: %s",
+                 reason);
+    return 1;
+}
+
 static void exec_cmd(cmd_ctx *c)
 {
     client *cl = c->cl;
@@ -393,6 +415,8 @@ static void exec_cmd(cmd_ctx *c)
         sub.dbid = cl->dbid; /* a queued SELECT changes it for the commands after it */
         sub.resp = cl->resp;
         sub.flags |= CTX_IN_EXEC;
+        if (exec_acl_refused(&sub))
+            continue;
         dispatch_call(&sub);
     }
     multi_reset(cl);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "clock.h"
 #include "connection.h"
 #include "dispatch.h"
@@ -67,6 +68,8 @@ int pipeline_squashable(client *cl, int argc, const slice *argv, const command *
         atomic_load(&server.loading) ||
         (cl->flags & (CLIENT_MULTI | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
                       CLIENT_MONITOR | CLIENT_PUBSUB)))
+        return 0;
+    if (!acl_client_unrestricted(cl)) /* ACL checks happen in dispatch_command */
         return 0;
     const command *cmd = command_lookup_name(argv[0].p, argv[0].len);
     if (!cmd || cmd->subcommands || !command_arity_ok(cmd, argc) ||

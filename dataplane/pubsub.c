@@ -197,6 +197,28 @@ static pubsub_client *pc_get(client *cl)
     return cl->pubsub;
 }
 
+int pubsub_client_any(client *cl, int (*fn)(int kind, const char *name, size_t len, void *arg),
+                      void *arg)
+{
+    pubsub_client *pc = cl->pubsub;
+    if (!pc)
+        return 0;
+    /* Only this thread changes the client's own tables: reading them needs no lock. */
+    for (int kind = 0; kind < PUBSUB_KINDS; kind++) {
+        if (!pc->subs[kind])
+            continue;
+        ht_iter it;
+        ht_iter_init(&it, pc->subs[kind]);
+        for (const ht_elem *e; (e = ht_iter_next(&it));) {
+            size_t len;
+            const char *name = ht_elem_key(e, &len);
+            if (fn(kind, name, len, arg))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 int pubsub_count(const client *cl, int kind)
 {
     const pubsub_client *pc = pc_of(cl);
@@ -438,6 +460,14 @@ int pubsub_obuf_limit_check(const char *value, char *out, size_t outlen, char *e
         len += (size_t)snprintf(out + len, outlen - len, "%s%s %lld %lld %lld", i ? " " : "",
                                 obuf_class_names[i], lim[i].hard, lim[i].soft, lim[i].soft_secs);
     return 0;
+}
+
+void pubsub_obuf_normal_limit(long long *hard, long long *soft, long long *soft_secs)
+{
+    const obuf_limit *l = &obuf_limits()[OBUF_NORMAL];
+    *hard = l->hard;
+    *soft = l->soft;
+    *soft_secs = l->soft_secs;
 }
 
 /* Redis's checkClientOutputBufferLimits for the pubsub class: over the hard limit, or over the

@@ -64,6 +64,10 @@ void pubsub_unsubscribe(client *cl, int kind, int n, const slice *names, pubsub_
                         void *arg);
 /* Subscriptions of cl of one kind, and in total. */
 int pubsub_count(const client *cl, int kind);
+/* 1 when fn returns 1 for one of cl's subscriptions (kind, name). On cl's thread (ACL: a user
+ * who lost a channel's permission is disconnected). */
+int pubsub_client_any(client *cl, int (*fn)(int kind, const char *name, size_t len, void *arg),
+                      void *arg);
 int pubsub_total(const client *cl);
 /* Clears CLIENT_PUBSUB when cl has no subscription left. */
 void pubsub_settle(client *cl);
@@ -105,6 +109,9 @@ long pubsub_topics(int kind);
 /* CONFIG SET's check of client-output-buffer-limit (t_config.c's config_check_fn): merges the
  * classes given onto the current setting and writes the canonical text to out. */
 int pubsub_obuf_limit_check(const char *value, char *out, size_t outlen, char *err, size_t errlen);
+/* The current client-output-buffer-limit of the "normal" class (client.c enforces it): hard and
+ * soft bytes and the soft seconds, 0 meaning none. On the calling thread's parsed copy. */
+void pubsub_obuf_normal_limit(long long *hard, long long *soft, long long *soft_secs);
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 

@@ -32,6 +32,7 @@
 #include "reply.h"
 #include "server.h"
 #include "snapshot.h"
+#include "tls.h"
 #include "worker.h"
 
 #define SYNC_PIPE_SIZE (1 << 20)    /* the snapshot's pipe, so that the writer seldom waits */
@@ -43,8 +44,9 @@
 #define SYNC_WAIT_LOG_MS 5000
 
 typedef struct sync_target {
-    repl_replica *rp; /* a reference */
-    int fd;           /* a duplicate of its socket, -1 once dropped */
+    repl_replica *rp;     /* a reference */
+    int fd;               /* a duplicate of its socket, -1 once dropped */
+    struct tls_conn *tls; /* a reference to its TLS state (tls.h), or NULL: plain text */
     int64_t stuck_since_ms;
 } sync_target;
 
@@ -95,7 +97,7 @@ static void finish_on_owner(void *arg)
     }
     pthread_mutex_unlock(&R.mu);
     if (alive) {
-        cl->flags &= ~CLIENT_REPL_TRANSFER;
+        client_repl_transfer_end(cl); /* TLS state back to the client's thread */
         if (!m->ok) {
             client_close(cl);
         } else if (rp->rdb_only) {
@@ -115,7 +117,7 @@ static void finish_on_owner(void *arg)
 
 /* Writes all of p to target t's socket (non-blocking: polls). Drops the target on an error or
  * after repl-timeout seconds without progress. */
-static void target_write(sync_target *t, const char *p, size_t n)
+static void target_send(sync_target *t, const char *p, size_t n)
 {
     int64_t limit = server.cfg.repl_timeout * 1000;
     int64_t since = (int64_t)clock_mono_ms();
@@ -142,6 +144,36 @@ static void target_write(sync_target *t, const char *p, size_t n)
         t->fd = -1;
         pthread_mutex_unlock(&R.mu);
     }
+}
+
+/* Writes p to target t: as is, or encrypted with the replica's TLS state, which the client's
+ * thread leaves alone while CLIENT_REPL_TRANSFER is set. */
+static void target_write(sync_target *t, const char *p, size_t n)
+{
+    if (!t->tls) {
+        target_send(t, p, n);
+        return;
+    }
+    buf enc;
+    buf_init(&enc);
+    while (n > 0 && t->fd >= 0) {
+        long took = tls_conn_write(t->tls, p, n);
+        if (took <= 0) {
+            log_warning("Replica %s:%d: the snapshot could not be encrypted", t->rp->ip,
+                        t->rp->listening_port);
+            pthread_mutex_lock(&R.mu);
+            close(t->fd);
+            t->fd = -1;
+            pthread_mutex_unlock(&R.mu);
+            break;
+        }
+        p += took;
+        n -= (size_t)took;
+        tls_conn_take(t->tls, &enc);
+        target_send(t, enc.data, enc.len);
+        buf_clear(&enc);
+    }
+    buf_free(&enc);
 }
 
 static int targets_alive(const sync_job *j)
@@ -259,9 +291,11 @@ static void post_finish(sync_job *j, int ok)
 
 static void job_free(sync_job *j)
 {
-    for (int i = 0; i < j->nt; i++)
+    for (int i = 0; i < j->nt; i++) {
         if (j->t[i].fd >= 0)
             close(j->t[i].fd);
+        tls_conn_free(j->t[i].tls);
+    }
     free(j->t);
     if (j->pipe_r >= 0)
         close(j->pipe_r);
@@ -377,7 +411,9 @@ static void gather_targets_locked(sync_job *j)
         j->t = realloc(j->t, sizeof(sync_target) * (size_t)(j->nt + 1));
         if (!j->t)
             abort();
-        j->t[j->nt++] = (sync_target){.rp = rp, .fd = fd};
+        if (rp->cl->tls)
+            tls_conn_ref(rp->cl->tls);
+        j->t[j->nt++] = (sync_target){.rp = rp, .fd = fd, .tls = rp->cl->tls};
         atomic_fetch_add(&rp->refs, 1);
         rp->job = j;
         rp->state = RS_TRANSFER;
@@ -394,6 +430,8 @@ static void ungather_locked(sync_job *j)
         rp->state = RS_WAIT_SYNC;
         close(j->t[i].fd);
         j->t[i].fd = -1;
+        tls_conn_free(j->t[i].tls);
+        j->t[i].tls = NULL;
     }
 }
 

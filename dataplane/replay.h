@@ -42,4 +42,8 @@ void replay_run(replay *rp);
 /* Commands that failed (an error reply) so far. */
 long long replay_errors(const replay *rp);
 
+/* For tests/fuzz/fuzz_journal.c only: parses the journal commands read from fd without running
+ * them. Returns 0, or -1 with err for what the loader would refuse. */
+int journal_parse_for_fuzzing(int fd, char *err, size_t errlen);
+
 #endif

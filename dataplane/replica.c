@@ -32,6 +32,7 @@
 #include "repl_int.h"
 #include "reply.h"
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
 
 #define LINK_POLL_MS 100
@@ -246,8 +247,103 @@ static int wait_fd(int fd, short events, int64_t deadline)
     }
 }
 
+/* ---- TLS on the link (--tls_replication) ------------------------------------------------------
+ * The link thread's sockets (the session's and a takeover's) may each carry an SSL object; the
+ * I/O helpers below look it up by descriptor, so their callers stay the same. */
+
+#define LINK_TLS_MAX 2 /* the session's connection and a takeover's */
+
+static struct {
+    int fd;
+    SSL *ssl;
+} link_tls[LINK_TLS_MAX] = {{-1, NULL}, {-1, NULL}};
+
+static SSL *link_ssl(int fd)
+{
+    for (int i = 0; i < LINK_TLS_MAX; i++)
+        if (link_tls[i].ssl && link_tls[i].fd == fd)
+            return link_tls[i].ssl;
+    return NULL;
+}
+
+/* Closes a link socket and frees its SSL object, if any. */
+static void link_close(int fd)
+{
+    for (int i = 0; i < LINK_TLS_MAX; i++) {
+        if (link_tls[i].ssl && link_tls[i].fd == fd) {
+            SSL_free(link_tls[i].ssl);
+            link_tls[i].ssl = NULL;
+            link_tls[i].fd = -1;
+        }
+    }
+    close(fd);
+}
+
+/* What an SSL call that did not complete waits for: IO_OK to retry, else the failure. */
+static int ssl_wait(SSL *ssl, int fd, int r, int64_t deadline)
+{
+    int e = SSL_get_error(ssl, r);
+    if (e == SSL_ERROR_WANT_READ)
+        return wait_fd(fd, POLLIN, deadline);
+    if (e == SSL_ERROR_WANT_WRITE)
+        return wait_fd(fd, POLLOUT, deadline);
+    if (e == SSL_ERROR_SYSCALL && errno == EINTR)
+        return IO_OK;
+    return IO_ERR;
+}
+
+/* The TLS handshake with the master on a connected socket. Returns 0, or -1 (fd closed). */
+static int link_tls_start(int fd, int64_t deadline)
+{
+    int slot = 0;
+    while (slot < LINK_TLS_MAX && link_tls[slot].ssl)
+        slot++;
+    SSL *ssl = slot < LINK_TLS_MAX ? tls_client_new(fd) : NULL;
+    if (!ssl) {
+        log_warning("TLS to the master: no context (check the tls-* settings)");
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        int r = SSL_connect(ssl);
+        if (r == 1)
+            break;
+        if (ssl_wait(ssl, fd, r, deadline) != IO_OK) {
+            char why[TLS_ERR_MAX];
+            tls_last_error(why, sizeof(why));
+            log_warning("TLS handshake with the master failed: %s", why);
+            SSL_free(ssl);
+            close(fd);
+            return -1;
+        }
+    }
+    link_tls[slot].fd = fd;
+    link_tls[slot].ssl = ssl;
+    return 0;
+}
+
+static int ssl_write_all(SSL *ssl, int fd, const char *p, size_t n, int64_t deadline)
+{
+    while (n > 0) {
+        size_t w = 0;
+        int r = SSL_write_ex(ssl, p, n, &w);
+        if (r > 0) {
+            p += w;
+            n -= w;
+            continue;
+        }
+        int rc = ssl_wait(ssl, fd, r, deadline);
+        if (rc != IO_OK)
+            return rc;
+    }
+    return IO_OK;
+}
+
 static int write_all(int fd, const char *p, size_t n, int64_t deadline)
 {
+    SSL *ssl = link_ssl(fd);
+    if (ssl)
+        return ssl_write_all(ssl, fd, p, n, deadline);
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w > 0) {
@@ -282,8 +378,30 @@ static int send_cmd(int fd, int argc, const char **argv, int64_t deadline)
 }
 
 /* Reads what is there (at least one byte) into io->in. */
+static int io_fill_tls(link_io *io, SSL *ssl, int64_t deadline)
+{
+    for (;;) {
+        buf_reserve(&io->in, LINK_READ_CHUNK);
+        size_t n = 0;
+        int r = SSL_read_ex(ssl, io->in.data + io->in.len, io->in.cap - io->in.len - 1, &n);
+        if (r > 0) {
+            io->in.len += n;
+            pthread_mutex_lock(&L.mu);
+            L.last_io_ms = now_ms();
+            pthread_mutex_unlock(&L.mu);
+            return IO_OK;
+        }
+        int rc = ssl_wait(ssl, io->fd, r, deadline);
+        if (rc != IO_OK)
+            return rc; /* the master closed the connection, or an error */
+    }
+}
+
 static int io_fill(link_io *io, int64_t deadline)
 {
+    SSL *ssl = link_ssl(io->fd);
+    if (ssl)
+        return io_fill_tls(io, ssl, deadline);
     for (;;) {
         buf_reserve(&io->in, LINK_READ_CHUNK);
         ssize_t n = recv(io->fd, io->in.data + io->in.len, io->in.cap - io->in.len - 1, 0);
@@ -363,6 +481,8 @@ static int connect_to(const char *host, int port, int64_t deadline)
         }
     }
     freeaddrinfo(res);
+    if (fd >= 0 && server.cfg.tls_replication && link_tls_start(fd, deadline) < 0)
+        return -1;
     return fd;
 }
 
@@ -784,7 +904,7 @@ static void takeover_end(takeover *tk, const char *reply)
         tk->rq = NULL;
     }
     if (tk->fd >= 0)
-        close(tk->fd);
+        link_close(tk->fd);
     tk->fd = -1;
     buf_free(&tk->io.in);
 }
@@ -984,7 +1104,7 @@ static link_req *session(void)
 out:
     set_state("connect");
     if (io.fd >= 0)
-        close(io.fd);
+        link_close(io.fd);
     buf_free(&io.in);
     return promoted;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl.h"
 #include "client.h"
 #include "clock.h"
 #include "dispatch.h"
@@ -400,6 +401,15 @@ static const char *call_check(script_ctx *sc, cmd_ctx *sub, const command *conta
         return "Wrong number of args calling Redis command from script";
     if ((cmd->flags & CMD_NOSCRIPT) || (container && (container->flags & CMD_NOSCRIPT)))
         return "This Redis command is not allowed from script";
+    if (acl_restricted(sub->cl, cmd))
+        return ERR_RESTRICTED_TEXT; /* the script error adds "ERR " */
+    /* The script runs with its caller's permissions (Redis's scriptVerifyACL). */
+    int pos;
+    int why =
+        sub->cl ? acl_check_client(sub->cl, cmd, container, sub->argc, sub->argv, ACL_CTX_LUA, &pos)
+                : ACL_OK;
+    if (why != ACL_OK)
+        return acl_script_error(why);
     int write = (cmd->flags & CMD_WRITE) != 0;
     if (write && sc->readonly)
         return "Write commands are not allowed from read-only scripts.";
@@ -598,7 +608,7 @@ static int lua_redis_set_repl(lua_State *L)
     return 0;
 }
 
-/* ACL users are a later issue: the default user may run every command. */
+/* redis.acl_check_cmd(cmd, args...): may the script's caller run it? (No log entry.) */
 static int lua_redis_acl_check_cmd(lua_State *L)
 {
     if (!cur)
@@ -609,12 +619,15 @@ static int lua_redis_acl_check_cmd(lua_State *L)
     const char *err = call_args_init(L, &a);
     const command *container;
     const command *cmd = err ? NULL : command_lookup(a.argc, a.argv, &container);
+    if (err || !cmd) {
+        call_args_free(&a);
+        return raise_error(L, err ? err : "Invalid command passed to redis.acl_check_cmd()");
+    }
+    int pos;
+    client *cl = cur->caller->cl;
+    int ok = !cl || acl_check(acl_client_user(cl), cmd, a.argc, a.argv, &pos) == ACL_OK;
     call_args_free(&a);
-    if (err)
-        return raise_error(L, err);
-    if (!cmd)
-        return raise_error(L, "Invalid command passed to redis.acl_check_cmd()");
-    lua_pushboolean(L, 1);
+    lua_pushboolean(L, ok);
     return 1;
 }
 

@@ -103,6 +103,26 @@ struct server_config {
     long long min_replicas_max_lag;     /* seconds since a replica's last ack to count it good */
     long long repl_ping_replica_period; /* seconds between the master's PINGs in the stream */
     long long repl_timeout;             /* seconds of silence before a link is given up */
+    /* TLS (tls.h): client listeners, replication link, certificates (reloadable). */
+    int tls;                 /* client listeners speak TLS */
+    char *tls_cert_file;     /* server certificate (PEM, chain allowed) */
+    char *tls_key_file;      /* its private key */
+    char *tls_key_file_pass; /* the key's passphrase, or "" */
+    char *tls_ca_cert_file;  /* CAs that sign client (and master) certificates */
+    char *tls_ca_cert_dir;   /* the same as a hashed directory */
+    char *tls_auth_clients;  /* "yes", "no" or "optional": client certificates */
+    char *tls_protocols;     /* e.g. "TLSv1.2 TLSv1.3"; "" : both */
+    char *tls_ciphers;       /* TLSv1.2 cipher list, or "" */
+    char *tls_ciphersuites;  /* TLSv1.3 suites, or "" */
+    int tls_prefer_server_ciphers;
+    int tls_replication;      /* a replica connects to its master with TLS */
+    int no_tls_on_admin_port; /* the admin listener stays plain text under --tls */
+
+    /* ACL (acl.h). */
+    char *aclfile;             /* users file (ACL SAVE/LOAD), or "" */
+    long long acllog_max_len;  /* entries ACL LOG keeps */
+    char *restricted_commands; /* commands only the admin port (or an explicit +cmd) may run */
+    char *rename_command;      /* "OLD=NEW,..." renames (empty NEW: disabled) */
 };
 
 struct server {

@@ -30,6 +30,7 @@
 #include "crypt.h"
 #include "db.h"
 #include "log.h"
+#include "migration.h"
 #include "rdb.h"
 #include "script.h"
 #include "server.h"
@@ -53,6 +54,8 @@
 #define RDB_OPCODE_SELECTDB 254
 #define RDB_OPCODE_EOF 255
 
+/* Writers that need snapshot_before_write: a running snapshot, and slot migrations still
+ * serializing (migration.h). A count, so that either may end while the other runs. */
 atomic_int snapshot_active_any;
 
 typedef struct chunk {
@@ -398,6 +401,7 @@ static void visit_bucket(snap_shard *ss, int dbid, int arr, size_t idx, int64_t 
 
 void snapshot_before_write_slow(shard *s, int dbid, const char *key, size_t len)
 {
+    migration_before_write(s, dbid, key, len);
     snap_shard *ss = s->snap;
     if (!ss)
         return;
@@ -419,7 +423,7 @@ static void shard_finish(snap_shard *ss)
 {
     shard *s = ss->s;
     for (int d = 0; d < s->ndbs; d++) {
-        s->dbs[d].keys.frozen = 0;
+        s->dbs[d].keys.frozen--; /* a count: a slot migration may freeze it too */
         free(ss->dbs[d].done[0]);
         free(ss->dbs[d].done[1]);
     }
@@ -480,6 +484,7 @@ static int shard_slice(void *arg)
 
 void snapshot_flush_shard(shard *s)
 {
+    migration_flush_shard(s);
     snap_shard *ss = s->snap;
     if (!ss)
         return;
@@ -514,7 +519,7 @@ static void point_body(void *arg)
         ss->dbs = calloc((size_t)s->ndbs, sizeof(snap_db));
         for (int d = 0; d < s->ndbs; d++) {
             table *t = &s->dbs[d].keys;
-            t->frozen = 1;
+            t->frozen++;
             atomic_fetch_add(&j->keys_total, table_count(t));
             for (int arr = 0; arr < 2; arr++) {
                 size_t n = t->buckets[arr] ? t->size[arr] : 0;
@@ -532,7 +537,7 @@ static void point_body(void *arg)
     buf_free(&fns);
     j->dirty_at_point = dirty_sum();
     j->point_ms = clock_wall_ms();
-    atomic_store(&snapshot_active_any, 1);
+    atomic_fetch_add(&snapshot_active_any, 1);
     if (j->req.at_point)
         j->req.at_point(j->req.arg);
 }
@@ -584,7 +589,7 @@ static void job_done_msg(void *arg)
     } else {
         log_warning("snapshot failed: %s", j->err);
     }
-    atomic_store(&snapshot_active_any, 0);
+    atomic_fetch_sub(&snapshot_active_any, 1);
     atomic_store(&snap_stats.running, NULL);
     if (j->req.done)
         j->req.done(j->req.arg, j->ok, j->ok ? NULL : j->err);

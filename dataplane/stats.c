@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "acl.h"
 #include "clock.h"
 #include "db.h"
 #include "monitor.h"
@@ -231,6 +232,9 @@ static slowlog_entry *slowlog_entry_new(const cmd_ctx *c, uint64_t dur_us)
             buf_printf(&b, "... (%d more arguments)", c->argc - argc + 1);
             d->p = b.data;
             d->len = b.len;
+        } else if (acl_arg_redacted(c->argc, c->argv, i)) { /* no secrets in SLOWLOG */
+            d->p = str_copy(ACL_REDACTED, strlen(ACL_REDACTED));
+            d->len = strlen(ACL_REDACTED);
         } else if (a->len > SLOWLOG_ENTRY_MAX_STRING) {
             buf_append(&b, a->p, SLOWLOG_ENTRY_MAX_STRING);
             buf_printf(&b, "... (%zu more bytes)", a->len - SLOWLOG_ENTRY_MAX_STRING);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "blocking.h"
 #include "client.h"
 #include "clock.h"
@@ -49,11 +50,10 @@ static int client_type_of(const client *cl)
     return (cl->flags & CLIENT_PUBSUB) ? CTYPE_PUBSUB : CTYPE_NORMAL;
 }
 
-/* The user a connection is logged in as. Until ACL users exist everyone is "default". */
+/* The user a connection is logged in as (ACL). */
 static const char *client_user(const client *cl)
 {
-    (void)cl;
-    return "default";
+    return acl_client_username(cl);
 }
 
 /* ---- CLIENT LIST / CLIENT KILL across workers -------------------------------------------- */
@@ -392,10 +392,12 @@ static int kill_filter_or_reply(cmd_ctx *c, client_filter *f)
             free(f->laddr);
             f->laddr = slice_dup(val);
         } else if (arg_eq(opt, "user")) {
-            if (!arg_eq(val, "default")) { /* the only user until ACL exists */
+            acl_user *u = acl_lookup(val->p, val->len);
+            if (!u) {
                 reply_errorf(c, "ERR No such user '%.*s'", (int)val->len, val->p);
                 return -1;
             }
+            acl_user_unref(u);
             free(f->user);
             f->user = slice_dup(val);
         } else if (arg_eq(opt, "skipme")) {

@@ -11,6 +11,7 @@
 #include "client.h"
 #include "cluster.h"
 #include "log.h"
+#include "migration.h"
 #include "object.h"
 #include "reply.h"
 #include "server.h"
@@ -25,11 +26,9 @@
 #define ERR_INVALID_SLOT_OR_COUNT "ERR Invalid slot or number of keys"
 #define ERR_INVALID_SLOT_ID "ERR Invalid slot id"
 #define ERR_INVALID_SLOT_RANGE "ERR Invalid slot range"
-#define MIGRATION_NO_STATE "NO_STATE" /* the transfer of a migration is not implemented yet */
 #define CONFIG_ERR_MAX 256
 #define IP_TEXT_MAX 64
 #define SLOT_INFO_FIELDS 7 /* slot, then key_count, total_reads, total_writes with their values */
-#define MIGRATION_FIELDS 5 /* direction, node id, state, keys moved, error */
 
 /* ---- the topology to describe --------------------------------------------------------------- */
 
@@ -426,11 +425,15 @@ static void readwrite_cmd(cmd_ctx *c)
     reply_ok(c);
 }
 
-/* Accepted for clients that follow an -ASK; without slot migration no node sends one yet. */
+/* A client following an -ASK: its next command may use a slot this node is importing
+ * (migration.h) and already has all the keys of. */
 static void asking_cmd(cmd_ctx *c)
 {
     if (refuse_disabled(c))
         return;
+    client *cl = own_client(c);
+    if (cl)
+        cl->flags |= CLIENT_ASKING;
     reply_ok(c);
 }
 
@@ -551,19 +554,9 @@ static void dfly_myid_cmd(cmd_ctx *c)
     reply_bulk_cstr(c, cluster_my_id());
 }
 
-static void reply_migration(cmd_ctx *c, const char *direction, const char *node_id)
-{
-    reply_array(c, MIGRATION_FIELDS);
-    reply_bulk_cstr(c, direction);
-    reply_bulk_cstr(c, node_id);
-    reply_bulk_cstr(c, MIGRATION_NO_STATE);
-    reply_int(c, 0);
-    reply_bulk_cstr(c, "0"); /* Dragonfly's "no error" */
-}
-
-/* DFLYCLUSTER SLOT-MIGRATION-STATUS [node_id]: the migrations of the configuration that involve
- * this node: ["out", target id, ...] for its own slots, ["in", source id, ...] for slots coming
- * to it. They stay NO_STATE: the transfer itself is not implemented yet. */
+/* DFLYCLUSTER SLOT-MIGRATION-STATUS [node_id]: per migration of this node, Dragonfly's
+ * [direction ("out" for its own slots, "in" for slots coming to it), peer node id, state, keys,
+ * error or "0"]; NO_STATE when there is none. */
 static void dfly_migration_status_cmd(cmd_ctx *c)
 {
     if (dfly_refuse(c))
@@ -572,27 +565,8 @@ static void dfly_migration_status_cmd(cmd_ctx *c)
         reply_syntax_error(c);
         return;
     }
-    const char *filter = c->argc == 3 ? c->argv[2].p : NULL;
-    size_t flen = c->argc == 3 ? c->argv[2].len : 0;
-    const cluster_config *cfg = cluster_current();
-    size_t handle = reply_deferred(c);
-    long n = 0;
-    for (int i = 0; cfg && i < cfg->nshards; i++) {
-        const cluster_shard *sh = &cfg->shards[i];
-        int mine = i == cfg->my_shard && cfg->my_role == CLUSTER_ROLE_MASTER;
-        for (int m = 0; m < sh->nmigrations; m++) {
-            const char *target = sh->migrations[m].target.id;
-            int incoming = !strcmp(target, cluster_my_id());
-            if (!mine && !incoming)
-                continue;
-            const char *peer = mine ? target : sh->master.id;
-            if (filter && (strlen(peer) != flen || memcmp(peer, filter, flen)))
-                continue;
-            reply_migration(c, mine ? "out" : "in", peer);
-            n++;
-        }
-    }
-    reply_set_deferred_array(c, handle, n);
+    migration_status_reply(c, c->argc == 3 ? c->argv[2].p : NULL,
+                           c->argc == 3 ? c->argv[2].len : 0);
 }
 
 static void dfly_help_cmd(cmd_ctx *c)

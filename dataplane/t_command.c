@@ -62,30 +62,9 @@ static void reply_flags(cmd_ctx *c, const command *cmd)
     reply_set_deferred_set(c, h, n);
 }
 
-/* The table's categories plus those Redis derives from the flags. */
-static uint32_t acl_categories(const command *cmd)
-{
-    uint32_t acl = cmd->acl;
-    if (cmd->flags & CMD_WRITE)
-        acl |= ACL_WRITE;
-    if ((cmd->flags & CMD_READONLY) && !(acl & ACL_SCRIPTING))
-        acl |= ACL_READ;
-    if (cmd->flags & CMD_ADMIN)
-        acl |= ACL_ADMIN | ACL_DANGEROUS;
-    if (cmd->flags & CMD_PUBSUB)
-        acl |= ACL_PUBSUB;
-    if (cmd->flags & CMD_FAST)
-        acl |= ACL_FAST;
-    if (cmd->flags & CMD_BLOCKING)
-        acl |= ACL_BLOCKING;
-    if (!(acl & ACL_FAST))
-        acl |= ACL_SLOW;
-    return acl;
-}
-
 static void reply_acl(cmd_ctx *c, const command *cmd)
 {
-    uint32_t acl = acl_categories(cmd);
+    uint32_t acl = command_acl_categories(cmd);
     size_t h = reply_deferred(c);
     long n = 0;
     for (int i = 0; i < ACL_CATEGORY_COUNT; i++) {
@@ -326,7 +305,7 @@ static int list_matches(const struct list_state *st, const command *cmd, const c
     switch (st->filter) {
     case FILTER_NONE: return 1;
     case FILTER_MODULE: return 0; /* no modules */
-    case FILTER_ACLCAT: return st->acl_bit && (acl_categories(cmd) & st->acl_bit);
+    case FILTER_ACLCAT: return st->acl_bit && (command_acl_categories(cmd) & st->acl_bit);
     case FILTER_PATTERN: return glob_match(st->arg->p, st->arg->len, name, strlen(name), 1);
     }
     return 0;

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "cron.h"
 #include "db.h"
 #include "glob.h"
@@ -27,6 +28,7 @@
 #include "server.h"
 #include "stats.h"
 #include "t_server.h"
+#include "tls.h"
 #include "worker.h"
 
 #define CONFIG_NAME_MAX 128
@@ -242,13 +244,40 @@ static int apply_replication(char *err, size_t errlen)
     return 0;
 }
 
+static int check_tls_auth(const char *v, char *out, size_t outlen, char *err, size_t errlen)
+{
+    static const char *const names[] = {"no", "yes", "optional"}; /* Redis's order */
+    return check_one_of(v, out, outlen, err, errlen, names, sizeof(names) / sizeof(names[0]));
+}
+
+/* tls-*: new connections get a context built from the new settings; failing to build one undoes
+ * the change (the old context stays), with Redis's reply. */
+static int apply_tls(char *err, size_t errlen)
+{
+    char why[TLS_ERR_MAX];
+    if (tls_reload(why, sizeof(why)) == 0)
+        return 0;
+    log_warning("CONFIG SET: TLS configuration not changed: %s", why);
+    snprintf(err, errlen, "Unable to update TLS configuration. Check server logs.");
+    return -1;
+}
+
+/* requirepass is the default user's password (ACL): empty makes it nopass. */
+static int apply_requirepass(char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    acl_set_requirepass(server.cfg.requirepass);
+    return 0;
+}
+
 /* The parameters CONFIG SET may change. */
 static const config_rule config_rules[] = {
     {"maxmemory", NULL, NULL},
     {"maxmemory-policy", check_policy, apply_policy},
     {"maxmemory-samples", NULL, NULL},
     {"cache-mode", NULL, apply_policy},
-    {"requirepass", NULL, NULL},
+    {"requirepass", NULL, apply_requirepass},
+    {"acllog-max-len", NULL, NULL}, /* ACL LOG trims to it at the next entry */
     {"dir", NULL, apply_dir},
     {"dbfilename", check_dbfilename, NULL},
     {"loglevel", check_loglevel, apply_loglevel},
@@ -297,6 +326,17 @@ static const config_rule config_rules[] = {
     {"min-replicas-max-lag", NULL, apply_replication},
     {"repl-ping-replica-period", NULL, NULL},
     {"repl-timeout", NULL, NULL},
+    /* TLS (tls.h) */
+    {"tls-cert-file", NULL, apply_tls},
+    {"tls-key-file", NULL, apply_tls},
+    {"tls-key-file-pass", NULL, apply_tls},
+    {"tls-ca-cert-file", NULL, apply_tls},
+    {"tls-ca-cert-dir", NULL, apply_tls},
+    {"tls-auth-clients", check_tls_auth, apply_tls},
+    {"tls-protocols", NULL, apply_tls},
+    {"tls-ciphers", NULL, apply_tls},
+    {"tls-ciphersuites", NULL, apply_tls},
+    {"tls-prefer-server-ciphers", NULL, apply_tls},
 };
 
 /* ---- names --------------------------------------------------------------------------------- */

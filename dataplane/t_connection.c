@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "client.h"
 #include "cluster.h"
 #include "connection.h"
@@ -16,7 +17,6 @@
 #include "server.h"
 #include "tracking.h"
 
-#define DEFAULT_USER "default"
 #define RESP_MIN 2
 #define RESP_MAX 3
 /* Redis's HELLO map: server, version, proto, id, mode, role, modules. */
@@ -38,33 +38,25 @@
 
 int connection_password_set(void)
 {
-    const char *pw = server.cfg.requirepass;
-    return pw && *pw;
-}
-
-/* Compares every byte whatever the first difference, so that timing tells nothing. */
-static int secret_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-    unsigned char diff = alen != blen;
-    size_t n = alen < blen ? alen : blen;
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)(a[i] ^ b[i]);
-    return diff == 0;
+    acl_user *d = acl_lookup(ACL_DEFAULT_USER, strlen(ACL_DEFAULT_USER));
+    int set = !d || !(d->flags & ACL_USER_NOPASS);
+    acl_user_unref(d);
+    return set;
 }
 
 int connection_check_password(const slice *user, const slice *pass)
 {
-    if (user && !arg_eq(user, DEFAULT_USER))
-        return 0;
-    if (!connection_password_set())
-        return 1; /* the default user is "nopass": any password opens it */
-    const char *pw = server.cfg.requirepass;
-    return secret_eq(pass->p, pass->len, pw, strlen(pw));
+    const char *name = user ? user->p : ACL_DEFAULT_USER;
+    acl_user *u = acl_lookup(name, user ? user->len : strlen(ACL_DEFAULT_USER));
+    int ok = u && (u->flags & ACL_USER_ON) && acl_user_password_ok(u, pass->p, pass->len);
+    acl_user_unref(u);
+    return ok;
 }
 
+/* Redis's authRequired: the default user has a password or is off. */
 int connection_auth_required(const client *cl)
 {
-    return !cl->authenticated && connection_password_set();
+    return !cl->authenticated && !acl_default_nopass();
 }
 
 int connection_setname_or_reply(cmd_ctx *c, const slice *name)
@@ -141,11 +133,10 @@ static void auth_cmd(cmd_ctx *c)
         reply_error(c, ERR_AUTH_NOPASS);
         return;
     }
-    if (!connection_check_password(user, pass)) {
+    if (!acl_authenticate(c->cl, user, pass)) {
         reply_error(c, ERR_WRONGPASS); /* a failed AUTH leaves the client as it was */
         return;
     }
-    c->cl->authenticated = 1;
     reply_ok(c);
 }
 
@@ -201,11 +192,10 @@ static void hello_cmd(cmd_ctx *c)
     }
     client *cl = c->cl;
     if (user) {
-        if (!connection_check_password(user, pass)) {
+        if (!acl_authenticate(cl, user, pass)) {
             reply_error(c, ERR_WRONGPASS);
             return;
         }
-        cl->authenticated = 1;
     }
     if (connection_auth_required(cl)) {
         reply_error(c, ERR_HELLO_NOAUTH);
@@ -238,7 +228,12 @@ static void reset_cmd(cmd_ctx *c)
     cl->name = NULL;
     cl->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_EVICT |
                    CLIENT_NO_TOUCH | CLIENT_READONLY);
-    cl->authenticated = !connection_password_set();
+    /* Back to the default user, logged in only when it needs no password. */
+    acl_user *d = acl_lookup(ACL_DEFAULT_USER, strlen(ACL_DEFAULT_USER));
+    if (d)
+        acl_client_login(cl, d);
+    acl_user_unref(d);
+    cl->authenticated = acl_default_nopass();
     reply_simple(c, "RESET");
 }
 

@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "clock.h"
 #include "cluster.h"
 #include "db.h"
@@ -237,6 +238,7 @@ static void section_stats(buf *out)
         (unsigned long long)tracking_total_prefixes(), (unsigned long long)stats_total_errors(),
         (unsigned long long)WORKERS_SUM(tx_scheduled), (unsigned long long)WORKERS_SUM(tx_retries),
         (unsigned long long)WORKERS_SUM(hops));
+    acl_info_stats(out); /* acl_access_denied_* */
 }
 
 static void section_replication(buf *out)

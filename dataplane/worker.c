@@ -160,6 +160,7 @@ struct listener {
     worker *w;
     int admin;    /* --admin_port: its connections may run control-plane commands */
     int memcache; /* --memcached_port: its connections speak memcached (memcache.h) */
+    int tls;      /* its connections speak TLS (tls.h) */
 };
 
 static void on_connection(uv_stream_t *server_stream, int status)
@@ -169,13 +170,11 @@ static void on_connection(uv_stream_t *server_stream, int status)
         log_warning("accept failed: %s", uv_strerror(status));
         return;
     }
-    client *before = l->w->clients;
-    client_accept(l->w, server_stream);
-    /* client_accept puts an accepted connection first in the worker's list. */
-    if (l->admin && l->w->clients && l->w->clients != before)
-        l->w->clients->flags |= CLIENT_ADMIN_PORT;
-    if (l->memcache && l->w->clients && l->w->clients != before)
-        l->w->clients->proto = PROTO_MEMCACHE;
+    client *cl = client_accept(l->w, server_stream, l->tls);
+    if (cl && l->admin)
+        cl->flags |= CLIENT_ADMIN_PORT;
+    if (cl && l->memcache)
+        cl->proto = PROTO_MEMCACHE;
 }
 
 /* SO_REUSEPORT would let a second server share a port that is in use and split its clients.
@@ -267,6 +266,7 @@ static int admin_listeners_init(worker *w)
         struct listener *l = &w->listeners[w->nlisteners++];
         l->w = w;
         l->admin = 1;
+        l->tls = server.cfg.tls && !server.cfg.no_tls_on_admin_port;
         uv_tcp_init(&w->loop, &l->tcp);
         l->tcp.data = l;
         uv_tcp_open(&l->tcp, fd);
@@ -295,6 +295,7 @@ static int memcache_listeners_init(worker *w, const char *bind_list)
         struct listener *l = &w->listeners[w->nlisteners++];
         l->w = w;
         l->memcache = 1;
+        l->tls = server.cfg.tls;
         uv_tcp_init(&w->loop, &l->tcp);
         l->tcp.data = l;
         uv_tcp_open(&l->tcp, fd);
@@ -413,6 +414,7 @@ int workers_init(int n, const char *bind_list, int port)
             }
             struct listener *l = &w->listeners[w->nlisteners++];
             l->w = w;
+            l->tls = server.cfg.tls;
             uv_tcp_init(&w->loop, &l->tcp);
             l->tcp.data = l;
             uv_tcp_open(&l->tcp, fd);

@@ -20,7 +20,24 @@ PACKAGES=(
     python3-yaml python3-jsonschema openssl
     # format and static checks; clang and its runtime for the libFuzzer targets (scripts/fuzz.sh)
     clang-format cppcheck clang libclang-rt-14-dev
+    # the web console's end-to-end tests: headless Chromium driven by playwright-core (npm)
+    chromium nodejs
 )
+
+# The web console's test driver (web/package.json, pinned by web/package-lock.json). The console
+# itself needs none of it (its one library is vendored in web/vendor/), so a failure only
+# means the browser tests are skipped.
+npm_ci_web() {
+    local web
+    web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/web"
+    if [[ -d $web/node_modules/playwright-core &&
+        ! $web/package-lock.json -nt $web/node_modules/.package-lock.json ]]; then
+        return 0
+    fi
+    echo "deps: npm ci in web/"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error) ||
+        echo "deps: npm ci failed: the web console's browser tests will be skipped" >&2
+}
 
 is_installed() {
     local status
@@ -32,9 +49,12 @@ missing=()
 for pkg in "${PACKAGES[@]}"; do
     is_installed "$pkg" || missing+=("$pkg")
 done
+# Debian's npm conflicts with a NodeSource nodejs (which brings its own npm): only when missing.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
     echo "deps: all ${#PACKAGES[@]} packages installed"
+    npm_ci_web
     exit 0
 fi
 
@@ -53,3 +73,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 echo "deps: done"
+npm_ci_web

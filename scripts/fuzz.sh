@@ -32,8 +32,12 @@ for t in $targets; do
     if [[ -d tests/fuzz/corpus/$name ]]; then
         cp tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
     fi
+    dict=()
+    if [[ -f tests/fuzz/$name.dict ]]; then
+        dict=(-dict="tests/fuzz/$name.dict") # tokens the parser looks for
+    fi
     echo "fuzz: $t for ${SECONDS_PER}s"
-    if ! "$BUILD_DIR/tests/fuzz/$t" -max_total_time="$SECONDS_PER" -max_len=65536 \
+    if ! "$BUILD_DIR/tests/fuzz/$t" -max_total_time="$SECONDS_PER" -max_len=65536 "${dict[@]}" \
         -artifact_prefix="$ARTIFACTS/$t-" -print_final_stats=1 "$corpus" >"$work/$t.log" 2>&1; then
         echo "fuzz: $t FAILED"
         tail -40 "$work/$t.log"

@@ -56,7 +56,7 @@ static cty_value *cty_double(double d)
 static cty_value *cty_strn(const char *s, size_t n)
 {
     cty_value *v = cty_new(CTY_STRING);
-    v->s = strndup(s, n);
+    v->s = n ? strndup(s, n) : strdup(""); /* msgpack's empty strings have no pointer */
     if (!v->s)
         abort();
     return v;
@@ -106,12 +106,21 @@ static void cty_grow(cty_value *c, bool keyed)
 
 void cty_push(cty_value *l, cty_value *v)
 {
+    if (!l || l->kind != CTY_LIST) { /* likewise */
+        cty_free(v);
+        return;
+    }
     cty_grow(l, false);
     l->items[l->n++] = v;
 }
 
 void cty_set(cty_value *m, const char *key, cty_value *v)
 {
+    if (!m || m->kind != CTY_MAP) { /* a state or config that is not an object: malformed input
+                                     * (fuzz_tfplugin), where there is no attribute to set */
+        cty_free(v);
+        return;
+    }
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->keys[i], key) == 0) {
             cty_free(m->items[i]);
@@ -274,7 +283,8 @@ static cty_value *from_msgpack(const msgpack_object *o, int depth)
                 cty_free(m);
                 return NULL;
             }
-            char *key = strndup(kv->key.via.str.ptr, kv->key.via.str.size);
+            char *key = kv->key.via.str.size ? strndup(kv->key.via.str.ptr, kv->key.via.str.size)
+                                             : strdup("");
             if (!key)
                 abort();
             cty_set(m, key, e);
@@ -286,10 +296,83 @@ static cty_value *from_msgpack(const msgpack_object *o, int depth)
     return NULL;
 }
 
+/* Big-endian unsigned of n bytes. */
+static uint64_t be_uint(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* True when every array and map in the msgpack value at p[0..len) declares no more items than
+ * bytes remain for them (each takes at least one). msgpack-c's unpacker allocates a container's
+ * items from its declared count before it reads them, so a few bytes claiming 2^32 entries
+ * would ask for tens of gigabytes (found by tests/fuzz/fuzz_tfplugin.c). */
+static bool msgpack_counts_fit(const uint8_t *p, size_t len)
+{
+    size_t off = 0;
+    uint64_t pending = 1; /* values still to read */
+    while (pending > 0) {
+        if (off >= len || pending > len - off)
+            return false;
+        uint8_t b = p[off++];
+        uint64_t items = 0, skip = 0;
+        size_t hdr = 0; /* bytes of a length that follows b */
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            /* fixint, nil, bool */
+        } else if (b <= 0x8f) {
+            items = 2u * (b & 0x0f);
+        } else if (b <= 0x9f) {
+            items = b & 0x0f;
+        } else if (b <= 0xbf) {
+            skip = b & 0x1f;
+        } else if (b >= 0xc4 && b <= 0xc6) { /* bin 8/16/32 */
+            hdr = (size_t)1 << (b - 0xc4);
+        } else if (b >= 0xc7 && b <= 0xc9) { /* ext 8/16/32: length, then a type byte */
+            hdr = (size_t)1 << (b - 0xc7);
+            skip = 1;
+        } else if (b == 0xca || b == 0xcb) { /* float 32/64 */
+            skip = b == 0xca ? 4 : 8;
+        } else if (b >= 0xcc && b <= 0xd3) { /* uint and int 8..64 */
+            skip = (uint64_t)1 << ((b - 0xcc) & 3);
+        } else if (b >= 0xd4 && b <= 0xd8) { /* fixext 1..16, and a type byte */
+            skip = 1 + ((uint64_t)1 << (b - 0xd4));
+        } else if (b >= 0xd9 && b <= 0xdb) { /* str 8/16/32 */
+            hdr = (size_t)1 << (b - 0xd9);
+        } else if (b == 0xdc || b == 0xdd) { /* array 16/32 */
+            if (len - off < (b == 0xdc ? 2u : 4u))
+                return false;
+            items = be_uint(p + off, b == 0xdc ? 2 : 4);
+            off += b == 0xdc ? 2 : 4;
+        } else if (b == 0xde || b == 0xdf) { /* map 16/32 */
+            if (len - off < (b == 0xde ? 2u : 4u))
+                return false;
+            items = 2 * be_uint(p + off, b == 0xde ? 2 : 4);
+            off += b == 0xde ? 2 : 4;
+        } else {
+            return false; /* 0xc1: never used */
+        }
+        if (hdr) {
+            if (len - off < hdr)
+                return false;
+            skip += be_uint(p + off, hdr);
+            off += hdr;
+        }
+        if (skip > len - off)
+            return false;
+        off += (size_t)skip;
+        pending = pending - 1 + items;
+    }
+    return true;
+}
+
 cty_value *cty_decode_msgpack(const uint8_t *p, size_t len)
 {
     if (len == 0)
         return cty_null(); /* an absent DynamicValue */
+    if (!msgpack_counts_fit(p, len))
+        return NULL;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;

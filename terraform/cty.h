@@ -45,11 +45,11 @@ cty_value *cty_map(void);
 cty_value *cty_dup(const cty_value *v);
 void cty_free(cty_value *v);
 
-/* Adds or replaces m[key], taking ownership of v. */
+/* Adds or replaces m[key], taking ownership of v (freed when m is not a map). */
 void cty_set(cty_value *m, const char *key, cty_value *v);
 /* m[key], or NULL when m is not a map or has no such key. */
 cty_value *cty_get(const cty_value *m, const char *key);
-/* Appends v (owned) to the list l. */
+/* Appends v (owned) to the list l (freed when l is not a list). */
 void cty_push(cty_value *l, cty_value *v);
 
 bool cty_is_null(const cty_value *v);  /* NULL pointers count as null */

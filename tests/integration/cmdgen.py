@@ -339,6 +339,71 @@ def chaotic(rng):
     )
 
 
+# Commands the concurrent mix adds besides: scripts, blocking pops and moves (a short timeout,
+# across shards), streams with consumer groups, pub/sub. Replies depend on timing.
+SCRIPTS = [
+    "return redis.call('INCR', KEYS[1])",
+    "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])",
+    "return redis.call('LPUSH', KEYS[1], ARGV[1], ARGV[1])",
+    "return redis.pcall('HINCRBY', KEYS[1], 'f', 1)",
+    "local n = 0 for i, k in ipairs(KEYS) do n = n + redis.call('EXISTS', k) end return n",
+]
+BLOCK_TIMEOUT = "0.01"
+
+
+def g_script(rng):
+    keys = [key(rng) for _ in range(rng.randint(1, 2))]
+    return ["EVAL", rng.choice(SCRIPTS), str(len(keys)), *keys, member(rng)]
+
+
+def g_blocking(rng):
+    a, b = key(rng), key(rng)
+    return rng.choice(
+        [
+            ["BLPOP", a, b, BLOCK_TIMEOUT],
+            ["BRPOP", a, BLOCK_TIMEOUT],
+            ["BLMOVE", a, b, rng.choice(["LEFT", "RIGHT"]), rng.choice(["LEFT", "RIGHT"]),
+             BLOCK_TIMEOUT],
+            ["BZPOPMIN", a, b, BLOCK_TIMEOUT],
+            ["BLMPOP", BLOCK_TIMEOUT, "2", a, b, "LEFT", "COUNT", "2"],
+        ]
+    )
+
+
+def g_stream(rng):
+    k = key(rng)
+    return rng.choice(
+        [
+            ["XADD", k, "*", "f", member(rng)],
+            ["XADD", k, "MAXLEN", "~", "20", "*", "f", member(rng), "g", value(rng)],
+            ["XLEN", k],
+            ["XRANGE", k, "-", "+", "COUNT", "3"],
+            ["XTRIM", k, "MAXLEN", "5"],
+            ["XGROUP", "CREATE", k, "g", "0", "MKSTREAM"],
+            ["XREADGROUP", "GROUP", "g", "c1", "COUNT", "2", "STREAMS", k, ">"],
+            ["XACK", k, "g", "0-1"],
+            ["XPENDING", k, "g"],
+            ["XAUTOCLAIM", k, "g", "c2", "0", "0-0", "COUNT", "2"],
+            ["XREAD", "COUNT", "2", "STREAMS", k, "0"],
+        ]
+    )
+
+
+def extra(rng):
+    """One command of the concurrent mix's extra families."""
+    if rng.random() < 0.1:
+        return ["PUBLISH", rng.choice(["ch0", "ch1"]), member(rng)]
+    return rng.choice([g_script, g_blocking, g_stream])(rng)
+
+
+# Errors the extra families earn from Redis too, with the keyspace shared by every type.
+EXTRA_EXPECTED_ERRORS = (
+    "BUSYGROUP",
+    "NOGROUP",
+    "The XGROUP subcommand requires the key to exist",  # redis-py drops "ERR " (below)
+)
+
+
 # Errors that random valid commands earn from Redis too: anything else is a bug.
 EXPECTED_ERRORS = (
     "WRONGTYPE",

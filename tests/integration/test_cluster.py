@@ -3,7 +3,8 @@ port, routed to by redis-cli -c and redis-py's RedisCluster; --cluster_mode=emul
 with a real Redis 7.0 cluster node.
 
 Nodes listen on 127.0.0.1 only; their admin ports come from conftest.free_port. Slot migration's
-data transfer is not implemented: its tests here only cover the configuration and the status.
+transfer is tested in test_migration.py; here only the configuration's migrations and a
+migration pointed at a port that is not the target's admin port.
 """
 
 import json
@@ -529,18 +530,25 @@ def test_readonly_replica_reads(server_factory):
 
 def test_migration_status(server_factory):
     a, b = start_node(server_factory), start_node(server_factory)
+    # The migration names b's client port: the transfer needs its admin port, so it fails.
     mig = [dict(node_json(b, "node_id"), slot_ranges=[{"start": 0, "end": 99}])]
     push_all([a, b], [shard([(0, 8191)], a, migrations=mig), shard([(8192, SLOTS - 1)], b)])
     status = "SLOT-MIGRATION-STATUS"
-    assert a.admin("DFLYCLUSTER", status) == [["out", b.id, "NO_STATE", 0, "0"]]
-    assert b.admin("DFLYCLUSTER", status) == [["in", a.id, "NO_STATE", 0, "0"]]
-    assert a.admin("DFLYCLUSTER", status, b.id) == [["out", b.id, "NO_STATE", 0, "0"]]
-    assert a.admin("DFLYCLUSTER", status, "someone") == []
+    deadline = time.time() + 30
+    while a.admin("DFLYCLUSTER", status)[0][2] != "ERROR" and time.time() < deadline:
+        time.sleep(0.05)
+    row = a.admin("DFLYCLUSTER", status)
+    assert row[0][:3] == ["out", b.id, "ERROR"] and "admin only" in row[0][4]
+    assert a.admin("DFLYCLUSTER", status, b.id) == row
+    assert a.admin("DFLYCLUSTER", status, "someone") == "NO_STATE"
+    # The target never heard from the source: still waiting for it.
+    assert b.admin("DFLYCLUSTER", status) == [["in", a.id, "CONNECTING", 0, "0"]]
     info = a.client().info("cluster")
-    assert info["cluster_migrations_out"] == 1
-    # Without migrations the status is empty.
+    assert info["cluster_migrations_out"] == 1 and info["cluster_migrations_failed"] == 1
+    # Without migrations there is no state.
     push_all([a, b], [shard([(0, 8191)], a), shard([(8192, SLOTS - 1)], b)])
-    assert a.admin("DFLYCLUSTER", status) == []
+    assert a.admin("DFLYCLUSTER", status) == "NO_STATE"
+    assert b.admin("DFLYCLUSTER", status) == "NO_STATE"
 
 
 def test_scripts_touch_local_keys_only(three):

@@ -11,6 +11,15 @@ What runs at once, until the time is up:
 - a BGSAVE every minute, and a replica (a second dfly-server) that follows the whole time;
 - expiring keys (SET ... PX) so that active expiry works throughout.
 
+With `--clients N` (the issue's run: `--clients 1000 --load 0.7`) the master also holds N
+connections at once: the heavy loaders above, and the rest from one thread, most idle (connected,
+one PING) and a share (`--light-share`, default 10 %) light, one SET or GET a second each. With
+`--load F` the loaders first run flat out for `--capacity-seconds` to measure what this load
+reaches (ops/s), then are paced at F of it. At the end (`--clients` implies `--flush-check`) it
+closes the clients, FLUSHALLs, and checks that RSS, used_memory and the open file descriptors
+(/proc/PID/fd) are back at their pre-load level: within `--return` (5 %) or a small absolute
+floor (RSS 32 MB, used_memory 2 MB, 8 descriptors) above what they were before the load.
+
 Every 10 s it records used_memory, RSS, keys, ops and the replica's lag to the CSV. At the end
 it checks: the server never died, no unexpected error reply, messages arrived in order, the
 replica's digest equals the master's after it caught up, and that memory is flat: the RSS of the
@@ -22,6 +31,8 @@ import argparse
 import csv
 import os
 import random
+import resource
+import selectors
 import signal
 import socket
 import subprocess
@@ -42,6 +53,11 @@ RSS_NOISE_BYTES = 64 << 20  # allocator and buffer swings below this are not gro
 BGSAVE_S = 60
 START_TIMEOUT_S = 30
 CATCH_UP_TIMEOUT_S = 120
+LIGHT_PERIOD_S = 1.0  # a light client sends one command this often
+FLEET_CONNECT_BATCH = 50  # connections opened between two checks of the server
+SETTLE_S = 5  # after FLUSHALL: time for lazy frees and the allocator to give memory back
+RETURN_FLOORS = {"rss": 32 << 20, "used_memory": 2 << 20, "fds": 8}
+FD_HEADROOM = 256  # descriptors this process needs besides the clients
 
 
 def free_port():
@@ -70,6 +86,10 @@ def start(binary, workdir, threads, extra):
     raise SystemExit("server did not start")
 
 
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def rss_bytes(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -86,6 +106,21 @@ class Loader(threading.Thread):
         self.port, self.seed, self.stop = port, seed, stop
         self.ops = 0
         self.unexpected = []
+        self.rate = None  # commands per second; None: as fast as it goes
+        self.paced_from = (0.0, 0)  # (time, ops) when the rate was set
+
+    def pace(self, rate):
+        self.paced_from = (time.monotonic(), self.ops)
+        self.rate = rate
+
+    def wait_for_pace(self):
+        if not self.rate:
+            return
+        t0, ops0 = self.paced_from
+        due = t0 + (self.ops - ops0) / self.rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
 
     def run(self):
         rng = random.Random(self.seed)
@@ -106,9 +141,11 @@ class Loader(threading.Thread):
                 if rng.random() < 0.05:
                     c.execute_command("SET", f"exp:{self.seed}:{rng.randrange(5000)}", "v" * 100,
                                       "PX", str(rng.randint(10, 5000)))
+                self.wait_for_pace()
             except redis.ConnectionError as e:
                 self.unexpected.append((["<connection>"], str(e)))
-                return
+                break
+        c.connection_pool.disconnect()  # the descriptor check at the end counts on it
 
     def burst(self, c, rng):
         tag = f"bulk:{self.seed}:{rng.randrange(1000)}"
@@ -120,6 +157,103 @@ class Loader(threading.Thread):
         for i in range(5000):
             pipe.execute_command("UNLINK", f"{tag}:{i}")
         pipe.execute()
+
+
+class Fleet(threading.Thread):
+    """Many connections from one thread: most idle, a share light (one SET or GET a second)."""
+
+    def __init__(self, port, count, light_share, stop):
+        super().__init__(daemon=True)
+        self.port, self.count, self.light_share, self.stop = port, count, light_share, stop
+        self.connected = threading.Event()
+        self.replies = 0
+        self.errors = []
+
+    def run(self):
+        sel = selectors.DefaultSelector()
+        conns = []
+        nlight = int(self.count * self.light_share)
+        for i in range(self.count):
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            except OSError as e:
+                self.errors.append(f"connection {i}: {e}")
+                break
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            s.setblocking(False)
+            light = i < nlight
+            # A light client starts at a random point of its period so that they spread out.
+            due = time.monotonic() + random.random() * LIGHT_PERIOD_S if light else None
+            conns.append([s, due, i])
+            sel.register(s, selectors.EVENT_READ, conns[-1])
+        self.connected.set()
+        while not self.stop.is_set():
+            now = time.monotonic()
+            for conn in conns:
+                if conn[1] is not None and conn[1] <= now:
+                    key = f"fleet:{conn[2]}".encode()
+                    cmd = (b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n" % (len(key), key)
+                           if random.random() < 0.5 else
+                           b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(key), key))
+                    try:
+                        conn[0].send(cmd)  # a few bytes: the socket buffer always has room
+                    except OSError as e:
+                        self.errors.append(f"light client {conn[2]}: {e}")
+                        conn[1] = None
+                        continue
+                    conn[1] = now + LIGHT_PERIOD_S
+            for key, _ in sel.select(timeout=0.05):
+                conn = key.data
+                try:
+                    data = conn[0].recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError as e:
+                    data, err = b"", str(e)
+                else:
+                    err = "closed by the server"
+                if not data:
+                    self.errors.append(f"client {conn[2]}: {err}")
+                    sel.unregister(conn[0])
+                    conn[1] = None
+                    continue
+                if data.startswith(b"-"):
+                    self.errors.append(f"client {conn[2]}: {data[:100]!r}")
+                self.replies += 1
+        for conn in conns:
+            conn[0].close()
+        sel.close()
+
+
+def measure_capacity(loaders, seconds):
+    """ops/s the loaders reach unpaced (the server and this load generator together)."""
+    ops0, t0 = sum(l.ops for l in loaders), time.monotonic()
+    time.sleep(seconds)
+    return (sum(l.ops for l in loaders) - ops0) / (time.monotonic() - t0)
+
+
+def footprint(client, pid):
+    return {"rss": rss_bytes(pid), "used_memory": client.info("memory")["used_memory"],
+            "fds": open_fds(pid)}
+
+
+def returned_failures(before, after, share):
+    """What did not come back within share (or the floor) of its pre-load level."""
+    failures = []
+    for k, base in before.items():
+        allowed = max(base * share, RETURN_FLOORS[k])
+        if after[k] - base > allowed:
+            failures.append(f"{k} {after[k]} after FLUSHALL, {base} before the load "
+                            f"(allowed +{allowed:.0f})")
+    return failures
+
+
+def raise_fd_limit(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            raise SystemExit(f"--clients needs {need} file descriptors; the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
 
 
 class PubSubCheck(threading.Thread):
@@ -151,6 +285,9 @@ class PubSubCheck(threading.Thread):
                         self.errors.append(f"message {n} after {sub[1]}")
                     sub[1] = n
             time.sleep(0.001)
+        for sub in subs:
+            sub[0].close()
+        pub.connection_pool.disconnect()
 
 
 def main():
@@ -163,7 +300,19 @@ def main():
     ap.add_argument("--maxmemory", default="256mb")
     ap.add_argument("--rss-growth", type=float, default=0.20)
     ap.add_argument("--out", default="soak.csv")
+    ap.add_argument("--clients", type=int, default=0,
+                    help="connections held at once, loaders included (0: only the loaders)")
+    ap.add_argument("--light-share", type=float, default=0.10)
+    ap.add_argument("--load", type=float, default=0.0,
+                    help="pace the loaders at this share of the measured capacity (0: unpaced)")
+    ap.add_argument("--capacity-seconds", type=float, default=10)
+    ap.add_argument("--flush-check", action="store_true",
+                    help="FLUSHALL at the end and check memory and descriptors came back")
+    ap.add_argument("--return", dest="ret", type=float, default=0.05)
     args = ap.parse_args()
+    if args.clients:
+        args.flush_check = True
+        raise_fd_limit(args.clients + FD_HEADROOM)
 
     work = tempfile.mkdtemp(prefix="dfly-soak-")
     extra = ["--maxmemory", args.maxmemory, "--maxmemory-policy", "allkeys-lru"]
@@ -173,11 +322,29 @@ def main():
     rc.execute_command("REPLICAOF", "127.0.0.1", mport)
     mc = redis.Redis(port=mport, decode_responses=True, socket_timeout=30)
 
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    while rc.info("replication")["master_link_status"] != "up" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    before = footprint(mc, master.pid)
+    print(f"soak: before the load {before}", flush=True)
+
     stop = threading.Event()
     loaders = [Loader(mport, 1000 + i, stop) for i in range(args.connections)]
     ps = PubSubCheck(mport, stop)
+    fleet = None
+    if args.clients:
+        fleet = Fleet(mport, max(0, args.clients - args.connections - 3), args.light_share, stop)
+        fleet.start()
+        fleet.connected.wait(START_TIMEOUT_S * 4)
+        print(f"soak: {mc.info('clients')['connected_clients']} clients connected", flush=True)
     for t in loaders + [ps]:
         t.start()
+    if args.load:
+        capacity = measure_capacity(loaders, args.capacity_seconds)
+        for l in loaders:
+            l.pace(capacity * args.load / len(loaders))
+        print(f"soak: capacity {capacity:.0f} ops/s; paced at {args.load:.0%}: "
+              f"{capacity * args.load:.0f} ops/s", flush=True)
 
     samples = []
     end = time.monotonic() + args.minutes * 60
@@ -205,7 +372,7 @@ def main():
             print("soak: " + " ".join(f"{k}={v}" for k, v in zip(
                 ["s", "used", "rss", "keys", "ops", "lag"], row)), flush=True)
     stop.set()
-    for t in loaders + [ps]:
+    for t in loaders + [ps] + ([fleet] if fleet else []):
         t.join(60)
 
     failures = []
@@ -216,6 +383,8 @@ def main():
         failures.append(f"unexpected replies: {unexpected[:5]}")
     if ps.errors:
         failures.append(f"pub/sub order: {ps.errors[:5]}")
+    if fleet and fleet.errors:
+        failures.append(f"idle and light clients: {fleet.errors[:5]}")
     if not failures:
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -224,6 +393,16 @@ def main():
             time.sleep(0.5)
         if mc.execute_command("DEBUG", "DIGEST") != rc.execute_command("DEBUG", "DIGEST"):
             failures.append("the replica's digest differs from the master's")
+    if args.flush_check and master.poll() is None:
+        mc.flushall()
+        try:
+            mc.execute_command("MEMORY", "PURGE")
+        except redis.ResponseError:
+            pass
+        time.sleep(SETTLE_S)
+        after = footprint(mc, master.pid)
+        print(f"soak: after FLUSHALL {after}", flush=True)
+        failures.extend(returned_failures(before, after, args.ret))
     quarter = len(samples) // 4
     if quarter >= 1:
         second = max(s[2] for s in samples[quarter:2 * quarter])
