@@ -25,8 +25,7 @@ PACKAGES=(
 )
 
 # The web console's test driver (web/package.json, pinned by web/package-lock.json). The console
-# itself needs none of it (its one library is vendored in web/vendor/), so a failure only
-# means the browser tests are skipped.
+# itself needs none of it (its one library is vendored in web/vendor/), but the tests do.
 npm_ci_web() {
     local web
     web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/web"
@@ -35,8 +34,10 @@ npm_ci_web() {
         return 0
     fi
     echo "deps: npm ci in web/"
-    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error) ||
-        echo "deps: npm ci failed: the web console's browser tests will be skipped" >&2
+    if ! (cd "$web" && npm ci --no-audit --no-fund --loglevel=error); then
+        echo "deps: npm ci in web/ failed: the web console's browser tests need playwright-core" >&2
+        exit 1
+    fi
 }
 
 is_installed() {

@@ -23,8 +23,7 @@ OP_TIMEOUT = 60
 
 @pytest.fixture
 def fctl(control_factory, replication_available):
-    if not replication_available:
-        pytest.skip("this dfly-server has no replication")
+    assert replication_available
     return control_factory("--failover-timeout", str(FAILOVER_TIMEOUT_MS),
                            "--health-check-interval", "200")
 

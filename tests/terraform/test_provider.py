@@ -323,8 +323,7 @@ def backups_supported(control):
 
 def test_backup_schedule_and_retention_change_in_place(control, tenant, tf):
     tenant_id, token = tenant
-    if not backups_supported(control):
-        pytest.skip("this dfly-control has no backups")
+    assert backups_supported(control)
     zone = "Europe/Berlin" if os.path.exists("/usr/share/zoneinfo/Europe/Berlin") else "UTC"
     t = tf(token)
 
@@ -382,8 +381,7 @@ def test_backup_schedule_and_retention_change_in_place(control, tenant, tf):
 
 def test_backup_then_restore_into_a_new_instance(control, tenant, tf):
     tenant_id, token = tenant
-    if not backups_supported(control):
-        pytest.skip("this dfly-control has no backups")
+    assert backups_supported(control)
     t = tf(token)
     source = """
         resource "dfly_instance" "src" {

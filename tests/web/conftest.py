@@ -45,7 +45,7 @@ def browser_tools():
     if not PLAYWRIGHT.is_dir():
         missing.append("web/node_modules/playwright-core (cd web && npm ci)")
     if missing:
-        pytest.skip("the browser tests need " + ", ".join(missing))
+        pytest.fail("the browser tests need " + ", ".join(missing) + " (scripts/deps.sh installs them)")
     return {"chromium": CHROMIUM, "playwright": str(PLAYWRIGHT)}
 
 
