@@ -789,9 +789,10 @@ static int load_files(const jmanifest *m, char *err, size_t errlen)
         journal_path(path, sizeof(path), m->base.name);
         /* Expired keys stay: a command after the base, replayed at its own time, may still
          * find them alive (Redis loads a base so too). */
+        int last = ++done == total; /* counted whatever the base's format */
         int rc = base_is_rdb(m->base.name)
                      ? rdb_load_file_flags(path, RDB_LOAD_KEEP_EXPIRED, err, errlen)
-                     : journal_replay_file(m->base.name, ++done == total, err, errlen);
+                     : journal_replay_file(m->base.name, last, err, errlen);
         if (rc < 0)
             return -1;
         log_info("DB loaded from base file %s: %.3f seconds", m->base.name,

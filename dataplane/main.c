@@ -57,7 +57,7 @@ static void on_sighup(uv_signal_t *h, int signum)
     char err[TLS_ERR_MAX];
     if (tls_reload(err, sizeof(err)) < 0)
         log_warning("SIGHUP: TLS configuration not reloaded: %s", err);
-    else if (server.cfg.tls || server.cfg.tls_replication)
+    else if (server.cfg.tls || server.cfg.tls_replication || server.cfg.tls_cluster)
         log_info("SIGHUP: TLS certificates reloaded");
 }
 

@@ -10,21 +10,18 @@
  * by the thread alone. Objects are never freed while the process runs (a migration that ends
  * goes to a retired list): a slice or a routing check may still read one after it ended, and
  * they are few. The per-slot tables below change only while every shard is held, or (phases)
- * by one atomic store that any order of readers tolerates. */
+ * by one atomic store that any order of readers tolerates. The connections' I/O (plain, or TLS
+ * under --tls_cluster) is in migration_link.c. */
 #include "migration_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -44,15 +41,12 @@
 #define MIG_FLOW_BUF_MAX (1024 * 1024)  /* queued bytes of a flow above which slices wait */
 #define MIG_FINALIZE_LAG 1000           /* unanswered commands under which finalizing starts */
 #define MIG_FINALIZE_BYTES (256 * 1024) /* ... and bytes still to send */
-#define MIG_IO_CHUNK (64 * 1024)        /* bytes read or written per call */
 #define MIG_POLL_MS 5                   /* the thread's poll period while work is pending */
 #define MIG_SLICE_POLL_MS 1             /* ... while shards serialize (slices end silently) */
-#define MIG_CONNECT_TIMEOUT_MS 5000     /* connecting and each handshake reply */
 #define MIG_INIT_RETRY_MS 100           /* INIT again after UNKNOWN_MIGRATION */
 #define MIG_INIT_RETRIES 300            /* ... this many times (30 s) */
 #define MIG_REPLY_TIMEOUT_MS 30000      /* silence of the target while replies are due */
 #define MIG_LINE_MAX 512                /* a handshake reply line */
-#define MIG_PORT_TEXT 8
 #define LL_TEXT 24
 #define DUMP_VERSION_SIZE 2
 #define DUMP_CRC_SIZE 8
@@ -518,8 +512,7 @@ static void teardown_body(void *arg)
 
 /* ---- the connection to the target --------------------------------------------------------- */
 
-static void mig_fail(out_mig *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void mig_fail(out_mig *m, const char *fmt, ...)
+void mig_fail(out_mig *m, const char *fmt, ...)
 {
     pthread_mutex_lock(&m->mu);
     if (!m->err[0]) {
@@ -539,127 +532,17 @@ static int has_failed(out_mig *m)
     return failed;
 }
 
-/* A non-blocking TCP connection to host:port within the timeout, or -1 (reason in m). */
-static int connect_to(out_mig *m)
-{
-    char port[MIG_PORT_TEXT];
-    snprintf(port, sizeof(port), "%d", m->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    int rc = getaddrinfo(m->ip, port, &hints, &res);
-    if (rc != 0) {
-        mig_fail(m, "cannot resolve %s: %s", m->ip, gai_strerror(rc));
-        return -1;
-    }
-    int fd = -1, err = ECONNREFUSED;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
-            err = errno;
-            close(fd);
-            fd = -1;
-            continue;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int soerr = 0;
-        socklen_t sl = sizeof(soerr);
-        if (poll(&p, 1, MIG_CONNECT_TIMEOUT_MS) <= 0) {
-            err = ETIMEDOUT;
-        } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
-            err = soerr ? soerr : errno;
-        } else {
-            break;
-        }
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        mig_fail(m, "cannot connect to %s:%d: %s", m->ip, m->port, strerror(err));
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
-
-/* Writes all of p (polling for room). Returns 0 or -1. */
-static int send_all(out_mig *m, int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            if (poll(&pf, 1, MIG_CONNECT_TIMEOUT_MS) <= 0) {
-                mig_fail(m, "the target does not take data");
-                return -1;
-            }
-            continue;
-        }
-        if (n < 0) {
-            mig_fail(m, "cannot write to the target: %s", strerror(errno));
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Reads one reply line (without CRLF) into line. Returns 0 or -1. */
-static int read_line(out_mig *m, int fd, char *line, size_t cap)
-{
-    size_t len = 0;
-    uint64_t deadline = clock_mono_ms() + MIG_CONNECT_TIMEOUT_MS;
-    while (len + 1 < cap) {
-        char ch;
-        ssize_t n = recv(fd, &ch, 1, 0);
-        if (n == 1) {
-            if (ch == '\n' && len && line[len - 1] == '\r') {
-                line[len - 1] = '\0';
-                return 0;
-            }
-            line[len++] = ch;
-            continue;
-        }
-        if (n == 0) {
-            mig_fail(m, "the target closed the connection");
-            return -1;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            mig_fail(m, "cannot read from the target: %s", strerror(errno));
-            return -1;
-        }
-        uint64_t now = clock_mono_ms();
-        if (now >= deadline) {
-            mig_fail(m, "the target does not answer");
-            return -1;
-        }
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        poll(&pf, 1, (int)(deadline - now));
-    }
-    mig_fail(m, "the target's reply is too long");
-    return -1;
-}
-
 /* Sends a command and reads its one-line reply into line. Returns 0 or -1. */
-static int command_line(out_mig *m, int fd, const buf *cmd, char *line, size_t cap)
+static int command_line(out_mig *m, mig_link *l, const buf *cmd, char *line, size_t cap)
 {
-    if (send_all(m, fd, cmd->data, cmd->len) < 0 || read_line(m, fd, line, cap) < 0)
+    if (mig_link_send_all(m, l, cmd->data, cmd->len) < 0 || mig_link_read_line(m, l, line, cap) < 0)
         return -1;
     return 0;
 }
 
 /* The target's password: the one for masters (--masterauth, --masteruser), else this node's
  * own (cluster nodes usually share one). Returns 0 when there is none or it was accepted. */
-static int authenticate(out_mig *m, int fd)
+static int authenticate(out_mig *m, mig_link *l)
 {
     const char *pass = server.cfg.masterauth && *server.cfg.masterauth ? server.cfg.masterauth
                        : server.cfg.requirepass                        ? server.cfg.requirepass
@@ -677,7 +560,7 @@ static int authenticate(out_mig *m, int fd)
         put_bulk(&b, user, strlen(user));
     put_bulk(&b, pass, strlen(pass));
     char line[MIG_LINE_MAX];
-    int rc = command_line(m, fd, &b, line, sizeof(line));
+    int rc = command_line(m, l, &b, line, sizeof(line));
     buf_free(&b);
     if (rc == 0 && strcmp(line, "+OK")) {
         mig_fail(m, "the target refused the password: %s", line + (line[0] == '-'));
@@ -708,7 +591,7 @@ static int handshake_init(out_mig *m)
     char line[MIG_LINE_MAX];
     int rc = -1;
     for (int tries = 0; tries < MIG_INIT_RETRIES && !atomic_load(&m->stop); tries++) {
-        if (command_line(m, m->ctrl_fd, &b, line, sizeof(line)) < 0)
+        if (command_line(m, &m->ctrl, &b, line, sizeof(line)) < 0)
             break;
         if (!strcmp(line, "+OK")) {
             rc = 0;
@@ -730,15 +613,14 @@ static int handshake_flows(out_mig *m)
 {
     for (int i = 0; i < m->nflows; i++) {
         mig_flow *f = &m->flows[i];
-        f->fd = connect_to(m);
-        if (f->fd < 0 || authenticate(m, f->fd) < 0)
+        if (mig_link_open(m, &f->link) < 0 || authenticate(m, &f->link) < 0)
             return -1;
         buf b;
         buf_init(&b);
         put_migrate_cmd(&b, "FLOW", 1);
         put_bulk_ll(&b, i);
         char line[MIG_LINE_MAX];
-        int rc = command_line(m, f->fd, &b, line, sizeof(line));
+        int rc = command_line(m, &f->link, &b, line, sizeof(line));
         buf_free(&b);
         if (rc < 0)
             return -1;
@@ -774,16 +656,11 @@ static void flow_take_output(mig_flow *f)
 static int flow_write(out_mig *m, mig_flow *f)
 {
     while (f->sent < f->sending.len) {
-        size_t len = f->sending.len - f->sent;
-        ssize_t n = send(f->fd, f->sending.data + f->sent, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
-        if (n < 0) {
-            mig_fail(m, "cannot write to the target: %s", strerror(errno));
-            return -1;
-        }
+        /* Until all of it is sent the buffer stays as it is: a TLS write that did not go
+         * through is repeated with the same bytes. */
+        long n = mig_link_write(m, &f->link, f->sending.data + f->sent, f->sending.len - f->sent);
+        if (n <= 0)
+            return n < 0 ? -1 : 0;
         f->sent += (size_t)n;
         m->last_progress_ms = clock_mono_ms();
     }
@@ -792,22 +669,11 @@ static int flow_write(out_mig *m, mig_flow *f)
 
 static int flow_read(out_mig *m, mig_flow *f)
 {
-    for (;;) {
-        buf_reserve(&f->in, MIG_IO_CHUNK);
-        ssize_t n = recv(f->fd, f->in.data + f->in.len, MIG_IO_CHUNK, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n <= 0) {
-            mig_fail(
-                m, n == 0 ? "the target closed the connection" : "cannot read from the target: %s",
-                strerror(errno));
-            return -1;
-        }
-        f->in.len += (size_t)n;
+    long n = mig_link_read(m, &f->link, &f->in);
+    if (n < 0)
+        return -1;
+    if (n > 0)
         m->last_progress_ms = clock_mono_ms();
-    }
     size_t used = 0;
     long errors = 0;
     char err[MIGRATION_ERR_MAX / 2] = "";
@@ -831,7 +697,7 @@ static int pump(out_mig *m, int timeout_ms)
     struct pollfd pf[DFLY_MAX_THREADS];
     for (int i = 0; i < m->nflows; i++) {
         flow_take_output(&m->flows[i]);
-        pf[i].fd = m->flows[i].fd;
+        pf[i].fd = m->flows[i].link.fd;
         pf[i].events = (short)(POLLIN | (m->flows[i].sent < m->flows[i].sending.len ? POLLOUT : 0));
         pf[i].revents = 0;
     }
@@ -841,7 +707,8 @@ static int pump(out_mig *m, int timeout_ms)
     }
     for (int i = 0; i < m->nflows; i++) {
         mig_flow *f = &m->flows[i];
-        if (pf[i].revents & (POLLIN | POLLHUP | POLLERR))
+        /* Bytes TLS already took from the socket do not wake poll(). */
+        if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) || mig_link_pending(&f->link))
             if (flow_read(m, f) < 0)
                 return -1;
         if (flow_write(m, f) < 0)
@@ -957,7 +824,7 @@ static int send_ack(out_mig *m)
     buf_init(&b);
     put_migrate_cmd(&b, "ACK", 0);
     char line[MIG_LINE_MAX];
-    int rc = command_line(m, m->ctrl_fd, &b, line, sizeof(line));
+    int rc = command_line(m, &m->ctrl, &b, line, sizeof(line));
     buf_free(&b);
     if (rc == 0 && strcmp(line, "+OK")) {
         mig_fail(m, "the target refused the end of the migration: %s", line + (line[0] == '-'));
@@ -968,14 +835,10 @@ static int send_ack(out_mig *m)
 
 static void close_fds(out_mig *m)
 {
-    if (m->ctrl_fd >= 0)
-        close(m->ctrl_fd);
-    m->ctrl_fd = -1;
+    mig_link_close(&m->ctrl);
     for (int i = 0; i < m->nflows; i++) {
         mig_flow *f = &m->flows[i];
-        if (f->fd >= 0)
-            close(f->fd);
-        f->fd = -1;
+        mig_link_close(&f->link);
         buf_free(&f->sending);
         buf_free(&f->in);
         pthread_mutex_lock(&f->mu);
@@ -986,8 +849,7 @@ static void close_fds(out_mig *m)
 
 static int mig_run(out_mig *m)
 {
-    m->ctrl_fd = connect_to(m);
-    if (m->ctrl_fd < 0 || authenticate(m, m->ctrl_fd) < 0 || handshake_init(m) < 0 ||
+    if (mig_link_open(m, &m->ctrl) < 0 || authenticate(m, &m->ctrl) < 0 || handshake_init(m) < 0 ||
         handshake_flows(m) < 0)
         return -1;
     atomic_store(&m->state, MIGRATION_SYNC);
@@ -1048,14 +910,14 @@ static out_mig *out_new(const cluster_migration *cm)
     memcpy(m->ranges, cm->ranges, sizeof(cluster_slot_range) * (size_t)cm->nranges);
     migration_ranges_to_bits(m->ranges, m->nranges, m->slots);
     pthread_mutex_init(&m->mu, NULL);
-    m->ctrl_fd = -1;
+    m->ctrl.fd = -1;
     m->nflows = server.nshards;
     m->flows = calloc((size_t)m->nflows, sizeof(mig_flow));
     for (int i = 0; i < m->nflows; i++) {
         mig_flow *f = &m->flows[i];
         f->m = m;
         f->shard_id = i;
-        f->fd = -1;
+        f->link.fd = -1;
         pthread_mutex_init(&f->mu, NULL);
         buf_init(&f->out);
         buf_init(&f->sending);

@@ -14,6 +14,16 @@
 
 #define MIGRATIONS_MAX 64 /* outgoing migrations of one node at a time */
 
+struct out_mig;
+struct ssl_st;
+
+/* A connection to the target's admin port: a non-blocking socket, with TLS on it under
+ * --tls_cluster (migration_link.c). */
+typedef struct mig_link {
+    int fd;             /* -1 when closed */
+    struct ssl_st *ssl; /* NULL on a plain link */
+} mig_link;
+
 /* One shard's stream of an outgoing migration: its serialization state and its connection. */
 typedef struct mig_flow {
     struct out_mig *m;
@@ -32,7 +42,7 @@ typedef struct mig_flow {
     atomic_int serial_done;
     _Atomic uint64_t keys; /* keys serialized */
     /* The connection: the thread's alone. */
-    int fd;
+    mig_link link;
     buf sending;
     size_t sent;
     buf in;
@@ -55,7 +65,7 @@ typedef struct out_mig {
     pthread_mutex_t mu; /* err */
     char err[MIGRATION_ERR_MAX];
     pthread_t thread;
-    int ctrl_fd;
+    mig_link ctrl;
     mig_flow *flows;
     int nflows;
     int64_t point_ms;
@@ -104,5 +114,24 @@ int migration_ranges_equal(const cluster_slot_range *a, int na, const cluster_sl
 out_mig *migration_out_of_slot(uint16_t slot);
 /* migration_in.c: forgets incoming migrations cfg no longer lists (every shard held). */
 void migration_incoming_apply(const cluster_config *cfg);
+/* Records why m fails (the first reason wins); migration.c. */
+void mig_fail(struct out_mig *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* migration_link.c: the link's I/O, plain or TLS alike. Failures are recorded with mig_fail. */
+/* Connects to m's target (and does the TLS handshake under --tls_cluster). Returns 0 or -1. */
+int mig_link_open(struct out_mig *m, mig_link *l);
+/* Sends all of p, waiting for room. Returns 0 or -1. */
+int mig_link_send_all(struct out_mig *m, mig_link *l, const char *p, size_t len);
+/* Reads one reply line (without CRLF) into line, within the handshake timeout. 0 or -1. */
+int mig_link_read_line(struct out_mig *m, mig_link *l, char *line, size_t cap);
+/* Sends what the socket takes now: bytes sent (0 when it would block), or -1. A write that
+ * took nothing must be repeated with the same bytes (TLS). */
+long mig_link_write(struct out_mig *m, mig_link *l, const char *p, size_t len);
+/* Appends what has arrived to in: bytes read (0 when nothing is there), or -1 (closed, error). */
+long mig_link_read(struct out_mig *m, mig_link *l, buf *in);
+/* True when received bytes wait inside TLS, which poll() does not see. */
+int mig_link_pending(const mig_link *l);
+/* Closes the link (close_notify first on TLS). */
+void mig_link_close(mig_link *l);
 
 #endif

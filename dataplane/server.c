@@ -169,6 +169,8 @@ const flag_def server_flags[] = {
      "choose the cipher by the server's preference rather than the client's"},
     {"tls_replication", FLAG_BOOL, C(tls_replication), "no",
      "connect to the master with TLS (REPLICAOF)"},
+    {"tls_cluster", FLAG_BOOL, C(tls_cluster), "no",
+     "connect to a slot migration's target (its admin port) with TLS"},
     {"no_tls_on_admin_port", FLAG_BOOL, C(no_tls_on_admin_port), "no",
      "keep the admin listener plain text when --tls is set"},
     /* ACL (acl.h). */

@@ -116,6 +116,7 @@ struct server_config {
     char *tls_ciphersuites;  /* TLSv1.3 suites, or "" */
     int tls_prefer_server_ciphers;
     int tls_replication;      /* a replica connects to its master with TLS */
+    int tls_cluster;          /* slot migration connects to the target with TLS */
     int no_tls_on_admin_port; /* the admin listener stays plain text under --tls */
 
     /* ACL (acl.h). */

@@ -27,12 +27,20 @@ struct tls_conn {
 static struct {
     pthread_mutex_t mu;
     SSL_CTX *server_ctx; /* current; NULL when --tls is off */
-    SSL_CTX *client_ctx; /* current for the link to the master; NULL without tls_replication */
+    SSL_CTX *client_ctx; /* current for outgoing links (master, migration target); NULL without
+                          * tls_replication and tls_cluster */
 } T = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 int tls_server_enabled(void)
 {
     return server.cfg.tls != 0;
+}
+
+/* Outgoing links speak TLS: to the master (--tls_replication), to a migration's target
+ * (--tls_cluster). */
+static int client_side(void)
+{
+    return server.cfg.tls_replication || server.cfg.tls_cluster;
 }
 
 static int str_set(const char *s)
@@ -183,7 +191,7 @@ static int settings_check(char *err, size_t errlen)
         snprintf(err, errlen, "TLS needs tls-cert-file and tls-key-file");
         return -1;
     }
-    int need_ca = c->tls_replication || (c->tls && mode != SSL_VERIFY_NONE);
+    int need_ca = client_side() || (c->tls && mode != SSL_VERIFY_NONE);
     if (need_ca && !str_set(c->tls_ca_cert_file) && !str_set(c->tls_ca_cert_dir)) {
         snprintf(err, errlen,
                  "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, "
@@ -233,14 +241,14 @@ static SSL_CTX *client_ctx_build(char *err, size_t errlen)
 
 int tls_reload(char *err, size_t errlen)
 {
-    if (!server.cfg.tls && !server.cfg.tls_replication)
+    if (!server.cfg.tls && !client_side())
         return 0;
     if (settings_check(err, errlen) < 0)
         return -1;
     SSL_CTX *sctx = NULL, *cctx = NULL;
     if (server.cfg.tls && !(sctx = server_ctx_build(err, errlen)))
         return -1;
-    if (server.cfg.tls_replication && !(cctx = client_ctx_build(err, errlen))) {
+    if (client_side() && !(cctx = client_ctx_build(err, errlen))) {
         SSL_CTX_free(sctx);
         return -1;
     }

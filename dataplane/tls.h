@@ -21,8 +21,8 @@
 
 typedef struct tls_conn tls_conn;
 
-/* At startup, when --tls or --tls_replication is set: checks the settings and builds the
- * contexts. Returns 0, or -1 with the reason in err. */
+/* At startup, when --tls, --tls_replication or --tls_cluster is set: checks the settings and
+ * builds the contexts. Returns 0, or -1 with the reason in err. */
 int tls_init(char *err, size_t errlen);
 /* Builds new contexts from the current settings and files; on success new connections use them.
  * Returns 0, or -1 with the reason in err (the old contexts stay). A no-op without TLS. */
@@ -31,8 +31,9 @@ int tls_reload(char *err, size_t errlen);
 void tls_shutdown(void);
 /* True when client listeners speak TLS (--tls). */
 int tls_server_enabled(void);
-/* The replica's end of a TLS link to its master (--tls_replication) on a connected socket, in
- * connect state; the caller drives SSL_connect and frees it. NULL without a client context. */
+/* The client end of a TLS link on a connected socket, in connect state: a replica's to its
+ * master (--tls_replication), a migration's to its target (--tls_cluster). The caller drives
+ * SSL_connect and frees it. NULL without a client context. */
 SSL *tls_client_new(int fd);
 /* The calling thread's last OpenSSL error as text (and the error queue emptied). */
 void tls_last_error(char *out, size_t outlen);

@@ -95,6 +95,14 @@ def wait_rewrite_done(c):
     wait_for(idle, what="the rewrite")
 
 
+def jstart(server_factory, *args):
+    """A new server with the journal on, once its first rewrite (the base file) is done: until
+    then writes may land in the base rather than in the incremental file the tests read."""
+    s = server_factory(*JOURNAL, *args)
+    wait_rewrite_done(s.client())
+    return s
+
+
 def loaded(s):
     """s, once its dataset is loaded (it answers PING while loading)."""
     c = s.client()
@@ -139,7 +147,7 @@ def assert_same(before, c, dbs=dataset.DBS):
 
 
 def test_layout_and_info(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     wait_rewrite_done(c)  # the first base is written at start, as Redis does
     m = manifest(s)
@@ -160,7 +168,7 @@ def test_layout_and_info(server_factory):
 
 
 def test_no_write_no_record(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     c.delete("missing")
     c.expire("missing", 10)
@@ -253,7 +261,7 @@ def more_writes(c):
 
 
 def test_every_family_replays_equal(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     dataset.fill(c, seed=7)
     more_writes(c)
@@ -265,7 +273,7 @@ def test_every_family_replays_equal(server_factory):
 
 
 def test_restart_after_sigkill_replays_equal(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     dataset.fill(c, seed=3)
     before = state(c)
@@ -274,7 +282,7 @@ def test_restart_after_sigkill_replays_equal(server_factory):
 
 
 def test_databases_are_selected(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     for db in (0, 3, 15, 3):
         dataset.db_client(c, db).set(f"k{db}", db)
@@ -290,7 +298,7 @@ def test_databases_are_selected(server_factory):
 
 
 def test_relative_expiries_are_journaled_absolute(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     c.set("ex", 1, ex=100)
     c.set("px", 1, px=100000)
@@ -339,7 +347,7 @@ def test_relative_expiries_are_journaled_absolute(server_factory):
 def test_expiry_decides_as_it_did(server_factory):
     """A key written to before it expired, and one re-created after it expired: the replay
     sees each as the original command did, however long the server was down."""
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     c.set("short", "v", px=EXPIRE_MS)
     c.append("short", "+more")  # before the expiry: the key keeps its TTL
@@ -359,7 +367,7 @@ def test_expiry_decides_as_it_did(server_factory):
 
 
 def test_random_and_float_commands_replay_equal(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     for i in range(6):
         c.sadd(f"set{i}", *range(300))
@@ -387,7 +395,7 @@ def test_random_and_float_commands_replay_equal(server_factory):
 
 
 def test_scripts_journal_their_effects(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     c.sadd("pool", *range(100))
     script = """
@@ -414,7 +422,7 @@ def test_scripts_journal_their_effects(server_factory):
 
 
 def test_multi_exec_is_one_block(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     keys = keys_per_shard("tx", 2, 3)
     p = c.pipeline(transaction=True)
@@ -435,7 +443,7 @@ def test_multi_exec_is_one_block(server_factory):
 
 
 def test_blocking_pops_journal_what_happened(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     a, b = keys_per_shard("bl", 2)
     results = {}
@@ -481,7 +489,7 @@ def test_blocking_pops_journal_what_happened(server_factory):
 
 
 def test_torn_last_record_is_cut_with_a_log_line(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     for i in range(100):
         c.set(f"k{i}", i)
@@ -501,7 +509,7 @@ def test_torn_last_record_is_cut_with_a_log_line(server_factory):
 
 
 def test_unfinished_multi_at_the_end_is_reverted(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     c.set("before", 1)
     s.kill()
@@ -514,7 +522,7 @@ def test_unfinished_multi_at_the_end_is_reverted(server_factory):
 
 
 def test_torn_record_refused_without_aof_load_truncated(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     s.client().set("k", "v")
     s.kill()
     with open(incr_files(s)[-1], "ab") as f:
@@ -525,7 +533,7 @@ def test_torn_record_refused_without_aof_load_truncated(server_factory):
 
 
 def test_garbage_in_the_middle_refuses_start(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     c.set("a", 1)
     s.kill()
@@ -541,7 +549,7 @@ def test_garbage_in_the_middle_refuses_start(server_factory):
 
 
 def test_missing_file_refuses_start(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     s.client().set("a", 1)
     s.stop()
     incr_files(s)[-1].unlink()
@@ -622,7 +630,7 @@ def raw(c, *args):
 
 
 def test_bgrewriteaof_compacts(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     wait_rewrite_done(c)
     for i in range(3000):
@@ -654,7 +662,7 @@ def test_bgrewriteaof_compacts(server_factory):
 def test_bgrewriteaof_while_clients_write(server_factory):
     """Every acknowledged write lands in the base or in the new incremental file: the switch
     happens exactly at the snapshot's point in time."""
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     wait_rewrite_done(c)
     c.execute_command("DEBUG", "POPULATE", 100000, "pop", 32)
@@ -738,7 +746,7 @@ def test_config_set_appendonly_yes_on_a_running_server(server_factory):
 
 
 def test_config_set_appendonly_no_stops_journaling(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     c.set("kept", 1)
     assert c.config_set("appendonly", "no") is True
@@ -751,7 +759,7 @@ def test_config_set_appendonly_no_stops_journaling(server_factory):
 
 
 def test_config_set_appendfsync(server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     for mode in ("always", "no", "everysec"):
         assert c.config_set("appendfsync", mode) is True
@@ -788,7 +796,7 @@ def test_start_with_a_snapshot_takes_it_as_base(server_factory):
 
 
 def test_write_error_refuses_writes_until_it_clears(server_factory):
-    s = server_factory(*JOURNAL, "--appendfsync", "everysec")
+    s = jstart(server_factory, "--appendfsync", "everysec")
     c = s.client()
     wait_rewrite_done(c)
     incr = incr_files(s)[-1]
@@ -818,7 +826,7 @@ def test_write_error_refuses_writes_until_it_clears(server_factory):
 
 
 def test_redis_loads_our_journal(server_factory, redis_server_factory):
-    s = server_factory(*JOURNAL)
+    s = jstart(server_factory)
     c = s.client()
     dataset.fill(c, seed=9)
     more_writes(c)

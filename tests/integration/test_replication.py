@@ -62,8 +62,18 @@ def wait_caught_up(master, replica, timeout=SYNC_TIMEOUT_S):
     wait_until(lambda: caught_up(master, replica), "the replica to catch up", timeout)
 
 
+DIGEST_TIMEOUT_S = 180  # DEBUG DIGEST of 200k keys in the sanitizer build on a busy machine
+
+
 def all_digests(c):
-    return digest(c)
+    """DEBUG DIGEST on a connection of its own with room for a large dataset."""
+    kw = c.connection_pool.connection_kwargs
+    slow = redis.Redis(host=kw["host"], port=kw["port"], socket_timeout=DIGEST_TIMEOUT_S,
+                       password=kw.get("password"), decode_responses=True)
+    try:
+        return digest(slow)
+    finally:
+        slow.close()
 
 
 def stats(c):
