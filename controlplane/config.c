@@ -87,6 +87,9 @@ const flag_def control_flags[] = {
     {"web_dir", FLAG_STR, C(web_dir), "",
      "the web console's files, served at / (empty: an installed share/dfly/web, else the source "
      "tree's web/)"},
+    /* metrics aggregation (issue 14, controlplane/metrics/) */
+    {"scrape_interval", FLAG_INT, C(scrape_interval_ms), "10000",
+     "milliseconds between scrapes of every node's INFO for the metrics API", 100, 3600000},
     {NULL},
 };
 

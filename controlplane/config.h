@@ -47,6 +47,8 @@ typedef struct control_config {
     long long schedule_hour_ms; /* an "hour" of every_hours and max_age_hours (tests shorten it) */
     /* the web console (issue 16) */
     char *web_dir; /* files served at /; "" finds web/ (http/static.c) */
+    /* metrics aggregation (issue 14, controlplane/metrics/) */
+    long long scrape_interval_ms; /* how often every node's INFO is read */
 
     /* derived by config_resolve */
     char data_dir_abs[PATH_MAX];

@@ -18,6 +18,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "log.h"
+#include "metrics/scraper.h"
 #include "reconciler/reconciler.h"
 
 #define ERR_MAX 512
@@ -74,8 +75,14 @@ static int start(void)
         return -1;
     }
     router_on_change = reconciler_wake;
+    if (scraper_start(err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        reconciler_stop();
+        return -1;
+    }
     if (http_server_start(err, sizeof(err)) < 0) {
         log_error("%s", err);
+        scraper_stop();
         reconciler_stop();
         return -1;
     }
@@ -120,6 +127,7 @@ int main(int argc, char **argv)
         uv_signal_start(&sig_int, on_signal, SIGINT);
         uv_run(&main_loop, UV_RUN_DEFAULT);
         http_server_stop();
+        scraper_stop();
         reconciler_stop();
         uv_close((uv_handle_t *)&sig_term, NULL);
         uv_close((uv_handle_t *)&sig_int, NULL);

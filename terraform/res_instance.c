@@ -1,6 +1,7 @@
-/* dfly_instance: a managed instance (POST/GET/PATCH/DELETE /v1/instances). memory, replicas,
- * eviction policy, persistence and labels change in place; name, shards and tenant_id need a new
- * instance, as the API allows no change of them. Every change waits for its operation. */
+/* dfly_instance: a managed instance (POST/GET/PATCH/DELETE /v1/instances). memory, shards
+ * (an online resize), replicas, eviction policy, persistence and labels change in place; name
+ * and tenant_id need a new instance, as the API allows no change of them. Every change waits for
+ * its operation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,8 @@ static const tf_attr instance_attrs[] = {
     {"memory", &TF_STRING, ATTR_REQUIRED,
      "Memory of the whole instance, split across its shards: bytes or \"512mb\", \"1gb\"."},
     {"memory_bytes", &TF_NUMBER, RO, "memory in bytes, as the service keeps it."},
-    {"shards", &TF_NUMBER, OC, "Shards, 1 to 64 (default 1). Changing it replaces the instance."},
+    {"shards", &TF_NUMBER, OC,
+     "Shards, 1 to 64 (default 1). Changes in place: slots move online to the new shards."},
     {"replicas_per_shard", &TF_NUMBER, OC, "Replicas of each shard, 0 to 2 (default 0)."},
     {"eviction_policy", &TF_STRING, OC, "Redis maxmemory-policy (noeviction, allkeys-lru, ...)."},
     {"snapshot_cron", &TF_STRING, ATTR_OPTIONAL,
@@ -289,12 +291,13 @@ static void instance_plan(provider *p, const cty_value *prior, cty_value *planne
     if (pm && nm && size_parse(pm) >= 0 && size_parse(pm) == size_parse(nm))
         cty_set(planned, "memory", cty_str(pm));
     size_t n = 0;
-    static const char *const immutable[] = {"name", "shards", "tenant_id", "restore_from"};
+    static const char *const immutable[] = {"name", "tenant_id", "restore_from"};
     for (size_t i = 0; i < sizeof immutable / sizeof immutable[0]; i++)
         if (attr_changed(prior, planned, immutable[i]))
             replace[n++] = immutable[i];
-    static const char *const in_place[] = {"memory",        "replicas_per_shard", "eviction_policy",
-                                           "snapshot_cron", "appendonly",         "labels"};
+    static const char *const in_place[] = {"memory",          "shards",        "replicas_per_shard",
+                                           "eviction_policy", "snapshot_cron", "appendonly",
+                                           "labels"};
     bool changed = false;
     for (size_t i = 0; i < sizeof in_place / sizeof in_place[0]; i++)
         changed |= attr_changed(prior, planned, in_place[i]);
@@ -304,6 +307,13 @@ static void instance_plan(provider *p, const cty_value *prior, cty_value *planne
         plan_memory_bytes(planned);
     if (attr_changed(prior, planned, "replicas_per_shard"))
         cty_set(planned, "nodes", cty_unknown());
+    if (attr_changed(prior, planned, "shards")) {
+        /* A resize adds or removes nodes, and one shard or several decide the cluster mode
+         * and which node the endpoint names. */
+        static const char *const resized[] = {"nodes", "cluster_mode", "host", "port", "uri"};
+        for (size_t i = 0; i < sizeof resized / sizeof resized[0]; i++)
+            cty_set(planned, resized[i], cty_unknown());
+    }
     cty_set(planned, "status", cty_unknown());
 }
 

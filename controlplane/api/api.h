@@ -51,6 +51,20 @@ void api_backup_get(http_req *r);
 void api_backup_delete(http_req *r);
 void api_backup_download(http_req *r);
 
+/* issue 14: ACL users of an instance (users.c) */
+void api_user_create(http_req *r);
+void api_user_list(http_req *r);
+void api_user_get(http_req *r);
+void api_user_update(http_req *r);
+void api_user_delete(http_req *r);
+void api_user_rotate(http_req *r);
+void api_user_finish_rotation(http_req *r);
+
+/* issue 14: metrics aggregation (metrics_api.c) */
+void api_instance_metrics(http_req *r);
+void api_instance_alerts_get(http_req *r);
+void api_instance_alerts_put(http_req *r);
+
 /* ---- shared by the handlers (api_util.c) ---------------------------------------------------- */
 
 /* A page of a list: limit and the position after which it starts (from ?limit= and ?cursor=).

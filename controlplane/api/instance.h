@@ -58,6 +58,10 @@ int instance_spec_parse(http_req *r, json_t *body, instance_spec *s, int create)
 int instance_quota_check(http_req *r, const char *tenant, const char *except, long long memory,
                          int adds_instance);
 
+/* A change of `shards` (instance_resize.c): refused (409) while an earlier one still moves
+ * slots. Returns 0, or -1 answered. */
+int instance_resize_check(http_req *r, const instance_row *in, const instance_spec *s);
+
 /* JSON of an instance with its nodes. */
 json_t *instance_view(const instance_row *in, const node_row *nodes, int n);
 /* Loads and renders instance id as tenant sees it (NULL: any); NULL when there is none (gone

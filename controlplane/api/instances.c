@@ -349,13 +349,11 @@ static int patch_check(http_req *r, const instance_row *in, const instance_spec 
         http_reply_invalid(r, "name", "an instance cannot be renamed");
         return -1;
     }
-    if ((s->given & SPEC_SHARDS) && s->shards != in->shards) {
-        http_reply_invalid(r, "shards",
-                           "the shard count cannot change yet (slot migration is not there)");
+    if (instance_resize_check(r, in, s) < 0)
         return -1;
-    }
     long long memory = (s->given & SPEC_MEMORY) ? s->memory : in->memory;
-    if (memory < MEMORY_PER_SHARD_MIN * in->shards) {
+    int shards = (s->given & SPEC_SHARDS) ? s->shards : in->shards;
+    if (memory < MEMORY_PER_SHARD_MIN * shards) {
         http_reply_invalid(r, "memory", "memory must be at least 1mb per shard");
         return -1;
     }
@@ -373,7 +371,12 @@ static int patch_write(const instance_row *in, const instance_spec *s)
         "spec_version = spec_version + 1, status = ?7, updated_at = ?8, "
         "backup_schedule = CASE WHEN ?10 THEN ?11 ELSE backup_schedule END, "
         "next_backup_at = CASE WHEN ?10 THEN NULL ELSE next_backup_at END, "
-        "backup_retention = CASE WHEN ?12 THEN ?13 ELSE backup_retention END WHERE id = ?9");
+        "backup_retention = CASE WHEN ?12 THEN ?13 ELSE backup_retention END, "
+        /* online resize: the nodes keep the old split until the slots moved (resize.c); from
+         * one shard its nodes first restart in cluster mode (emulated before) */
+        "slot_shards = CASE WHEN ?14 != shards THEN coalesce(slot_shards, shards) "
+        "ELSE slot_shards END, restart_version = CASE WHEN shards = 1 AND ?14 > 1 THEN "
+        "spec_version + 1 ELSE restart_version END, shards = ?14 WHERE id = ?9");
     sqlite3_bind_int64(st, 1, (s->given & SPEC_MEMORY) ? s->memory : in->memory);
     sqlite3_bind_int(st, 2, (s->given & SPEC_REPLICAS) ? s->replicas : in->replicas);
     db_bind_text(st, 3, (s->given & SPEC_POLICY) ? s->eviction_policy : in->eviction_policy);
@@ -387,6 +390,7 @@ static int patch_write(const instance_row *in, const instance_spec *s)
     db_bind_text(st, 11, schedule);
     sqlite3_bind_int(st, 12, (s->given & SPEC_BACKUP_RETENTION) != 0);
     db_bind_text(st, 13, retention);
+    sqlite3_bind_int(st, 14, (s->given & SPEC_SHARDS) ? s->shards : in->shards);
     int rc = db_step_done(st);
     db_done(st);
     free(labels);

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "db.h"
 #include "metrics.h"
+#include "metrics/scraper.h"
 #include "reconciler/reconciler.h"
 
 #define PROC_STAT_MAX 1024
@@ -93,6 +94,7 @@ void api_metrics(http_req *r)
     metrics_render(&out);
     render_state(&out);
     render_process(&out);
+    scraper_render(&out); /* per instance and node (issue 14) */
     http_reply_raw(r, 200, "text/plain; version=0.0.4", out.data, out.len);
     buf_free(&out);
 }

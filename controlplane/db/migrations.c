@@ -152,8 +152,84 @@ static const char m2_backups_failover[] =
     "CREATE INDEX backups_tenant ON backups(tenant_id, created_at, id);"
     "CREATE INDEX backups_status ON backups(status);";
 
+/* 3 (online resize): slot_shards, the shard count whose even split of the slots the nodes
+ * serve while a shard change is applied (NULL: the same as shards); resize_phase, how far the
+ * move went (0 prepare, 1 migrating, 2 final configuration); resize_attempts, failed
+ * migration attempts so far. */
+static const char m3_resize[] = "ALTER TABLE instances ADD COLUMN slot_shards INTEGER;"
+                                "ALTER TABLE instances ADD COLUMN resize_phase INTEGER NOT NULL "
+                                "DEFAULT 0;"
+                                "ALTER TABLE instances ADD COLUMN resize_attempts INTEGER NOT "
+                                "NULL DEFAULT 0;";
+
+/* 4 (issue 14): ACL users of an instance. rules: as the node normalises them (ACL LIST
+ * without name, state and passwords); password_hash: SHA-256 hex of the password, never the
+ * password; old_password_hash and rotation_expires_at: a rotation in progress. */
+static const char m4_acl_users[] =
+    "CREATE TABLE acl_users ("
+    "  instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  rules TEXT NOT NULL,"
+    "  enabled INTEGER NOT NULL,"
+    "  password_hash TEXT NOT NULL,"
+    "  old_password_hash TEXT,"
+    "  rotation_expires_at INTEGER,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (instance_id, name));";
+
+/* 5 (issue 14, metrics aggregation): metric_points, raw scraped values (kept a day);
+ * metric_rollups, their sum, count, min and max per period (60000 or 3600000 ms, kept 30
+ * days). node_id '' is a value of the whole instance, else of that node. No foreign key: the
+ * retention pass removes points of deleted instances with the rest. */
+static const char m5_metrics[] =
+    "CREATE TABLE metric_points ("
+    "  instance_id TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  node_id TEXT NOT NULL,"
+    "  ts INTEGER NOT NULL,"
+    "  value REAL NOT NULL,"
+    "  PRIMARY KEY (instance_id, name, node_id, ts)) WITHOUT ROWID;"
+    "CREATE INDEX metric_points_ts ON metric_points(ts);"
+    "CREATE TABLE metric_rollups ("
+    "  instance_id TEXT NOT NULL,"
+    "  period INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  node_id TEXT NOT NULL,"
+    "  ts INTEGER NOT NULL,"
+    "  sum REAL NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  min REAL NOT NULL,"
+    "  max REAL NOT NULL,"
+    "  PRIMARY KEY (instance_id, period, name, node_id, ts)) WITHOUT ROWID;"
+    "CREATE INDEX metric_rollups_ts ON metric_rollups(period, ts);";
+
+/* 6 (issue 14, alerts): per-instance thresholds (NULL: none) and webhook; firing is a bit per
+ * alert kind (metrics/alerts.h) that is firing now, so a restart does not notify again. */
+static const char m6_metric_alerts[] =
+    "CREATE TABLE metric_alerts ("
+    "  instance_id TEXT PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,"
+    "  memory_share_max REAL,"
+    "  hit_ratio_min REAL,"
+    "  replication_lag_max_bytes REAL,"
+    "  nodes_down_max REAL,"
+    "  webhook_url TEXT,"
+    "  firing INTEGER NOT NULL DEFAULT 0,"
+    "  updated_at INTEGER NOT NULL);";
+
+/* 7 (issue 14): the default user's password before a rotation that is still in progress,
+ * sealed like instances.password_enc (the daemon authenticates to nodes as default, and a node
+ * may not know the new password yet); NULL for every other user and after the rotation. */
+static const char m7_acl_default_rotation[] =
+    "ALTER TABLE acl_users ADD COLUMN old_password_enc BLOB;";
+
 const db_migration db_migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "backups, restores and planned failovers", m2_backups_failover},
+    {3, "online resize", m3_resize},
+    {4, "ACL users", m4_acl_users},
+    {5, "metrics points and rollups", m5_metrics},
+    {6, "metric alert thresholds", m6_metric_alerts},
+    {7, "the default user's password rotation", m7_acl_default_rotation},
     {0},
 };

@@ -42,6 +42,20 @@ const route router_routes[] = {
     {"GET", "/v1/backups/{backup_id}", ROUTE_TOKEN, api_backup_get},
     {"DELETE", "/v1/backups/{backup_id}", ROUTE_TOKEN, api_backup_delete},
     {"GET", "/v1/backups/{backup_id}/download", ROUTE_TOKEN, api_backup_download},
+    /* issue 14: ACL users (api/users.c) */
+    {"POST", "/v1/instances/{instance_id}/users", ROUTE_TOKEN, api_user_create},
+    {"GET", "/v1/instances/{instance_id}/users", ROUTE_TOKEN, api_user_list},
+    {"GET", "/v1/instances/{instance_id}/users/{username}", ROUTE_TOKEN, api_user_get},
+    {"PATCH", "/v1/instances/{instance_id}/users/{username}", ROUTE_TOKEN, api_user_update},
+    {"DELETE", "/v1/instances/{instance_id}/users/{username}", ROUTE_TOKEN, api_user_delete},
+    {"POST", "/v1/instances/{instance_id}/users/{username}/rotate-password", ROUTE_TOKEN,
+     api_user_rotate},
+    {"POST", "/v1/instances/{instance_id}/users/{username}/finish-rotation", ROUTE_TOKEN,
+     api_user_finish_rotation},
+    /* issue 14: metrics aggregation (api/metrics_api.c) */
+    {"GET", "/v1/instances/{instance_id}/metrics", ROUTE_TOKEN, api_instance_metrics},
+    {"GET", "/v1/instances/{instance_id}/alerts", ROUTE_TOKEN, api_instance_alerts_get},
+    {"PUT", "/v1/instances/{instance_id}/alerts", ROUTE_TOKEN, api_instance_alerts_put},
     {NULL},
 };
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acl_push.h"
 #include "backup/backup.h"
 #include "config.h"
 #include "failover.h"
@@ -23,6 +24,7 @@
 #include "metrics.h"
 #include "node/resp.h"
 #include "reconciler_int.h"
+#include "resize.h"
 #include "store.h"
 #include "supervisor.h"
 #include "topology.h"
@@ -65,6 +67,11 @@ int rec_node_call_timeout(const pass *p, const node_row *nd, int timeout_ms, cha
                           size_t outlen, int argc, const char *const *argv)
 {
     int rc = resp_call(nd->host, nd->admin_port, p->password, timeout_ms, out, outlen, argc, argv);
+    /* issue 14: during a rotation of the default password a node may know only the old one. */
+    char old[SECRET_MAX];
+    if (rc == RESP_ERROR && strstr(out, "WRONGPASS") &&
+        acl_default_old_password(p->in.id, old, sizeof(old)) == 0)
+        rc = resp_call(nd->host, nd->admin_port, old, timeout_ms, out, outlen, argc, argv);
     if (rc != RESP_OK)
         atomic_fetch_add(&ctl_counters.node_call_errors, 1);
     return rc;
@@ -130,7 +137,8 @@ static int node_insert(const pass *p, int shard, int replica, int port, int admi
     long long now = ids_now_ms();
     sqlite3_stmt *st = db_prepare(
         "INSERT INTO nodes(id, instance_id, shard, replica_index, role, host, port, admin_port, "
-        "cluster_id, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,'pending',?,?)");
+        "cluster_id, status, created_at, updated_at, restart_version) "
+        "VALUES (?,?,?,?,?,?,?,?,?,'pending',?,?,?)");
     if (!st)
         return -1;
     db_bind_text(st, 1, id);
@@ -144,6 +152,9 @@ static int node_insert(const pass *p, int shard, int replica, int port, int admi
     db_bind_text(st, 9, cluster_id);
     sqlite3_bind_int64(st, 10, now);
     sqlite3_bind_int64(st, 11, now);
+    /* A new node starts with the current configuration: no rolling restart asked before it
+     * existed concerns it (one to cluster mode for a resize, say). */
+    sqlite3_bind_int64(st, 12, p->in.restart_version);
     int rc = db_step_done(st);
     db_done(st);
     static const char *const kinds[PORTS_PER_NODE] = {"client", "admin"};
@@ -432,6 +443,10 @@ static int node_apply_spec(pass *p, node_row *nd)
                          "snapshot-cron",    spec.snapshot_cron};
     if (rec_node_call(p, nd, out, sizeof(out), 8, set) != RESP_OK)
         goto fail;
+    /* issue 14: the default password may have been rotated; replicas reconnect with it. */
+    const char *set_auth[] = {"CONFIG", "SET", "masterauth", spec.masterauth};
+    if (spec.masterauth && rec_node_call(p, nd, out, sizeof(out), 4, set_auth) != RESP_OK)
+        goto fail;
     static const char *const get_aof[] = {"CONFIG", "GET", "appendonly"};
     if (rec_node_call(p, nd, out, sizeof(out), 3, get_aof) != RESP_OK)
         goto fail;
@@ -465,7 +480,7 @@ int rec_push_cluster(pass *p, int running_only)
     for (int i = 0; i < p->n; i++)
         if (rec_node_wanted(p, &p->nodes[i]))
             wanted[k++] = p->nodes[i];
-    char *json = topology_cluster_config(wanted, k, p->in.shards);
+    char *json = resize_cluster_config(p, wanted, k);
     free(wanted);
     int rc = 0;
     char out[CALL_OUT_MAX];
@@ -775,6 +790,7 @@ void reconcile_instance(const char *id)
     if (store_instance_get(id, NULL, 0, &p.in) < 0)
         return;
     p.now = ids_now_ms();
+    resize_pass_begin(&p); /* a shard change in progress: the nodes of both layouts */
     p.cluster_mode = p.in.shards > 1 ? "yes" : "emulated";
     char before[STATUS_MAX];
     snprintf(before, sizeof(before), "%s", p.in.status);
@@ -818,7 +834,8 @@ void reconcile_instance(const char *id)
     }
     int configured = 0;
     int full = p.in.applied_version < p.in.spec_version;
-    if (all_running && !removing && !restart_step(&p) && push_config(&p, full) == 0) {
+    if (all_running && !removing && !restart_step(&p) && push_config(&p, full) == 0 &&
+        resize_step(&p) == 0) {
         configured = 1;
         p.reason[0] = '\0';
         if (full) {
@@ -827,7 +844,9 @@ void reconcile_instance(const char *id)
             store_operations_finish(p.in.id, p.in.spec_version, OP_SUCCEEDED, NULL);
         }
     }
-    if (p.in.applied_version < p.in.spec_version && strcmp(before, ST_FAILED))
+    acl_push(&p); /* issue 14: ACL users to every running node, again after a restart */
+    if (p.in.applied_version < p.in.spec_version && strcmp(before, ST_FAILED) &&
+        !resize_report(&p, running, total))
         report_progress(&p, running, total, configured);
     const char *want = status_of(&p, all_running && configured);
     if (!strcmp(want, ST_FAILED) && strcmp(before, ST_FAILED))

@@ -28,6 +28,9 @@ typedef struct pass {
     char reason[REASON_MAX];  /* why it is not converged yet, for status_reason */
     int failed_starts;        /* a node of a never-running instance failed this often */
     char last_exit[SUPERVISOR_EXIT_TEXT_MAX]; /* how the last node that exited ended */
+    /* resize.c: a shard change being applied (resize_to 0: none). in.shards is then the
+     * larger layout, so the nodes of both run. */
+    int resize_from, resize_to, resize_phase, resize_attempts;
 } pass;
 
 /* A wanted node: its shard and replica index are within the desired counts. */

@@ -288,7 +288,7 @@ def test_if_match_and_etag(control, tenant):
     r = control.api("DELETE", f"/v1/instances/{iid}", token=tok, headers={"If-Match": etag})
     assert r.status_code == 412
     # Changes that cannot be made are refused, naming the field.
-    for body, field in [({"shards": 2}, "shards"), ({"name": "renamed"}, "name"),
+    for body, field in [({"shards": 65}, "shards"), ({"name": "renamed"}, "name"),
                         ({"memory": "lots"}, "memory"), ({"tenant_id": "x"}, "tenant_id")]:
         r = control.api("PATCH", f"/v1/instances/{iid}", token=tok, json=body)
         assert r.status_code == 422 and error_of(r)["field"] == field, body

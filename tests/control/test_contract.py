@@ -40,9 +40,21 @@ def test_every_route_answers_as_documented(control):
                  == "succeeded", RUN_TIMEOUT, f"the {action}")
         c.wait_status(iid, "running", RUN_TIMEOUT)
     c.api("DELETE", f"/v1/backups/{bid}")
+    # issue 14: ACL users
+    users = f"/v1/instances/{iid}/users"
+    c.api("POST", users, json={"name": "contract", "rules": "+get ~k:*"})
+    c.api("GET", users)
+    c.api("GET", f"{users}/contract")
+    c.api("PATCH", f"{users}/contract", json={"enabled": False})
+    c.api("POST", f"{users}/contract/rotate-password", json={})
+    c.api("POST", f"{users}/contract/finish-rotation")
+    c.api("DELETE", f"{users}/contract")
     c.api("PATCH", f"/v1/instances/{iid}", json={"replicas_per_shard": 0})
     c.api("POST", f"/v1/instances/{iid}/restart")
     c.api("GET", f"/v1/instances/{iid}/events")
+    c.api("GET", f"/v1/instances/{iid}/metrics")  # issue 14: metrics aggregation
+    c.api("PUT", f"/v1/instances/{iid}/alerts", json={"memory_share_max": 0.9})
+    c.api("GET", f"/v1/instances/{iid}/alerts")
     c.wait_status(iid, "running", RUN_TIMEOUT)
     c.api("DELETE", f"/v1/instances/{iid}")
     c.wait_status(iid, None, RUN_TIMEOUT)

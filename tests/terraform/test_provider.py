@@ -124,11 +124,16 @@ def test_lifecycle_create_update_replace_drift_destroy(control, tenant, tf):
     t.apply()
     assert get_instance(control, first_id, token)["eviction_policy"] == "allkeys-lfu"
 
-    # the API cannot change the shard count: the plan replaces the instance
+    # the shard count changes in place: an online resize of the same instance
+    # (tests/control/test_resize.py checks that every key survives one)
     t.write(instance_tf("cache", "128mb", policy="allkeys-lfu", shards=2))
     code, out = t.plan_exitcode()
-    assert code == 2 and "must be replaced" in out and "1 to add, 0 to change, 1 to destroy" in out, out
-    t.write(instance_tf("cache", "128mb", policy="allkeys-lfu"))
+    assert code == 2 and "0 to add, 1 to change, 0 to destroy" in out, out
+    t.apply()
+    assert t.output("id") == first_id
+    inst = get_instance(control, first_id, token)
+    assert inst["shards"] == 2 and inst["status"] == "running"
+    assert t.plan_exitcode()[0] == 0
 
     # drift: deleted behind Terraform's back, it is planned again and re-created
     r = api(control, "DELETE", f"/v1/instances/{first_id}", token)
