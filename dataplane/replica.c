@@ -631,6 +631,25 @@ static void tail_keep(char *tail, size_t *tail_len, const char *p, size_t n)
     *tail_len = keep + n;
 }
 
+/* Writes all of p (a short write is followed by another, as a full disk gives one before it
+ * fails). 0, or -1 with errno. */
+static int file_write_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = ENOSPC;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* Receives the payload ("$EOF:<mark>" ... mark, or "$<len>" and len bytes) into path. Bytes
  * after it stay in io: they are the stream. */
 static int receive_rdb(link_io *io, const char *path)
@@ -673,8 +692,11 @@ static int receive_rdb(link_io *io, const char *path)
                 done = 1;
             }
         }
-        if (avail && write(fd, p, avail) != (ssize_t)avail)
+        if (avail && file_write_all(fd, p, avail) < 0) {
+            log_warning("MASTER <-> REPLICA sync: cannot write the received snapshot to %s: %s",
+                        path, strerror(errno));
             break;
+        }
         got += (long long)avail;
         io->pos += avail;
         tail_keep(tail, &tail_len, p, avail);
