@@ -76,7 +76,7 @@ typedef struct tf_data_source {
 #define PLAN_MAX_REPLACE 8
 
 extern const tf_resource res_instance, res_tenant, res_token, res_backup;
-extern const tf_data_source ds_instance, ds_instances;
+extern const tf_data_source ds_instance, ds_instances, ds_backups;
 
 /* --- helpers shared by resources ---------------------------------------------------------- */
 

@@ -416,7 +416,15 @@ def test_backup_then_restore_into_a_new_instance(control, tenant, tf):
           memory       = "16mb"
           restore_from = dfly_backup.nightly.id
         }
+        data "dfly_backups" "src" {
+          instance_id = dfly_instance.src.id
+          status      = "succeeded"
+          depends_on  = [dfly_backup.nightly]
+        }
         output "backup_status" { value = dfly_backup.nightly.status }
+        output "backup_id"     { value = dfly_backup.nightly.id }
+        output "listed"        { value = data.dfly_backups.src.ids }
+        output "listed_trigger" { value = data.dfly_backups.src.backups[0].trigger }
         output "copy_host"     { value = dfly_instance.copy.host }
         output "copy_port"     { value = dfly_instance.copy.port }
         output "copy_password" {
@@ -426,6 +434,10 @@ def test_backup_then_restore_into_a_new_instance(control, tenant, tf):
         """)
     t.apply()
     assert t.output("backup_status") == "succeeded"
+    # the data source lists it (and nothing else: the instance has one backup)
+    listed = json.loads(t.run("output", "-json", "listed").stdout)
+    assert listed == [t.output("backup_id")]
+    assert t.output("listed_trigger") == "manual"
     c = redis.Redis(host=t.output("copy_host"), port=int(t.output("copy_port")),
                     password=t.output("copy_password"), socket_timeout=REDIS_TIMEOUT,
                     decode_responses=True)
