@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "mem.h"
 #include "metrics.h"
 #include "secret.h"
 
@@ -114,7 +115,7 @@ int store_nodes_load(const char *instance_id, node_row **out, int *n)
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
-            *out = realloc(*out, sizeof(node_row) * (size_t)cap);
+            *out = mem_realloc(*out, sizeof(node_row) * (size_t)cap);
         }
         node_row *o = &(*out)[(*n)++];
         memset(o, 0, sizeof(*o));

@@ -15,6 +15,7 @@
 #include "secret.h"
 #include "db.h"
 #include "log.h"
+#include "mem.h"
 #include "node/resp.h"
 #include "reconciler_int.h"
 
@@ -148,7 +149,7 @@ static int acl_users_load(const char *instance_id, acl_user **out, char *fp)
     int n = 0;
     buf all = {0};
     while (sqlite3_step(st) == SQLITE_ROW) {
-        u = realloc(u, sizeof(*u) * (size_t)(n + 1));
+        u = mem_realloc(u, sizeof(*u) * (size_t)(n + 1));
         u[n].name = strdup(db_text(st, 0));
         u[n].rules = strdup(db_text(st, 1));
         u[n].enabled = sqlite3_column_int(st, 2);
