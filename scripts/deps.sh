@@ -20,6 +20,8 @@ PACKAGES=(
     python3-yaml python3-jsonschema openssl
     # format and static checks; clang and its runtime for the libFuzzer targets (scripts/fuzz.sh)
     clang-format cppcheck clang libclang-rt-14-dev
+    # valgrind memcheck over the unit tests (scripts/valgrind.sh, part of .ci/run)
+    valgrind
     # the web console's end-to-end tests: headless Chromium driven by playwright-core (npm)
     chromium nodejs
 )
