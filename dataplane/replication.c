@@ -307,9 +307,10 @@ void repl_replica_pump(repl_replica *rp)
 static void pump_worker(worker *w)
 {
     pthread_mutex_lock(&R.mu);
-    client **todo = malloc(sizeof(client *) * (size_t)(R.nreplicas + 1));
+    /* The replicas with something to send (or to close), collected under the lock. */
+    client **ready = malloc(sizeof(client *) * (size_t)(R.nreplicas + 1));
     int *over = malloc(sizeof(int) * (size_t)(R.nreplicas + 1));
-    if (!todo || !over)
+    if (!ready || !over)
         abort();
     int n = 0;
     for (repl_replica *rp = R.replicas; rp; rp = rp->next) {
@@ -318,18 +319,18 @@ static void pump_worker(worker *w)
         /* A write in flight pumps again when it completes (repl_client_written). */
         if (rp->over_limit || (rp->state == RS_ONLINE && !rp->cl->writing && pump_locked(rp))) {
             over[n] = rp->over_limit;
-            todo[n++] = rp->cl;
+            ready[n++] = rp->cl;
         }
     }
     pthread_mutex_unlock(&R.mu);
     /* Outside the lock: a failed write closes the client, which takes the lock. */
     for (int i = 0; i < n; i++) {
         if (over[i])
-            close_over_limit(todo[i]);
+            close_over_limit(ready[i]);
         else
-            client_flush(todo[i]);
+            client_flush(ready[i]);
     }
-    free(todo);
+    free(ready);
     free(over);
 }
 
