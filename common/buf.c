@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 #define BUF_MIN_CAP 64
 
 void buf_init(buf *b)
@@ -28,10 +30,7 @@ void buf_reserve(buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
     while (cap < b->len + extra + 1)
         cap = cap < (1u << 20) ? cap * 2 : cap + cap / 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
-        abort();
-    b->data = p;
+    b->data = mem_realloc(b->data, cap);
     b->cap = cap;
 }
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 #define CONFIG_LINE_MAX 65536
 #define CONFIG_WORDS_MAX 64
 
@@ -113,9 +115,7 @@ static void retire(char *s)
 {
     if (!s)
         return;
-    struct retired *r = malloc(sizeof(*r));
-    if (!r)
-        abort();
+    struct retired *r = mem_malloc(sizeof(*r));
     r->s = s;
     pthread_mutex_lock(&retired_lock);
     r->next = retired_list;
@@ -130,9 +130,7 @@ int flags_set(const flag_def *d, const char *value, char *err, size_t errlen)
     switch (d->type) {
     case FLAG_STR: {
         char **t = d->target;
-        char *copy = strdup(value);
-        if (!copy)
-            abort();
+        char *copy = mem_strdup(value);
         retire(*t);
         *t = copy;
         return 0;
@@ -229,9 +227,7 @@ int flags_load_file(const flag_def *defs, const char *path, char *err, size_t er
         snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
         return -1;
     }
-    char *line = malloc(CONFIG_LINE_MAX);
-    if (!line)
-        abort();
+    char *line = mem_malloc(CONFIG_LINE_MAX);
     int lineno = 0, rc = 0;
     while (fgets(line, CONFIG_LINE_MAX, f)) {
         lineno++;

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
+
 #define TZ_DEFAULT_DIR "/usr/share/zoneinfo"
 #define TZ_NAME_MAX 255
 #define TZ_FILE_MAX (1 << 20) /* real zone files are a few KiB */
@@ -404,10 +406,8 @@ static int tzif_block(tz_zone *z, const unsigned char *p, const tzif_counts *n, 
     }
     z->initial = (int32_t)be32(info);
     z->count = n->time;
-    z->times = calloc(n->time ? n->time : 1, sizeof(*z->times));
-    z->offsets = calloc(n->time ? n->time : 1, sizeof(*z->offsets));
-    if (!z->times || !z->offsets)
-        abort();
+    z->times = mem_calloc(n->time ? n->time : 1, sizeof(*z->times));
+    z->offsets = mem_calloc(n->time ? n->time : 1, sizeof(*z->offsets));
     for (uint32_t i = 0; i < n->time; i++) {
         const unsigned char *t = p + (size_t)i * time_size;
         z->times[i] = time_size == 8 ? be64(t) : (int32_t)be32(t);
@@ -490,9 +490,7 @@ static ssize_t read_small_file(const char *path, unsigned char **out)
         errno = EINVAL;
         return -1;
     }
-    unsigned char *p = malloc((size_t)st.st_size + 1);
-    if (!p)
-        abort();
+    unsigned char *p = mem_malloc((size_t)st.st_size + 1);
     size_t got = 0;
     while (got < (size_t)st.st_size) {
         ssize_t r = read(fd, p + got, (size_t)st.st_size - got);
@@ -534,9 +532,8 @@ int tz_parse(const char *name, const void *data, size_t len, tz_zone **out, char
              size_t errlen)
 {
     *out = NULL;
-    tz_zone *z = calloc(1, sizeof(*z));
-    if (!z || !(z->name = strdup(name ? name : "")))
-        abort();
+    tz_zone *z = mem_calloc(1, sizeof(*z));
+    z->name = mem_strdup(name ? name : "");
     if (tzif_parse(z, data, len, err, errlen) != 0) {
         tz_free(z);
         return -1;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "clock.h"
 #include "glob.h"
@@ -107,9 +108,7 @@ void acl_store(acl_user *u)
         users[i] = u;
     } else {
         i = -i - 1;
-        users = realloc(users, sizeof(*users) * (size_t)(nusers + 1));
-        if (!users)
-            abort();
+        users = mem_realloc(users, sizeof(*users) * (size_t)(nusers + 1));
         memmove(users + i + 1, users + i, sizeof(*users) * (size_t)(nusers - i));
         users[i] = u;
         nusers++;
@@ -198,9 +197,7 @@ void acl_set_requirepass(const char *pw)
     acl_user_apply(n, "resetpass", strlen("resetpass"), &err);
     if (pw && *pw) {
         size_t len = strlen(pw);
-        char *op = malloc(len + 2);
-        if (!op)
-            abort();
+        char *op = mem_malloc(len + 2);
         op[0] = '>';
         memcpy(op + 1, pw, len + 1);
         acl_user_apply(n, op, len + 1, &err);
@@ -274,8 +271,8 @@ static int rename_one(const char *item, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "--rename_command: '%.*s' is not OLD=NEW", (int)len, item);
         return -1;
     }
-    char *old_name = strndup(item, (size_t)(eq - item));
-    char *new_name = strndup(eq + 1, len - (size_t)(eq - item) - 1);
+    char *old_name = mem_strndup(item, (size_t)(eq - item));
+    char *new_name = mem_strndup(eq + 1, len - (size_t)(eq - item) - 1);
     int rc = command_rename(old_name, new_name);
     if (rc)
         snprintf(err, errlen, "--rename_command: cannot rename '%s' to '%s'", old_name, new_name);
@@ -291,6 +288,7 @@ int acl_init(char *err, size_t errlen)
         return -1;
     }
     pthread_once(&key_perm_once, key_perm_init); /* by the original names too */
+    acl_digest_init();
     /* Restricted names are the original ones: resolve them before renaming. */
     if (list_foreach(server.cfg.restricted_commands, restrict_one, err, errlen) ||
         list_foreach(server.cfg.rename_command, rename_one, err, errlen))
@@ -412,10 +410,8 @@ static void kill_on_worker(void *arg)
 static void kill_post(const char *name, size_t len, client *except, int pubsub_only)
 {
     for (int i = 0; i < nworkers; i++) {
-        kill_req *k = malloc(sizeof(*k));
-        if (!k)
-            abort();
-        k->name = strndup(name, len);
+        kill_req *k = mem_malloc(sizeof(*k));
+        k->name = mem_strndup(name, len);
         k->except_id = except ? except->id : 0;
         k->pubsub_only = pubsub_only;
         worker_post(workers[i], kill_on_worker, k);
@@ -642,9 +638,7 @@ static int selector_check_keys(const acl_selector *s, const command *cmd, int ar
     int max = ACL_CHECK_KEYS_STACK;
     if (argc > ACL_CHECK_KEYS_STACK) {
         max = argc < ACL_CHECK_KEYS_MAX ? argc : ACL_CHECK_KEYS_MAX;
-        keys = malloc(sizeof(int) * (size_t)max);
-        if (!keys)
-            abort();
+        keys = mem_malloc(sizeof(int) * (size_t)max);
     }
     int n = command_get_keys(cmd, argc, argv, keys, max);
     int rc = ACL_OK;
@@ -791,7 +785,7 @@ static char *client_info(client *cl)
         buf_printf(&b, "id=%llu addr=%s laddr=%s user=%s", (unsigned long long)cl->id, cl->addr,
                    cl->laddr, acl_client_username(cl));
     }
-    char *s = strndup(b.data ? b.data : "", b.len);
+    char *s = mem_strndup(b.data ? b.data : "", b.len);
     buf_free(&b);
     /* client_describe ends with a newline (CLIENT LIST), a log entry does not */
     size_t n = strlen(s);
@@ -822,14 +816,12 @@ void acl_log_add(int reason, int context, const char *object, size_t olen, const
             return;
         }
     }
-    log_entry *e = calloc(1, sizeof(*e));
-    if (!e)
-        abort();
+    log_entry *e = mem_calloc(1, sizeof(*e));
     *e = (log_entry){.count = 1,
                      .reason = reason,
                      .context = context,
-                     .object = strndup(object, olen),
-                     .username = strndup(user, ulen),
+                     .object = mem_strndup(object, olen),
+                     .username = mem_strndup(user, ulen),
                      .olen = olen,
                      .ulen = ulen,
                      .ctime_ms = now,

@@ -123,6 +123,8 @@ void acl_selector_describe_commands(const acl_selector *s, buf *out);
 void acl_selector_describe_keys(const acl_selector *s, buf *out);
 void acl_selector_describe_channels(const acl_selector *s, buf *out);
 
+/* Fetches SHA-256 from OpenSSL while memory is there (start-up); acl_digest works without. */
+void acl_digest_init(void);
 void acl_digest(const char *pass, size_t len, unsigned char out[ACL_DIGEST_LEN]);
 void acl_digest_hex(const unsigned char d[ACL_DIGEST_LEN], char out[ACL_DIGEST_HEX_LEN + 1]);
 /* 1 when pass matches one of u's passwords (or u is nopass); compares in constant time. */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "log.h"
 
 #define ACL_LINE_MAX_ARGS 4096
@@ -60,9 +61,7 @@ static void file_error(char *err, size_t errlen, const char *path, int lineno, c
 static int load_line(char *line, int lineno, const char *path, acl_user ***v, int *n, char *err,
                      size_t errlen)
 {
-    slice *args = malloc(sizeof(slice) * ACL_LINE_MAX_ARGS);
-    if (!args)
-        abort();
+    slice *args = mem_malloc(sizeof(slice) * ACL_LINE_MAX_ARGS);
     int argc = split_line(line, args, ACL_LINE_MAX_ARGS);
     int rc = 0;
     if (argc == 0 || args[0].p[0] == '#') {
@@ -89,9 +88,7 @@ static int load_line(char *line, int lineno, const char *path, acl_user ***v, in
             acl_user_unref(u);
             rc = -1;
         } else {
-            *v = realloc(*v, sizeof(**v) * (size_t)(*n + 1));
-            if (!*v)
-                abort();
+            *v = mem_realloc(*v, sizeof(**v) * (size_t)(*n + 1));
             (*v)[(*n)++] = u;
         }
     }
@@ -108,13 +105,9 @@ typedef struct name_list {
 static void collect_name(const acl_user *u, void *arg)
 {
     name_list *nl = arg;
-    nl->v = realloc(nl->v, sizeof(char *) * (size_t)(nl->n + 1));
-    nl->len = realloc(nl->len, sizeof(size_t) * (size_t)(nl->n + 1));
-    if (!nl->v || !nl->len)
-        abort();
-    nl->v[nl->n] = malloc(u->namelen + 1);
-    if (!nl->v[nl->n])
-        abort();
+    nl->v = mem_realloc(nl->v, sizeof(char *) * (size_t)(nl->n + 1));
+    nl->len = mem_realloc(nl->len, sizeof(size_t) * (size_t)(nl->n + 1));
+    nl->v[nl->n] = mem_malloc(u->namelen + 1);
     memcpy(nl->v[nl->n], u->name, u->namelen + 1);
     nl->len[nl->n++] = u->namelen;
 }
@@ -166,9 +159,7 @@ int acl_file_load(const char *path, char *err, size_t errlen)
     }
     slice def = {ACL_DEFAULT_USER, strlen(ACL_DEFAULT_USER)};
     if (!has_user(v, n, &def)) { /* a file without "default" gets Redis's default user */
-        v = realloc(v, sizeof(*v) * (size_t)(n + 1));
-        if (!v)
-            abort();
+        v = mem_realloc(v, sizeof(*v) * (size_t)(n + 1));
         v[n++] = acl_default_user_new();
     }
     kill_vanished(v, n);
@@ -196,9 +187,7 @@ static void save_user(const acl_user *u, void *arg)
 int acl_file_save(const char *path, char *err, size_t errlen)
 {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp)
-        abort();
+    char *tmp = mem_malloc(plen + 32);
     snprintf(tmp, plen + 32, "%s.tmp-%d", path, (int)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "glob.h"
 
 /* Redis's explanations (ACLSetUserStringError). */
@@ -26,30 +27,6 @@
     "characters"
 #define ERRS_SUBFIRSTARG "Allowing first-arg of a subcommand is not supported"
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-    char *d = xmalloc(n + 1);
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
 static int lit_eq(const char *s, size_t len, const char *lit)
 {
     return strlen(lit) == len && strncasecmp(s, lit, len) == 0;
@@ -57,11 +34,22 @@ static int lit_eq(const char *s, size_t len, const char *lit)
 
 /* ---- digests ------------------------------------------------------------------------------- */
 
+/* SHA-256 as fetched at start. OpenSSL sets its library context up on the first fetch, and a
+ * set-up that runs out of memory leaves it broken (a NULL lock a later call dereferences) rather
+ * than failing: done at start, a digest under memory pressure only needs its context. */
+static EVP_MD *sha256;
+
+void acl_digest_init(void)
+{
+    if (!sha256 && !(sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)))
+        mem_oom_in("loading SHA-256");
+}
+
 void acl_digest(const char *pass, size_t len, unsigned char out[ACL_DIGEST_LEN])
 {
     unsigned int n = 0;
-    if (!EVP_Digest(pass, len, out, &n, EVP_sha256(), NULL))
-        abort();
+    if (!EVP_Digest(pass, len, out, &n, sha256 ? sha256 : EVP_sha256(), NULL))
+        mem_oom_in("hashing a password"); /* SHA-256 itself cannot fail */
 }
 
 void acl_digest_hex(const unsigned char d[ACL_DIGEST_LEN], char out[ACL_DIGEST_HEX_LEN + 1])
@@ -121,7 +109,7 @@ static void pass_add(acl_user *u, const unsigned char d[ACL_DIGEST_LEN])
     u->flags &= ~ACL_USER_NOPASS;
     if (pass_find(u, d) >= 0)
         return;
-    u->pass = xrealloc(u->pass, sizeof(*u->pass) * (size_t)(u->npass + 1));
+    u->pass = mem_realloc(u->pass, sizeof(*u->pass) * (size_t)(u->npass + 1));
     memcpy(u->pass[u->npass++], d, ACL_DIGEST_LEN);
 }
 
@@ -149,10 +137,10 @@ static acl_pattern *patterns_dup(const acl_pattern *v, int n)
 {
     if (!n)
         return NULL;
-    acl_pattern *d = xmalloc(sizeof(*d) * (size_t)n);
+    acl_pattern *d = mem_malloc(sizeof(*d) * (size_t)n);
     for (int i = 0; i < n; i++) {
         d[i] = v[i];
-        d[i].p = xstrndup(v[i].p, v[i].len);
+        d[i].p = mem_memdupz(v[i].p, v[i].len);
     }
     return d;
 }
@@ -194,10 +182,10 @@ static void selector_copy(acl_selector *d, const acl_selector *s)
     d->chans = patterns_dup(s->chans, s->nchans);
     d->fargs = NULL;
     if (s->nfargs) {
-        d->fargs = xmalloc(sizeof(*d->fargs) * (size_t)s->nfargs);
+        d->fargs = mem_malloc(sizeof(*d->fargs) * (size_t)s->nfargs);
         for (int i = 0; i < s->nfargs; i++) {
             d->fargs[i].id = s->fargs[i].id;
-            d->fargs[i].arg = xstrndup(s->fargs[i].arg, strlen(s->fargs[i].arg));
+            d->fargs[i].arg = mem_memdupz(s->fargs[i].arg, strlen(s->fargs[i].arg));
         }
     }
 }
@@ -315,9 +303,9 @@ static int selector_set_command(acl_selector *s, const char *op, size_t len, int
     for (int i = 0; i < s->nfargs; i++)
         if (s->fargs[i].id == cmd->id && lit_eq(rest, rlen, s->fargs[i].arg))
             return 0;
-    s->fargs = xrealloc(s->fargs, sizeof(*s->fargs) * (size_t)(s->nfargs + 1));
+    s->fargs = mem_realloc(s->fargs, sizeof(*s->fargs) * (size_t)(s->nfargs + 1));
     s->fargs[s->nfargs].id = cmd->id;
-    s->fargs[s->nfargs].arg = xstrndup(rest, rlen);
+    s->fargs[s->nfargs].arg = mem_memdupz(rest, rlen);
     for (char *p = s->fargs[s->nfargs].arg; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     s->nfargs++;
@@ -364,8 +352,8 @@ static int selector_add_key(acl_selector *s, const char *op, size_t len, const c
             return 0;
         }
     }
-    s->keys = xrealloc(s->keys, sizeof(*s->keys) * (size_t)(s->nkeys + 1));
-    s->keys[s->nkeys++] = (acl_pattern){xstrndup(p, plen), plen, perm};
+    s->keys = mem_realloc(s->keys, sizeof(*s->keys) * (size_t)(s->nkeys + 1));
+    s->keys[s->nkeys++] = (acl_pattern){mem_memdupz(p, plen), plen, perm};
     return 0;
 }
 
@@ -382,8 +370,8 @@ static int selector_add_channel(acl_selector *s, const char *p, size_t plen, con
     for (int i = 0; i < s->nchans; i++)
         if (s->chans[i].len == plen && !memcmp(s->chans[i].p, p, plen))
             return 0;
-    s->chans = xrealloc(s->chans, sizeof(*s->chans) * (size_t)(s->nchans + 1));
-    s->chans[s->nchans++] = (acl_pattern){xstrndup(p, plen), plen, 0};
+    s->chans = mem_realloc(s->chans, sizeof(*s->chans) * (size_t)(s->nchans + 1));
+    s->chans[s->nchans++] = (acl_pattern){mem_memdupz(p, plen), plen, 0};
     return 0;
 }
 
@@ -450,9 +438,9 @@ static int selector_apply(acl_selector *s, const char *op, size_t len, const cha
 
 acl_user *acl_user_new(const char *name, size_t len)
 {
-    acl_user *u = xmalloc(sizeof(*u));
+    acl_user *u = mem_malloc(sizeof(*u));
     memset(u, 0, sizeof(*u));
-    u->name = xstrndup(name, len);
+    u->name = mem_memdupz(name, len);
     u->namelen = len;
     atomic_init(&u->refs, 1);
     return u;
@@ -463,13 +451,13 @@ acl_user *acl_user_dup(const acl_user *u)
     acl_user *d = acl_user_new(u->name, u->namelen);
     d->flags = u->flags;
     if (u->npass) {
-        d->pass = xmalloc(sizeof(*d->pass) * (size_t)u->npass);
+        d->pass = mem_malloc(sizeof(*d->pass) * (size_t)u->npass);
         memcpy(d->pass, u->pass, sizeof(*d->pass) * (size_t)u->npass);
         d->npass = u->npass;
     }
     selector_copy(&d->root, &u->root);
     if (u->nsels) {
-        d->sels = xmalloc(sizeof(*d->sels) * (size_t)u->nsels);
+        d->sels = mem_malloc(sizeof(*d->sels) * (size_t)u->nsels);
         for (int i = 0; i < u->nsels; i++)
             selector_copy(&d->sels[i], &u->sels[i]);
         d->nsels = u->nsels;
@@ -525,7 +513,7 @@ static int user_add_selector(acl_user *u, const char *op, size_t len, const char
         }
         i = j;
     }
-    u->sels = xrealloc(u->sels, sizeof(*u->sels) * (size_t)(u->nsels + 1));
+    u->sels = mem_realloc(u->sels, sizeof(*u->sels) * (size_t)(u->nsels + 1));
     u->sels[u->nsels++] = s;
     return 0;
 }

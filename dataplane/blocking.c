@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "busy.h"
 #include "client.h"
 #include "db.h"
 #include "clock.h"
@@ -125,7 +127,7 @@ static block_entry **bt_find(block_table *t, int dbid, const char *key, size_t l
 static void bt_grow(block_table *t)
 {
     size_t nsize = t->size * 2;
-    block_entry **nb = calloc(nsize, sizeof(*nb));
+    block_entry **nb = mem_calloc(nsize, sizeof(*nb));
     for (size_t i = 0; i < t->size; i++)
         for (block_entry *e = t->b[i], *next; e; e = next) {
             next = e->next;
@@ -141,9 +143,9 @@ static void bt_grow(block_table *t)
 static void bt_add(shard *s, int dbid, const char *key, size_t len, blocked *b)
 {
     if (!s->blocking) {
-        s->blocking = calloc(1, sizeof(block_table));
+        s->blocking = mem_calloc(1, sizeof(block_table));
         s->blocking->size = BLOCK_TABLE_MIN;
-        s->blocking->b = calloc(BLOCK_TABLE_MIN, sizeof(block_entry *));
+        s->blocking->b = mem_calloc(BLOCK_TABLE_MIN, sizeof(block_entry *));
     }
     block_table *t = s->blocking;
     block_entry **ref = bt_find(t, dbid, key, len);
@@ -153,7 +155,7 @@ static void bt_add(shard *s, int dbid, const char *key, size_t len, blocked *b)
     } else {
         if (t->count >= t->size)
             bt_grow(t);
-        e = calloc(1, sizeof(block_entry) + len);
+        e = mem_calloc(1, sizeof(block_entry) + len);
         e->dbid = dbid;
         e->len = len;
         memcpy(e->key, key, len);
@@ -167,7 +169,7 @@ static void bt_add(shard *s, int dbid, const char *key, size_t len, blocked *b)
             return; /* the same key twice in one command */
     if (e->n == e->cap) {
         e->cap = e->cap ? e->cap * 2 : 4;
-        e->w = realloc(e->w, sizeof(blocked *) * (size_t)e->cap);
+        e->w = mem_realloc(e->w, sizeof(blocked *) * (size_t)e->cap);
     }
     atomic_fetch_add(&b->refs, 1);
     e->w[e->n++] = b;
@@ -255,7 +257,7 @@ int block_timeout_or_reply(cmd_ctx *c, const slice *a, int64_t *timeout_ms)
 
 void block_on_keys(cmd_ctx *c, const int *keyidx, int nkeys, int64_t timeout_ms, int null_reply)
 {
-    blocked *b = calloc(1, sizeof(blocked) + sizeof(blocked_key) * (size_t)nkeys);
+    blocked *b = mem_calloc(1, sizeof(blocked) + sizeof(blocked_key) * (size_t)nkeys);
     atomic_init(&b->state, BLK_WAITING);
     atomic_init(&b->refs, 1); /* the client's */
     b->cl = c->cl;
@@ -266,7 +268,7 @@ void block_on_keys(cmd_ctx *c, const int *keyidx, int nkeys, int64_t timeout_ms,
     b->nkeys = nkeys;
     for (int i = 0; i < nkeys; i++) {
         const slice *k = &c->argv[keyidx[i]];
-        b->keys[i].key = malloc(k->len + 1);
+        b->keys[i].key = mem_malloc(k->len + 1);
         memcpy(b->keys[i].key, k->p, k->len);
         b->keys[i].key[k->len] = '\0';
         b->keys[i].len = k->len;
@@ -282,7 +284,7 @@ void block_on_keys(cmd_ctx *c, const int *keyidx, int nkeys, int64_t timeout_ms,
 void block_set_arg(cmd_ctx *c, int idx, const char *p, size_t len)
 {
     blocked *b = c->cl->blocked;
-    block_arg *a = malloc(sizeof(block_arg) + len + 1);
+    block_arg *a = mem_malloc(sizeof(block_arg) + len + 1);
     memcpy(a->data, p, len);
     a->data[len] = '\0';
     a->next = b->args;
@@ -313,13 +315,13 @@ void block_signal_key(cmd_ctx *c, const char *key, size_t len)
         return;
     if (nready == ready_cap) {
         ready_cap = ready_cap ? ready_cap * 2 : 16;
-        ready = realloc(ready, sizeof(ready_key) * (size_t)ready_cap);
+        ready = mem_realloc(ready, sizeof(ready_key) * (size_t)ready_cap);
     }
     ready_key *r = &ready[nready++];
     r->s = s;
     r->dbid = c->dbid;
     r->len = len;
-    r->key = malloc(len ? len : 1);
+    r->key = mem_malloc(len ? len : 1);
     memcpy(r->key, key, len);
 }
 
@@ -516,7 +518,9 @@ static void serve_key(ready_key *r)
 
 void block_serve_ready(void)
 {
-    if (!nready || serving_now)
+    /* busy_serving: a command answered inside a running script (busy.c) must not hand the
+     * script's half-done writes to blocked clients. */
+    if (!nready || serving_now || busy_serving())
         return;
     serving_now = 1;
     /* Serving may make more keys ready (BLMOVE pushes): the loop picks them up. */

@@ -2,10 +2,14 @@
 #include "client.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "blocking.h"
 #include "clock.h"
 #include "connection.h"
@@ -461,19 +465,51 @@ static void accept_refuse(client *cl, const char *reply)
         client_flush(cl);
 }
 
-client *client_accept(worker *w, uv_stream_t *listener, int tls)
+/* The close callback of a connection that never became a client: only the struct to free (the
+ * handle is not its first member, so the handle's address is not the one to free). */
+static void on_close_unstarted(uv_handle_t *h)
 {
-    client *cl = calloc(1, sizeof(client));
+    free(h->data);
+}
+
+static client *client_new(worker *w)
+{
+    client *cl = mem_calloc(1, sizeof(client));
     cl->owner = w;
     uv_tcp_init(&w->loop, &cl->tcp);
     cl->tcp.data = cl;
+    return cl;
+}
+
+static client *client_start(worker *w, client *cl, int tls);
+
+client *client_accept(worker *w, uv_stream_t *listener, int tls)
+{
+    client *cl = client_new(w);
     if (uv_accept(listener, (uv_stream_t *)&cl->tcp) < 0) {
-        uv_close((uv_handle_t *)&cl->tcp, (uv_close_cb)free);
+        uv_close((uv_handle_t *)&cl->tcp, on_close_unstarted);
         return NULL;
     }
+    return client_start(w, cl, tls);
+}
+
+client *client_accept_fd(worker *w, int fd, int tls)
+{
+    client *cl = client_new(w);
+    if (uv_tcp_open(&cl->tcp, fd) < 0) {
+        close(fd);
+        uv_close((uv_handle_t *)&cl->tcp, on_close_unstarted);
+        return NULL;
+    }
+    return client_start(w, cl, tls);
+}
+
+/* A connected handle becomes a client: its state, the limits, then reading. */
+static client *client_start(worker *w, client *cl, int tls)
+{
     if (tls && !(cl->tls = tls_conn_new_server())) {
         log_warning("cannot start TLS for a new connection: out of memory or no context");
-        uv_close((uv_handle_t *)&cl->tcp, (uv_close_cb)free);
+        uv_close((uv_handle_t *)&cl->tcp, on_close_unstarted);
         return NULL;
     }
     cl->id = atomic_fetch_add(&server.next_client_id, 1) + 1;
@@ -619,7 +655,7 @@ static void client_process(client *cl)
         }
         if (argc > cl->argv_cap) {
             cl->argv_cap = argc;
-            cl->argv = realloc(cl->argv, sizeof(slice) * (size_t)argc);
+            cl->argv = mem_realloc(cl->argv, sizeof(slice) * (size_t)argc);
         }
         const char *base = cl->rp.type == 1 ? cl->rbuf.data : cl->inline_args.data;
         for (int i = 0; i < argc; i++) {
@@ -795,4 +831,24 @@ void client_deferred_reply(client *cl, const char *reply, size_t len, int muted,
             cl->flags |= CLIENT_CLOSE_AFTER_REPLY;
     }
     client_command_done(cl);
+}
+
+/* ---- serving while a script runs (busy.c) --------------------------------------------------
+ * The thread is inside a long script, so its loop does not run: what the socket holds now is
+ * read without blocking and goes the usual way (on_read, the parser, dispatch_command, whose
+ * busy check answers -BUSY), and replies leave through the usual uv_try_write. */
+
+void client_serve_busy(client *cl)
+{
+    /* Memcached connections, replicas and clients with a command in flight wait for the loop
+     * (HTTP requests go on: they queue behind the script like any command that needs data). */
+    if (cl->closing || cl->waiting || cl->proto == PROTO_MEMCACHE ||
+        (cl->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_REPLICA | CLIENT_REPL_TRANSFER)))
+        return;
+    uv_buf_t b;
+    on_alloc((uv_handle_t *)&cl->tcp, READ_CHUNK, &b);
+    ssize_t n = recv(cl->fd, b.base, b.len, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    on_read((uv_stream_t *)&cl->tcp, n > 0 ? n : UV_EOF, &b);
 }

@@ -131,6 +131,12 @@ typedef struct client {
  * client (already refused and closing when over maxclients or denied by protected mode), or
  * NULL when the connection could not be set up. */
 client *client_accept(struct worker *w, uv_stream_t *listener, int tls);
+/* The same for a socket accepted outside the loop (fd connected; the client owns it from now
+ * on, and closes it when the client cannot be set up). */
+client *client_accept_fd(struct worker *w, int fd, int tls);
+/* While a script runs on this thread (busy.c): reads what cl's socket holds now, without
+ * blocking, and answers it the usual way. Skips clients that must wait for the loop. */
+void client_serve_busy(client *cl);
 /* Closes a client (idempotent). Freed once its close completes and no command runs for it. */
 void client_close(client *cl);
 void client_close_all(struct worker *w);

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "log.h"
 #include "migration.h"
@@ -165,7 +166,7 @@ int cluster_init(char *err, size_t errlen)
         return -1;
     size_t per_shard = CLUSTER_SLOTS / (size_t)server.nshards + 1;
     for (int i = 0; i < server.nshards; i++)
-        cluster_stats_of[i] = calloc(per_shard, sizeof(cluster_slot_stats));
+        cluster_stats_of[i] = mem_calloc(per_shard, sizeof(cluster_slot_stats));
     cmd_select = command_lookup_name("select", strlen("select"));
     cmd_move = command_lookup_name("move", strlen("move"));
     cmd_swapdb = command_lookup_name("swapdb", strlen("swapdb"));
@@ -223,7 +224,7 @@ static void config_publish(cluster_config *cfg)
     pthread_mutex_lock(&retire_mu);
     retired_sweep_locked();
     if (old) {
-        retired *r = calloc(1, sizeof(*r));
+        retired *r = mem_calloc(1, sizeof(*r));
         r->cfg = old;
         atomic_init(&r->pending, nworkers);
         r->next = retired_list;
@@ -325,7 +326,7 @@ static size_t drop_shard(cmd_ctx *dc, shard *s, const uint8_t *slots)
 {
     uint64_t want = shard_keys_in(s->id, slots);
     table *t = &s->dbs[0].keys;
-    drop_scan *d = malloc(sizeof(*d));
+    drop_scan *d = mem_malloc(sizeof(*d));
     d->slots = slots;
     size_t dropped = 0;
     uint64_t cursor = 0;
@@ -371,7 +372,7 @@ enum { ROUTE_OK = 0, ROUTE_CROSSSLOT, ROUTE_MOVED, ROUTE_DOWN, ROUTE_ASK, ROUTE_
 static int call_slot(const command *cmd, int argc, const slice *argv, int *slot)
 {
     int stack_keys[STACK_KEYS];
-    int *keys = argc > STACK_KEYS ? malloc(sizeof(int) * (size_t)argc) : stack_keys;
+    int *keys = argc > STACK_KEYS ? mem_malloc(sizeof(int) * (size_t)argc) : stack_keys;
     int n = command_get_keys(cmd, argc, argv, keys, argc > STACK_KEYS ? argc : STACK_KEYS);
     int rc = 0;
     for (int i = 0; i < n; i++) {

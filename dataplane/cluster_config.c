@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cluster.h"
 
 /* A node id seen in the document: where it is, for the uniqueness check and lookups. */
@@ -68,7 +69,7 @@ static int parse_ranges(json_t *j, const char *what, cluster_slot_range **out, i
     /* Each range has at least one slot and no slot may appear twice. */
     if (count > CLUSTER_SLOTS)
         return fail(err, errlen, "%s: more slot ranges than slots", what);
-    *out = count ? calloc(count, sizeof(**out)) : NULL;
+    *out = count ? mem_calloc(count, sizeof(**out)) : NULL;
     *n = (int)count;
     for (size_t i = 0; i < count; i++) {
         json_t *r = json_array_get(j, i);
@@ -102,8 +103,8 @@ static int parse_node(json_t *j, const char *what, const char *id_key, cluster_n
     if (!json_is_integer(port) || json_integer_value(port) < 1 ||
         json_integer_value(port) > CLUSTER_PORT_MAX)
         return fail(err, errlen, "%s: \"port\" is missing or not in 1..%d", what, CLUSTER_PORT_MAX);
-    out->id = strdup(json_string_value(id));
-    out->ip = strdup(json_string_value(ip));
+    out->id = mem_strdup(json_string_value(id));
+    out->ip = mem_strdup(json_string_value(ip));
     out->port = (int)json_integer_value(port);
     return 0;
 }
@@ -118,7 +119,7 @@ static int parse_migrations(json_t *j, const char *what, cluster_shard *sh, char
     size_t count = json_array_size(j);
     if (count > CLUSTER_SLOTS) /* each moves at least one slot, none twice */
         return fail(err, errlen, "%s: more migrations than slots", what);
-    sh->migrations = count ? calloc(count, sizeof(cluster_migration)) : NULL;
+    sh->migrations = count ? mem_calloc(count, sizeof(cluster_migration)) : NULL;
     sh->nmigrations = (int)count;
     for (size_t i = 0; i < count; i++) {
         char mwhat[96];
@@ -152,7 +153,7 @@ static int parse_shard(json_t *j, int index, cluster_shard *sh, char *err, size_
     if (!json_is_array(replicas))
         return fail(err, errlen, "%s: \"replicas\" is missing or not an array", what);
     size_t count = json_array_size(replicas);
-    sh->replicas = count ? calloc(count, sizeof(cluster_node)) : NULL;
+    sh->replicas = count ? mem_calloc(count, sizeof(cluster_node)) : NULL;
     sh->nreplicas = (int)count;
     for (size_t i = 0; i < count; i++) {
         char rwhat[64];
@@ -198,7 +199,7 @@ static id_ref *collect_ids(const cluster_config *cfg, int *n, char *err, size_t 
     size_t total = 0;
     for (int i = 0; i < cfg->nshards; i++)
         total += 1 + (size_t)cfg->shards[i].nreplicas;
-    id_ref *ids = malloc(sizeof(id_ref) * total);
+    id_ref *ids = mem_malloc(sizeof(id_ref) * total);
     size_t k = 0;
     for (int i = 0; i < cfg->nshards; i++) {
         const cluster_shard *sh = &cfg->shards[i];
@@ -228,7 +229,7 @@ static const id_ref *find_id(const id_ref *ids, int n, const char *id)
 static int check_migrations(const cluster_config *cfg, const id_ref *ids, int nids, char *err,
                             size_t errlen)
 {
-    uint8_t *moving = calloc(CLUSTER_SLOTS, 1);
+    uint8_t *moving = mem_calloc(CLUSTER_SLOTS, 1);
     int rc = 0;
     for (int i = 0; i < cfg->nshards && rc == 0; i++) {
         const cluster_shard *sh = &cfg->shards[i];
@@ -283,7 +284,7 @@ cluster_config *cluster_config_parse(const char *json, size_t len, const char *m
         fail(err, errlen, "not JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
         return NULL;
     }
-    cluster_config *cfg = calloc(1, sizeof(*cfg));
+    cluster_config *cfg = mem_calloc(1, sizeof(*cfg));
     int rc = 0;
     if (!json_is_array(root)) {
         rc = fail(err, errlen, "the configuration is not an array of shards");
@@ -291,7 +292,7 @@ cluster_config *cluster_config_parse(const char *json, size_t len, const char *m
         rc = fail(err, errlen, "more shards than slots"); /* shard indexes fit in 16 bits */
     } else {
         cfg->nshards = (int)json_array_size(root);
-        cfg->shards = cfg->nshards ? calloc((size_t)cfg->nshards, sizeof(cluster_shard)) : NULL;
+        cfg->shards = cfg->nshards ? mem_calloc((size_t)cfg->nshards, sizeof(cluster_shard)) : NULL;
         for (int i = 0; i < cfg->nshards && rc == 0; i++)
             rc = parse_shard(json_array_get(root, (size_t)i), i, &cfg->shards[i], err, errlen);
     }

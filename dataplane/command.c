@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "object.h"
 #include "reply.h"
 
@@ -153,9 +154,7 @@ int command_rename(const char *old_name, const char *new_name)
     const command *cmd = command_lookup_name(old_name, strlen(old_name));
     if (!cmd || (*new_name && command_lookup_name(new_name, strlen(new_name))))
         return -1;
-    char *key = strdup(new_name);
-    if (!key)
-        abort();
+    char *key = mem_strdup(new_name);
     for (char *p = key; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     free(renamed[cmd->id]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "blocking.h"
 #include "clock.h"
 #include "cluster.h"
@@ -46,7 +47,7 @@ void dispatch_add_shards(const command *cmd, int argc, const slice *argv, shards
     int max = 64;
     if (argc > 64) {
         max = argc < DISPATCH_MAX_KEYS ? argc : DISPATCH_MAX_KEYS;
-        keys = malloc(sizeof(int) * (size_t)max);
+        keys = mem_malloc(sizeof(int) * (size_t)max);
     }
     int n = command_get_keys(cmd, argc, argv, keys, max);
     if (n < 0)

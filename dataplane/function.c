@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "glob.h"
 #include "journal.h"
@@ -75,16 +76,6 @@ static uint64_t load_deadline_ms;
 static _Atomic long stat_libraries, stat_functions;
 
 /* ---- libraries ----------------------------------------------------------------------------- */
-
-static char *str_dup_len(const char *p, size_t len)
-{
-    char *s = malloc(len + 1);
-    if (!s)
-        abort();
-    memcpy(s, p, len);
-    s[len] = '\0';
-    return s;
-}
 
 static void function_free(lua_State *L, fn_function *f)
 {
@@ -291,13 +282,11 @@ static const char *library_add_function(fn_library *lib, const reg_args *a)
             return "Function already exists in the library";
     if (lib->nfuncs == lib->cap) {
         lib->cap = lib->cap ? lib->cap * 2 : 4;
-        lib->funcs = realloc(lib->funcs, sizeof(fn_function) * (size_t)lib->cap);
-        if (!lib->funcs)
-            abort();
+        lib->funcs = mem_realloc(lib->funcs, sizeof(fn_function) * (size_t)lib->cap);
     }
     fn_function *f = &lib->funcs[lib->nfuncs++];
-    f->name = str_dup_len(a->name, a->name_len);
-    f->desc = a->desc ? str_dup_len(a->desc, a->desc_len) : NULL;
+    f->name = mem_memdupz(a->name, a->name_len);
+    f->desc = a->desc ? mem_memdupz(a->desc, a->desc_len) : NULL;
     f->flags = a->flags;
     f->ref = a->ref;
     return NULL;
@@ -467,11 +456,9 @@ static fn_library *library_create(const char *code, size_t len, int replace, fn_
         return NULL;
     }
     lua_State *L = fn_vm_get();
-    fn_library *lib = calloc(1, sizeof(*lib));
-    if (!lib)
-        abort();
-    lib->name = str_dup_len(md.name.p, md.name.len);
-    lib->code = str_dup_len(code, len);
+    fn_library *lib = mem_calloc(1, sizeof(*lib));
+    lib->name = mem_memdupz(md.name.p, md.name.len);
+    lib->code = mem_memdupz(code, len);
     lib->code_len = len;
     if (library_run(L, lib, &md, timeout, err))
         goto fail;
@@ -831,9 +818,7 @@ static int rdb_read_string(rdb_reader *r, buf *out)
         if (rdb_read_len(r, &clen, &enc2) || enc2 || rdb_read_len(r, &ulen, &enc2) || enc2 ||
             (uint64_t)(r->end - r->p) < clen || ulen > RDB_STRING_MAX)
             return -1;
-        unsigned char *tmp = malloc(ulen ? (size_t)ulen : 1);
-        if (!tmp)
-            abort();
+        unsigned char *tmp = mem_malloc(ulen ? (size_t)ulen : 1);
         size_t n = lzf_decompress(r->p, (size_t)clen, tmp, (size_t)ulen);
         if (n != ulen) {
             free(tmp);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "tx.h"
 #include "worker.h"
 
@@ -163,7 +164,7 @@ void http_process(client *cl)
         size_t plen = q ? (size_t)(q - target) : strlen(target);
         if (plen == 8 && !memcmp(target, "/metrics", 8) &&
             (!strcmp(method, "GET") || !strcmp(method, "HEAD"))) {
-            struct metrics_req *m = calloc(1, sizeof(*m));
+            struct metrics_req *m = mem_calloc(1, sizeof(*m));
             m->cl = cl;
             m->close = close;
             m->head = !strcmp(method, "HEAD");

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "db.h"
 #include "journal_int.h"
@@ -279,7 +280,7 @@ static int rec_slot(cmd_ctx *c)
     /* Every key counts here (a big MSET of one hash tag is one slot's too): no key lists
      * more keys than arguments. */
     int stack[JOURNAL_KEYS_MAX];
-    int *keys = c->argc > JOURNAL_KEYS_MAX ? malloc(sizeof(int) * (size_t)c->argc) : stack;
+    int *keys = c->argc > JOURNAL_KEYS_MAX ? mem_malloc(sizeof(int) * (size_t)c->argc) : stack;
     int n = command_get_keys(c->cmd, c->argc, c->argv, keys,
                              c->argc > JOURNAL_KEYS_MAX ? c->argc : JOURNAL_KEYS_MAX);
     int slot = -1;

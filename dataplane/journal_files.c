@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "clock.h"
 #include "journal_int.h"
@@ -62,7 +63,7 @@ static char *file_name(long long seq, const char *suffix)
 {
     char tmp[JOURNAL_PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s.%lld%s", server.cfg.appendfilename, seq, suffix);
-    return strdup(tmp);
+    return mem_strdup(tmp);
 }
 
 static void manifest_path(char *out, size_t outlen, int temp)
@@ -135,9 +136,7 @@ void journal_manifest_free(jmanifest *m)
 
 static void manifest_add_incr(jmanifest *m, char *name, long long seq)
 {
-    m->incr = realloc(m->incr, sizeof(jfile) * (size_t)(m->nincr + 1));
-    if (!m->incr)
-        abort();
+    m->incr = mem_realloc(m->incr, sizeof(jfile) * (size_t)(m->nincr + 1));
     m->incr[m->nincr].name = name;
     m->incr[m->nincr].seq = seq;
     m->nincr++;
@@ -214,7 +213,7 @@ static const char *parse_line(char *line, jfile *f, char *type)
             if (strchr(argv[i + 1], '/'))
                 return "File can't be a path, just a filename";
             free(f->name);
-            f->name = strdup(argv[i + 1]);
+            f->name = mem_strdup(argv[i + 1]);
         } else if (!strcasecmp(argv[i], "seq")) {
             f->seq = atoll(argv[i + 1]);
         } else if (!strcasecmp(argv[i], "type")) {
@@ -607,12 +606,12 @@ static void rw_wait_failed_locked(void)
 static int rw_apply_locked(char *err, size_t errlen)
 {
     jmanifest n = {.base_seq = J.m.base_seq, .incr_seq = J.m.incr_seq};
-    n.base.name = strdup(J.rw.base.name);
+    n.base.name = mem_strdup(J.rw.base.name);
     n.base.seq = J.rw.base.seq;
     if (n.base.seq > n.base_seq)
         n.base_seq = n.base.seq;
     if (J.rw.mode == J_ON) {
-        manifest_add_incr(&n, strdup(J.rw.next_incr.name), J.rw.next_incr.seq);
+        manifest_add_incr(&n, mem_strdup(J.rw.next_incr.name), J.rw.next_incr.seq);
     } else if (J.rw.mode == J_WAIT_REWRITE) {
         long long seq = n.incr_seq + 1;
         char *name = file_name(seq, INCR_SUFFIX);
@@ -688,9 +687,7 @@ static int rw_new_incr_locked(char *err, size_t errlen)
         return -1;
     }
     jmanifest n = J.m;
-    n.incr = malloc(sizeof(jfile) * (size_t)(J.m.nincr + 1));
-    if (!n.incr)
-        abort();
+    n.incr = mem_malloc(sizeof(jfile) * (size_t)(J.m.nincr + 1));
     memcpy(n.incr, J.m.incr, sizeof(jfile) * (size_t)J.m.nincr);
     n.incr[n.nincr].name = name;
     n.incr[n.nincr].seq = seq;
@@ -706,7 +703,7 @@ static int rw_new_incr_locked(char *err, size_t errlen)
     free(J.m.incr);
     J.m = n;
     J.rw.next_fd = fd;
-    J.rw.next_incr.name = strdup(name);
+    J.rw.next_incr.name = mem_strdup(name);
     J.rw.next_incr.seq = seq;
     return 0;
 }

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "blocking.h"
 #include "clock.h"
 #include "db.h"
@@ -100,9 +101,7 @@ static void batch_init(rp_batch *b, const char *file)
 {
     memset(b, 0, sizeof(*b));
     b->file = file;
-    b->groups = calloc((size_t)server.nshards, sizeof(rp_group));
-    if (!b->groups)
-        abort();
+    b->groups = mem_calloc((size_t)server.nshards, sizeof(rp_group));
     for (int i = 0; i < server.nshards; i++)
         b->groups[i].b = b;
     pthread_mutex_init(&b->mu, NULL);
@@ -143,9 +142,7 @@ static void *grow(void *p, int *cap, int need, size_t size)
     int n = *cap ? *cap * 2 : 64;
     while (n < need)
         n *= 2;
-    p = realloc(p, (size_t)n * size);
-    if (!p)
-        abort();
+    p = mem_realloc(p, (size_t)n * size);
     *cap = n;
     return p;
 }
@@ -154,10 +151,8 @@ static void batch_add_arg(rp_batch *b, const char *p, size_t len)
 {
     if (b->nargs == b->args_cap) {
         b->args_cap = b->args_cap ? b->args_cap * 2 : 256;
-        b->off = realloc(b->off, sizeof(size_t) * b->args_cap);
-        b->len = realloc(b->len, sizeof(size_t) * b->args_cap);
-        if (!b->off || !b->len)
-            abort();
+        b->off = mem_realloc(b->off, sizeof(size_t) * b->args_cap);
+        b->len = mem_realloc(b->len, sizeof(size_t) * b->args_cap);
     }
     b->off[b->nargs] = b->arena.len;
     b->len[b->nargs] = len;
@@ -177,9 +172,7 @@ static void batch_slices(rp_batch *b, size_t from, int n, slice *out)
 /* batch_slices into stack (room for REPLAY_ARGV_STACK) or, for more, a block to free. */
 static slice *batch_argv(rp_batch *b, size_t from, int n, slice *stack)
 {
-    slice *argv = n <= REPLAY_ARGV_STACK ? stack : malloc(sizeof(slice) * (size_t)n);
-    if (!argv)
-        abort();
+    slice *argv = n <= REPLAY_ARGV_STACK ? stack : mem_malloc(sizeof(slice) * (size_t)n);
     batch_slices(b, from, n, argv);
     return argv;
 }
@@ -385,9 +378,7 @@ static void batch_run(rp_batch *b)
 {
     if (!b->nunits)
         return;
-    b->argv = realloc(b->argv, sizeof(slice) * (b->nargs ? b->nargs : 1));
-    if (!b->argv)
-        abort();
+    b->argv = mem_realloc(b->argv, sizeof(slice) * (b->nargs ? b->nargs : 1));
     batch_slices(b, 0, (int)b->nargs, b->argv);
     b->next = 0;
     b->finished = 0;
@@ -841,10 +832,8 @@ struct replay {
 
 replay *replay_new(const char *what, int flags)
 {
-    replay *rp = calloc(1, sizeof(*rp));
-    if (!rp)
-        abort();
-    rp->what = strdup(what);
+    replay *rp = mem_calloc(1, sizeof(*rp));
+    rp->what = mem_strdup(what);
     rp->st.name = rp->what;
     batch_init(&rp->st.b, rp->what);
     rp->st.b.flags = flags;
@@ -928,9 +917,7 @@ int journal_parse_for_fuzzing(int fd, char *err, size_t errlen)
         if (item == ITEM_END || item == ITEM_TORN)
             break;
         if (item == ITEM_CMD) {
-            slice *argv = malloc(sizeof(slice) * (size_t)argc); /* argc >= 1 */
-            if (!argv)
-                abort();
+            slice *argv = mem_malloc(sizeof(slice) * (size_t)argc); /* argc >= 1 */
             batch_slices(&st.b, arg0, argc, argv);
             int taken = take_cmd_argv(&st, arg0, argc, argv, err, errlen);
             free(argv);

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "blocking.h"
 #include "clock.h"
 #include "cluster.h"
@@ -132,7 +133,7 @@ static char *config_file_of(int argc, char **argv)
     if (!path)
         return NULL;
     char abs[PATH_MAX];
-    return realpath(path, abs) ? strdup(abs) : strdup(path);
+    return realpath(path, abs) ? mem_strdup(abs) : mem_strdup(path);
 }
 
 static void make_run_id(void)

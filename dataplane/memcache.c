@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "clock.h"
 #include "connection.h"
@@ -59,9 +60,7 @@ static mc_conn *conn_of(client *cl)
 {
     if (!cl->mc) {
         pthread_once(&init_once, mc_init);
-        cl->mc = calloc(1, sizeof(mc_conn));
-        if (!cl->mc)
-            abort();
+        cl->mc = mem_calloc(1, sizeof(mc_conn));
         mc_stats *st = mc_stats_here();
         counter_add(&st->curr_conns, 1);
         counter_add(&st->total_conns, 1);
@@ -250,10 +249,7 @@ static void argv_reserve(client *cl, int n)
 {
     if (n <= cl->argv_cap)
         return;
-    slice *v = realloc(cl->argv, sizeof(slice) * (size_t)n);
-    if (!v)
-        abort();
-    cl->argv = v;
+    cl->argv = mem_realloc(cl->argv, sizeof(slice) * (size_t)n);
     cl->argv_cap = n;
 }
 
@@ -502,9 +498,7 @@ static void on_flush_timer(uv_timer_t *t)
 {
     if ((uint64_t)(uintptr_t)t->data != atomic_load(&flush_generation))
         return; /* a later flush_all replaced this one */
-    flush_run *f = calloc(1, sizeof(*f));
-    if (!f)
-        abort();
+    flush_run *f = mem_calloc(1, sizeof(*f));
     shardset all;
     shardset_all(&all);
     if (tx_run(&all, flush_body, flush_done, f))

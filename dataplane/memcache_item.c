@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "db.h"
 #include "journal.h"
 #include "memcache_int.h"
@@ -233,9 +234,7 @@ static char *joined(const mc_store_args *a, entry *old, size_t *len)
     size_t olen;
     const char *ov = entry_str(old, tmp, &olen);
     *len = olen + a->val.len;
-    char *b = malloc(*len ? *len : 1);
-    if (!b)
-        abort();
+    char *b = mem_malloc(*len ? *len : 1);
     const slice *first = a->mode == MC_MODE_APPEND ? &(slice){ov, olen} : &a->val;
     const slice *second = a->mode == MC_MODE_APPEND ? &a->val : &(slice){ov, olen};
     memcpy(b, first->p, first->len);

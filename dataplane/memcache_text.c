@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "memcache_int.h"
 
 #define ERR_FORMAT "CLIENT_ERROR bad command line format"
@@ -252,10 +253,7 @@ static int tokenize(const char *line, size_t len, slice **tok, int *tokcap)
             i++;
         if (n == *tokcap) {
             int cap = *tokcap ? *tokcap * 2 : MC_TOKENS_MAX;
-            slice *t = realloc(*tok, sizeof(slice) * (size_t)cap);
-            if (!t)
-                abort();
-            *tok = t;
+            *tok = mem_realloc(*tok, sizeof(slice) * (size_t)cap);
             *tokcap = cap;
         }
         (*tok)[n++] = (slice){line + start, i - start};

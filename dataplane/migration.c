@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "crc64.h"
 #include "db.h"
@@ -439,7 +440,7 @@ static void mig_tx_start(void *arg)
 static void run_all_shards(out_mig *m, tx_fn body, atomic_int *done)
 {
     atomic_store(done, 0);
-    mig_tx *t = malloc(sizeof(*t));
+    mig_tx *t = mem_malloc(sizeof(*t));
     t->m = m;
     t->body = body;
     t->done = done;
@@ -461,7 +462,7 @@ static void point_body(void *arg)
         for (int arr = 0; arr < 2; arr++) {
             size_t n = t->buckets[arr] ? t->size[arr] : 0;
             f->nbits[arr] = n;
-            f->done[arr] = n ? calloc((n + 7) / 8, 1) : NULL;
+            f->done[arr] = n ? mem_calloc((n + 7) / 8, 1) : NULL;
         }
         f->arr = 0;
         f->idx = 0;
@@ -901,18 +902,18 @@ static void *mig_main(void *arg)
 
 static out_mig *out_new(const cluster_migration *cm)
 {
-    out_mig *m = calloc(1, sizeof(*m));
-    m->target_id = strdup(cm->target.id);
-    m->ip = strdup(cm->target.ip);
+    out_mig *m = mem_calloc(1, sizeof(*m));
+    m->target_id = mem_strdup(cm->target.id);
+    m->ip = mem_strdup(cm->target.ip);
     m->port = cm->target.port;
     m->nranges = cm->nranges;
-    m->ranges = malloc(sizeof(cluster_slot_range) * (size_t)cm->nranges);
+    m->ranges = mem_malloc(sizeof(cluster_slot_range) * (size_t)cm->nranges);
     memcpy(m->ranges, cm->ranges, sizeof(cluster_slot_range) * (size_t)cm->nranges);
     migration_ranges_to_bits(m->ranges, m->nranges, m->slots);
     pthread_mutex_init(&m->mu, NULL);
     m->ctrl.fd = -1;
     m->nflows = server.nshards;
-    m->flows = calloc((size_t)m->nflows, sizeof(mig_flow));
+    m->flows = mem_calloc((size_t)m->nflows, sizeof(mig_flow));
     for (int i = 0; i < m->nflows; i++) {
         mig_flow *f = &m->flows[i];
         f->m = m;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "migration_int.h"
 #include "reply.h"
@@ -76,7 +77,7 @@ int migration_incoming_init(const char *source_id, size_t idlen, int nflows,
                             const cluster_slot_range *ranges, int nranges, char *err, size_t errlen)
 {
     const cluster_config *cfg = cluster_current();
-    in_mig probe = {.source_id = strndup(source_id, idlen),
+    in_mig probe = {.source_id = mem_strndup(source_id, idlen),
                     .ranges = (cluster_slot_range *)ranges,
                     .nranges = nranges};
     int listed = cfg && in_listed(cfg, &probe);
@@ -93,12 +94,12 @@ int migration_incoming_init(const char *source_id, size_t idlen, int nflows,
         importing_set(im, 0);
         free(im->ranges);
     } else {
-        im = calloc(1, sizeof(*im));
-        im->source_id = strndup(source_id, idlen);
+        im = mem_calloc(1, sizeof(*im));
+        im->source_id = mem_strndup(source_id, idlen);
         im->next = ins;
         ins = im;
     }
-    im->ranges = malloc(sizeof(cluster_slot_range) * (size_t)nranges);
+    im->ranges = mem_malloc(sizeof(cluster_slot_range) * (size_t)nranges);
     memcpy(im->ranges, ranges, sizeof(cluster_slot_range) * (size_t)nranges);
     im->nranges = nranges;
     migration_ranges_to_bits(ranges, nranges, im->slots);
@@ -168,22 +169,19 @@ static status_row *rows_reserve(status_row *rows, int n, int *cap)
     if (n < *cap)
         return rows;
     *cap *= 2;
-    status_row *grown = realloc(rows, sizeof(status_row) * (size_t)*cap);
-    if (!grown)
-        abort();
-    return grown;
+    return mem_realloc(rows, sizeof(status_row) * (size_t)*cap);
 }
 
 /* Every migration of this node (the caller frees the rows' node ids and the array). */
 static status_row *status_rows(int *count)
 {
     int cap = MIGRATIONS_MAX, n = 0;
-    status_row *rows = calloc((size_t)cap, sizeof(status_row));
+    status_row *rows = mem_calloc((size_t)cap, sizeof(status_row));
     pthread_mutex_lock(&in_mu);
     for (in_mig *im = ins; im; im = im->next) {
         rows = rows_reserve(rows, n, &cap);
         rows[n++] = (status_row){.direction = "in",
-                                 .node_id = strdup(im->source_id),
+                                 .node_id = mem_strdup(im->source_id),
                                  .state = im->state,
                                  .keys = in_keys(im)};
     }
@@ -196,7 +194,7 @@ static status_row *status_rows(int *count)
         rows = rows_reserve(rows, n, &cap);
         status_row *r = &rows[n++];
         *r = (status_row){.direction = "out",
-                          .node_id = strdup(m->target_id),
+                          .node_id = mem_strdup(m->target_id),
                           .state = atomic_load(&m->state),
                           .keys = out_keys(m)};
         if (r->state == MIGRATION_ERROR) {
@@ -232,7 +230,7 @@ static int status_pending_in(const cluster_config *cfg, const status_row *rows, 
                 known = !strcmp(rows[r].direction, "in") && !strcmp(rows[r].node_id, sh->master.id);
             if (!known)
                 out[added++] = (status_row){.direction = "in",
-                                            .node_id = strdup(sh->master.id),
+                                            .node_id = mem_strdup(sh->master.id),
                                             .state = MIGRATION_CONNECTING};
         }
     }

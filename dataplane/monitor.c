@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "clock.h"
 #include "server.h"
 #include "worker.h"
@@ -38,9 +39,7 @@ void monitor_add(client *cl)
     monitor_set *m = &monitors[cl->owner->id];
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 4;
-        m->v = realloc(m->v, sizeof(client *) * (size_t)m->cap);
-        if (!m->v)
-            abort();
+        m->v = mem_realloc(m->v, sizeof(client *) * (size_t)m->cap);
     }
     m->v[m->n++] = cl;
     cl->flags |= CLIENT_MONITOR;
@@ -160,9 +159,7 @@ void monitor_feed(const cmd_ctx *c)
         buf_free(&line);
         return;
     }
-    monitor_line *l = malloc(sizeof(monitor_line) + line.len);
-    if (!l)
-        abort();
+    monitor_line *l = mem_malloc(sizeof(monitor_line) + line.len);
     atomic_init(&l->refs, targets);
     l->len = line.len;
     memcpy(l->data, line.data, line.len);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "dispatch.h"
 #include "reply.h"
 #include "table.h"
@@ -58,9 +59,9 @@ static void ws_unref(watch_state *ws)
 static watch_table *wt_get(shard *s)
 {
     if (!s->watch) {
-        s->watch = calloc(1, sizeof(watch_table));
+        s->watch = mem_calloc(1, sizeof(watch_table));
         s->watch->size = WATCH_TABLE_MIN;
-        s->watch->b = calloc(WATCH_TABLE_MIN, sizeof(watch_entry *));
+        s->watch->b = mem_calloc(WATCH_TABLE_MIN, sizeof(watch_entry *));
     }
     return s->watch;
 }
@@ -73,7 +74,7 @@ static size_t wt_idx(const watch_table *t, int dbid, const char *key, size_t len
 static void wt_grow(watch_table *t)
 {
     size_t nsize = t->size * 2;
-    watch_entry **nb = calloc(nsize, sizeof(watch_entry *));
+    watch_entry **nb = mem_calloc(nsize, sizeof(watch_entry *));
     for (size_t i = 0; i < t->size; i++) {
         watch_entry *e = t->b[i];
         while (e) {
@@ -117,7 +118,7 @@ static void wt_add(shard *s, int dbid, const char *key, size_t len, watch_state 
             wt_grow(t);
             idx = wt_idx(t, dbid, key, len);
         }
-        e = calloc(1, sizeof(watch_entry) + len);
+        e = mem_calloc(1, sizeof(watch_entry) + len);
         e->dbid = dbid;
         e->len = len;
         memcpy(e->key, key, len);
@@ -130,7 +131,7 @@ static void wt_add(shard *s, int dbid, const char *key, size_t len, watch_state 
             return;
     if (e->nw == e->capw) {
         e->capw = e->capw ? e->capw * 2 : 2;
-        e->w = realloc(e->w, sizeof(watch_state *) * (size_t)e->capw);
+        e->w = mem_realloc(e->w, sizeof(watch_state *) * (size_t)e->capw);
     }
     atomic_fetch_add(&ws->refs, 1);
     e->w[e->nw++] = ws;
@@ -298,13 +299,13 @@ void multi_queue(client *cl, const command *cmd, int argc, const slice *argv)
 {
     if (cl->mcount == cl->mcap) {
         cl->mcap = cl->mcap ? cl->mcap * 2 : 8;
-        cl->mqueue = realloc(cl->mqueue, sizeof(queued_cmd) * (size_t)cl->mcap);
+        cl->mqueue = mem_realloc(cl->mqueue, sizeof(queued_cmd) * (size_t)cl->mcap);
     }
     size_t bytes = sizeof(slice) * (size_t)argc;
     for (int i = 0; i < argc; i++)
         bytes += argv[i].len + 1;
     /* One block: the slices, then the argument bytes. */
-    slice *copy = malloc(bytes);
+    slice *copy = mem_malloc(bytes);
     char *p = (char *)(copy + argc);
     for (int i = 0; i < argc; i++) {
         memcpy(p, argv[i].p, argv[i].len);
@@ -444,7 +445,7 @@ static void watch_cmd(cmd_ctx *c)
         return;
     }
     if (!cl->watch) {
-        watch_state *ws = calloc(1, sizeof(*ws));
+        watch_state *ws = mem_calloc(1, sizeof(*ws));
         atomic_init(&ws->refs, 1);
         cl->watch = ws;
     }
@@ -459,9 +460,9 @@ static void watch_cmd(cmd_ctx *c)
             continue;
         if (ws->nkeys == ws->cap) {
             ws->cap = ws->cap ? ws->cap * 2 : 4;
-            ws->keys = realloc(ws->keys, sizeof(*ws->keys) * (size_t)ws->cap);
+            ws->keys = mem_realloc(ws->keys, sizeof(*ws->keys) * (size_t)ws->cap);
         }
-        char *kc = malloc(k->len + 1);
+        char *kc = mem_malloc(k->len + 1);
         memcpy(kc, k->p, k->len);
         kc[k->len] = '\0';
         ws->keys[ws->nkeys].dbid = c->dbid;

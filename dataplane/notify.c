@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "db.h"
 #include "pubsub.h"
 #include "server.h"
@@ -62,9 +63,7 @@ static void publish_on(cmd_ctx *c, const char *prefix, int plen, const char *suf
 {
     char stack[NOTIFY_CHANNEL_STACK];
     size_t len = (size_t)plen + slen;
-    char *ch = len <= sizeof(stack) ? stack : malloc(len);
-    if (!ch)
-        abort();
+    char *ch = len <= sizeof(stack) ? stack : mem_malloc(len);
     memcpy(ch, prefix, (size_t)plen);
     memcpy(ch + plen, suffix, slen);
     pubsub_publish(c, PUBSUB_CHANNEL, ch, len, msg, mlen);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "dispatch.h"
 #include "server.h"
@@ -173,9 +174,7 @@ int pause_postpone(client *cl, const command *cmd)
     paused_set *ps = &paused[cl->owner->id];
     if (ps->n == ps->cap) {
         ps->cap = ps->cap ? ps->cap * 2 : 8;
-        ps->v = realloc(ps->v, sizeof(client *) * (size_t)ps->cap);
-        if (!ps->v)
-            abort();
+        ps->v = mem_realloc(ps->v, sizeof(client *) * (size_t)ps->cap);
     }
     ps->v[ps->n++] = cl;
     cl->waiting = 1; /* keeps the request in rbuf and cl alive until resume_client */

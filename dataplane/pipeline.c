@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "clock.h"
 #include "connection.h"
 #include "dispatch.h"
@@ -48,9 +49,9 @@ extern void client_batch_done(client *cl);
 static pipeline *pl_get(client *cl)
 {
     if (!cl->pipeline) {
-        pipeline *pl = calloc(1, sizeof(pipeline));
+        pipeline *pl = mem_calloc(1, sizeof(pipeline));
         pl->cl = cl;
-        pl->groups = calloc((size_t)server.nshards, sizeof(pl_group));
+        pl->groups = mem_calloc((size_t)server.nshards, sizeof(pl_group));
         for (int i = 0; i < server.nshards; i++)
             pl->groups[i].pl = pl;
         cl->pipeline = pl;
@@ -98,12 +99,12 @@ void pipeline_add(client *cl, const command *cmd, int shard, int argc, const sli
     pipeline *pl = pl_get(cl);
     if (pl->n == pl->cap) {
         pl->cap = pl->cap ? pl->cap * 2 : 32;
-        pl->cmds = realloc(pl->cmds, sizeof(pl_cmd) * (size_t)pl->cap);
+        pl->cmds = mem_realloc(pl->cmds, sizeof(pl_cmd) * (size_t)pl->cap);
     }
     if (pl->nslices + (size_t)argc > pl->slices_cap) {
         while (pl->nslices + (size_t)argc > pl->slices_cap)
             pl->slices_cap = pl->slices_cap ? pl->slices_cap * 2 : 128;
-        pl->slices = realloc(pl->slices, sizeof(slice) * pl->slices_cap);
+        pl->slices = mem_realloc(pl->slices, sizeof(slice) * pl->slices_cap);
     }
     pl_cmd *pc = &pl->cmds[pl->n];
     pc->cmd = cmd;
@@ -115,7 +116,7 @@ void pipeline_add(client *cl, const command *cmd, int shard, int argc, const sli
     pl_group *g = &pl->groups[shard];
     if (g->n == g->cap) {
         g->cap = g->cap ? g->cap * 2 : 16;
-        g->idx = realloc(g->idx, sizeof(int) * (size_t)g->cap);
+        g->idx = mem_realloc(g->idx, sizeof(int) * (size_t)g->cap);
     }
     g->idx[g->n++] = pl->n++;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "glob.h"
 #include "hashtab.h"
@@ -79,22 +80,6 @@ static struct {
     _Alignas(CACHE_LINE) atomic_long n;
 } inflight[DFLY_MAX_THREADS];
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n);
-    if (!p)
-        abort();
-    return p;
-}
-
 static void *ht_ptr(const ht_elem *e)
 {
     size_t len;
@@ -126,7 +111,7 @@ static topic *topic_get(int kind, const char *name, size_t len)
     topic *t = topic_find(kind, name, len);
     if (t)
         return t;
-    t = xmalloc(sizeof(topic) + len + 1);
+    t = mem_malloc(sizeof(topic) + len + 1);
     memset(t, 0, sizeof(*t));
     t->len = len;
     memcpy(t->name, name, len);
@@ -135,7 +120,7 @@ static topic *topic_get(int kind, const char *name, size_t len)
     if (kind == PUBSUB_PATTERN) {
         if (npatterns == patterns_cap) {
             patterns_cap = patterns_cap ? patterns_cap * 2 : 16;
-            patterns = xrealloc(patterns, sizeof(topic *) * (size_t)patterns_cap);
+            patterns = mem_realloc(patterns, sizeof(topic *) * (size_t)patterns_cap);
         }
         t->pidx = npatterns;
         patterns[npatterns++] = t;
@@ -163,7 +148,7 @@ static void topic_push(topic *t, sub_rec *r)
 {
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 4;
-        t->v = xrealloc(t->v, sizeof(sub_rec *) * (size_t)t->cap);
+        t->v = mem_realloc(t->v, sizeof(sub_rec *) * (size_t)t->cap);
     }
     r->t = t;
     r->idx = t->n;
@@ -185,9 +170,9 @@ static pubsub_client *pc_of(const client *cl)
 static pubsub_client *pc_get(client *cl)
 {
     if (!cl->pubsub) {
-        pubsub_client *pc = xmalloc(sizeof(*pc));
+        pubsub_client *pc = mem_malloc(sizeof(*pc));
         memset(pc, 0, sizeof(*pc));
-        pc->h = xmalloc(sizeof(sub_handle));
+        pc->h = mem_malloc(sizeof(sub_handle));
         pc->h->cl = cl;
         pc->h->w = cl->owner;
         pc->h->soft_since_ms = 0;
@@ -248,7 +233,7 @@ void pubsub_subscribe(client *cl, int kind, int n, const slice *names, pubsub_na
         const slice *s = &names[i];
         int added = 0;
         if (!ht_find_ptr(pc->subs[kind], s->p, s->len)) {
-            sub_rec *r = xmalloc(sizeof(*r));
+            sub_rec *r = mem_malloc(sizeof(*r));
             r->h = pc->h;
             topic_push(topic_get(kind, s->p, s->len), r);
             ht_put_ptr(&pc->subs[kind], s->p, s->len, r);
@@ -279,7 +264,7 @@ static void remove_kind(pubsub_client *pc, int kind, pubsub_name_fn fn, void *ar
     if (!n)
         return;
     /* Collect first: removing changes the table under an iterator. */
-    sub_rec **all = xmalloc(sizeof(sub_rec *) * n);
+    sub_rec **all = mem_malloc(sizeof(sub_rec *) * n);
     size_t k = 0;
     ht_iter it;
     ht_iter_init(&it, h);
@@ -529,7 +514,7 @@ static void rl_add(rcpt_list *rl, sub_handle *h, uint32_t off, uint32_t len)
 {
     if (rl->n == rl->cap) {
         int cap = rl->cap * 2;
-        rcpt *v = xmalloc(sizeof(rcpt) * (size_t)cap);
+        rcpt *v = mem_malloc(sizeof(rcpt) * (size_t)cap);
         memcpy(v, rl->v, sizeof(rcpt) * (size_t)rl->n);
         if (rl->v != rl->inline_v)
             free(rl->v);
@@ -632,7 +617,7 @@ static void flush_later(sub_handle *h)
     }
     if (fl->n == fl->cap) {
         fl->cap = fl->cap ? fl->cap * 2 : 16;
-        fl->v = xrealloc(fl->v, sizeof(sub_handle *) * (size_t)fl->cap);
+        fl->v = mem_realloc(fl->v, sizeof(sub_handle *) * (size_t)fl->cap);
     }
     if (fl->n == 0)
         uv_prepare_start(&fl->prepare, flush_run);
@@ -723,7 +708,7 @@ static void post_remote(rcpt_list *rl, const cmd_ctx *c, int local_ok, int kind,
     }
     if (!targets)
         return;
-    payload *p = xmalloc(sizeof(payload) + chlen + mlen);
+    payload *p = mem_malloc(sizeof(payload) + chlen + mlen);
     atomic_init(&p->refs, targets);
     p->chlen = chlen;
     p->len = mlen;
@@ -732,7 +717,7 @@ static void post_remote(rcpt_list *rl, const cmd_ctx *c, int local_ok, int kind,
     for (int w = 0; w < nworkers; w++) {
         if (!count[w])
             continue;
-        delivery *d = xmalloc(sizeof(delivery) + sizeof(rcpt) * (size_t)count[w] + rl->pats.len);
+        delivery *d = mem_malloc(sizeof(delivery) + sizeof(rcpt) * (size_t)count[w] + rl->pats.len);
         d->p = p;
         d->kind = kind;
         d->n = 0;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "crc64.h"
 #include "crypt.h"
@@ -585,9 +586,7 @@ static void batch_arrive(void *arg)
 
 static load_batch *batch_new(loader *ld, int shard)
 {
-    load_batch *b = malloc(sizeof(*b));
-    if (!b)
-        abort();
+    load_batch *b = mem_malloc(sizeof(*b));
     b->ld = ld;
     b->shard = shard;
     b->n = 0;
@@ -878,7 +877,7 @@ int rdb_load_file_flags(const char *path, int flags, char *err, size_t errlen)
     if (file_map(path, &f, err, errlen))
         return -1;
     loader ld = {.path = path, .flags = flags, .page = (size_t)sysconf(_SC_PAGESIZE)};
-    ld.open = calloc((size_t)server.nshards, sizeof(load_batch *));
+    ld.open = mem_calloc((size_t)server.nshards, sizeof(load_batch *));
     ld.max_inflight = LOAD_INFLIGHT_PER_SHARD * server.nshards;
     pthread_mutex_init(&ld.mu, NULL);
     pthread_cond_init(&ld.cv, NULL);

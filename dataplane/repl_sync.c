@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "clock.h"
 #include "journal.h"
@@ -216,9 +217,7 @@ static void write_fullresync(sync_job *j)
  * -1 when every target is gone (the pipe is closed: the snapshot fails). */
 static int copy_pipe(sync_job *j, int spool)
 {
-    char *chunk = malloc(SYNC_COPY_CHUNK);
-    if (!chunk)
-        abort();
+    char *chunk = mem_malloc(SYNC_COPY_CHUNK);
     int rc = 0;
     for (;;) {
         ssize_t n = read(j->pipe_r, chunk, SYNC_COPY_CHUNK);
@@ -250,9 +249,7 @@ static void send_spooled(sync_job *j, int spool)
     char head[32];
     int n = snprintf(head, sizeof(head), "$%lld\r\n", (long long)len);
     write_all_targets(j, head, (size_t)n);
-    char *chunk = malloc(SYNC_COPY_CHUNK);
-    if (!chunk)
-        abort();
+    char *chunk = mem_malloc(SYNC_COPY_CHUNK);
     for (off_t at = 0; at < len && targets_alive(j);) {
         ssize_t got = pread(spool, chunk, SYNC_COPY_CHUNK, at);
         if (got <= 0)
@@ -279,9 +276,7 @@ static void post_finish(sync_job *j, int ok)
         j->t[i].rp->job = NULL;
     pthread_mutex_unlock(&R.mu);
     for (int i = 0; i < j->nt; i++) {
-        finish_msg *m = malloc(sizeof(*m));
-        if (!m)
-            abort();
+        finish_msg *m = mem_malloc(sizeof(*m));
         m->rp = j->t[i].rp;
         m->ok = ok && j->t[i].fd >= 0;
         m->point = j->point;
@@ -408,9 +403,7 @@ static void gather_targets_locked(sync_job *j)
         int fd = dup(rp->cl->fd); /* the forwarder's own: the client may close meanwhile */
         if (fd < 0)
             continue;
-        j->t = realloc(j->t, sizeof(sync_target) * (size_t)(j->nt + 1));
-        if (!j->t)
-            abort();
+        j->t = mem_realloc(j->t, sizeof(sync_target) * (size_t)(j->nt + 1));
         if (rp->cl->tls)
             tls_conn_ref(rp->cl->tls);
         j->t[j->nt++] = (sync_target){.rp = rp, .fd = fd, .tls = rp->cl->tls};
@@ -445,9 +438,7 @@ static void random_mark(char out[EOF_MARK_LEN + 1])
 
 static sync_job *job_new(void)
 {
-    sync_job *j = calloc(1, sizeof(*j));
-    if (!j)
-        abort();
+    sync_job *j = mem_calloc(1, sizeof(*j));
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
         free(j);

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "clock.h"
 #include "journal.h"
@@ -146,9 +147,7 @@ static void req_reply(link_req *rq, const char *line)
     if (!rq->cl)
         return;
     size_t n = strlen(line);
-    reply_msg *m = malloc(sizeof(*m) + n + 2);
-    if (!m)
-        abort();
+    reply_msg *m = mem_malloc(sizeof(*m) + n + 2);
     m->cl = rq->cl;
     m->muted = rq->muted;
     memcpy(m->text, line, n);
@@ -161,9 +160,7 @@ static void req_reply(link_req *rq, const char *line)
 void replica_request(int kind, const char *host, int port, long long timeout_ms, client *cl,
                      int resp, int muted)
 {
-    link_req *rq = calloc(1, sizeof(*rq));
-    if (!rq)
-        abort();
+    link_req *rq = mem_calloc(1, sizeof(*rq));
     rq->kind = kind;
     if (host)
         snprintf(rq->host, sizeof(rq->host), "%s", host);
@@ -796,9 +793,7 @@ static int parse_cmd(const char *p, size_t len, slice **argv, int *cap, int *arg
         return -1;
     if (n > *cap) {
         *cap = (int)n;
-        *argv = realloc(*argv, sizeof(slice) * (size_t)n);
-        if (!*argv)
-            abort();
+        *argv = mem_realloc(*argv, sizeof(slice) * (size_t)n);
     }
     q++;
     for (long long i = 0; i < n; i++) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "clock.h"
 #include "journal.h"
@@ -85,9 +86,7 @@ static long long obuf_hard_limit(void)
 static repl_block *block_new(uint64_t start, size_t need)
 {
     size_t cap = need > REPL_BLOCK_SIZE ? need : REPL_BLOCK_SIZE;
-    repl_block *b = malloc(sizeof(*b) + cap);
-    if (!b)
-        abort();
+    repl_block *b = mem_malloc(sizeof(*b) + cap);
     b->next = NULL;
     b->start = start;
     b->used = 0;
@@ -216,9 +215,7 @@ void repl_backlog_enable(void)
 
 repl_replica *repl_replica_new(client *cl)
 {
-    repl_replica *rp = calloc(1, sizeof(*rp));
-    if (!rp)
-        abort();
+    repl_replica *rp = mem_calloc(1, sizeof(*rp));
     rp->cl = cl;
     rp->owner = cl->owner;
     atomic_init(&rp->refs, 1);
@@ -308,10 +305,8 @@ static void pump_worker(worker *w)
 {
     pthread_mutex_lock(&R.mu);
     /* The replicas with something to send (or to close), collected under the lock. */
-    client **ready = malloc(sizeof(client *) * (size_t)(R.nreplicas + 1));
-    int *over = malloc(sizeof(int) * (size_t)(R.nreplicas + 1));
-    if (!ready || !over)
-        abort();
+    client **ready = mem_malloc(sizeof(client *) * (size_t)(R.nreplicas + 1));
+    int *over = mem_malloc(sizeof(int) * (size_t)(R.nreplicas + 1));
     int n = 0;
     for (repl_replica *rp = R.replicas; rp; rp = rp->next) {
         if (rp->owner != w || !rp->cl || rp->cl->closing)

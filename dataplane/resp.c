@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "object.h"
 
 #define RESP_ARGV_INITIAL 8
@@ -49,10 +50,7 @@ static void argv_reserve(resp_parser *p, long n)
     int cap = p->argv_cap ? p->argv_cap : RESP_ARGV_INITIAL;
     while (cap < n)
         cap *= 2;
-    size_t *a = realloc(p->arg_off, sizeof(size_t) * 2 * (size_t)cap);
-    if (!a)
-        abort();
-    p->arg_off = a;
+    p->arg_off = mem_realloc(p->arg_off, sizeof(size_t) * 2 * (size_t)cap);
     p->argv_cap = cap;
 }
 

@@ -15,10 +15,13 @@
 #include <strings.h>
 
 #include "acl.h"
+#include "alloc.h"
+#include "busy.h"
 #include "client.h"
 #include "clock.h"
 #include "dispatch.h"
 #include "log.h"
+#include "multi.h"
 #include "reply.h"
 #include "server.h"
 #include "sha1.h"
@@ -200,8 +203,15 @@ int script_busy_reject(cmd_ctx *c, const command *cmd)
     }
     if (allowed)
         return 0;
-    reply_error(c, atomic_load(&run_is_eval) ? ERR_BUSY_EVAL : ERR_BUSY_FUNCTION);
+    const char *busy = atomic_load(&run_is_eval) ? ERR_BUSY_EVAL : ERR_BUSY_FUNCTION;
     counter_add(&current_worker->cmdstats[cmd->id].rejected, 1);
+    if (c->cl && !strcmp(cmd->name, "exec")) {
+        /* Redis's rejectCommand: a refused EXEC discards the transaction, and says why. */
+        reply_errorf(c, "EXECABORT Transaction discarded because of: %s", busy);
+        multi_reset(c->cl);
+        return 1;
+    }
+    reply_error(c, busy);
     if (c->cl && (c->cl->flags & CLIENT_MULTI))
         c->cl->flags |= CLIENT_DIRTY_EXEC;
     return 1;
@@ -370,10 +380,8 @@ static const char *call_args_init(lua_State *L, call_args *a)
     a->argv = a->argv_stack;
     a->num = a->num_stack;
     if (a->argc > ARGV_STACK) {
-        a->argv = malloc(sizeof(slice) * (size_t)a->argc);
-        a->num = malloc(sizeof(*a->num) * (size_t)a->argc);
-        if (!a->argv || !a->num)
-            abort();
+        a->argv = mem_malloc(sizeof(slice) * (size_t)a->argc);
+        a->num = mem_malloc(sizeof(*a->num) * (size_t)a->argc);
     }
     for (int i = 0; i < a->argc; i++) {
         int t = lua_type(L, i + 1);
@@ -1001,7 +1009,7 @@ static void make_error_handler(lua_State *L, int gidx, enum script_vm_kind kind)
     if (luaL_loadbuffer(L, error_handler_code, sizeof(error_handler_code) - 1,
                         "@err_handler_def") ||
         lua_pcall(L, 0, 1, 0))
-        abort(); /* our own code: cannot fail but for memory */
+        mem_oom_in("setting up a Lua VM"); /* our own code: cannot fail but for memory */
     if (kind == SCRIPT_VM_EVAL) {
         lua_pushvalue(L, -1);
         lua_setfield(L, gidx, "__redis__err__handler");
@@ -1035,7 +1043,7 @@ lua_State *script_vm_new(enum script_vm_kind kind, lua_CFunction register_functi
 {
     lua_State *L = luaL_newstate();
     if (!L)
-        abort();
+        mem_oom_in("setting up a Lua VM");
     lua_pushvalue(L, LUA_GLOBALSINDEX);
     int g = lua_gettop(L);
     open_lib(L, g, "", luaopen_base);
@@ -1112,10 +1120,14 @@ size_t script_vm_memory(lua_State *L)
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-/* Runs every HOOK_INSTRUCTIONS instructions: SCRIPT KILL, or a shutdown that may not wait. */
+/* Runs every HOOK_INSTRUCTIONS instructions: past the threshold, this thread's other clients
+ * are answered (busy.c), and one of them may have killed the script; then SCRIPT KILL, or a
+ * shutdown that may not wait. */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
+    if (run_is_busy())
+        busy_serve(cur && cur->caller ? cur->caller->cl : NULL);
     int killed = state_of(atomic_load(&run_state)) == RUN_KILLED;
     if (!killed && !shutdown_kills())
         return;

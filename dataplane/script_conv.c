@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "object.h"
 #include "reply.h"
 #include "script.h"
@@ -122,7 +123,7 @@ static void reply_table(cmd_ctx *c, lua_State *L, int script_resp)
     }
     lua_pop(L, 1);
     if ((s = table_string_field(L, "big_number", &len))) {
-        char *digits = malloc(len + 1);
+        char *digits = mem_malloc(len + 1);
         for (size_t i = 0; i < len; i++)
             digits[i] = s[i] == '\r' || s[i] == '\n' ? ' ' : s[i];
         digits[len] = '\0';

@@ -110,6 +110,7 @@ struct server_config {
     char *tls_key_file_pass; /* the key's passphrase, or "" */
     char *tls_ca_cert_file;  /* CAs that sign client (and master) certificates */
     char *tls_ca_cert_dir;   /* the same as a hashed directory */
+    char *tls_crl_file;      /* CRLs checked for every certificate of a peer's chain, or "" */
     char *tls_auth_clients;  /* "yes", "no" or "optional": client certificates */
     char *tls_protocols;     /* e.g. "TLSv1.2 TLSv1.3"; "" : both */
     char *tls_ciphers;       /* TLSv1.2 cipher list, or "" */

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "crc64.h"
 #include "crypt.h"
@@ -277,9 +278,7 @@ static void *writer_main(void *arg)
 
 static void queue_chunk(snap_job *j, buf *data)
 {
-    chunk *c = malloc(sizeof(*c));
-    if (!c)
-        abort();
+    chunk *c = mem_malloc(sizeof(*c));
     c->next = NULL;
     c->data = *data;
     buf_init(data);
@@ -516,7 +515,7 @@ static void point_body(void *arg)
         ss->s = s;
         ss->chunk_db = -1;
         buf_init(&ss->out);
-        ss->dbs = calloc((size_t)s->ndbs, sizeof(snap_db));
+        ss->dbs = mem_calloc((size_t)s->ndbs, sizeof(snap_db));
         for (int d = 0; d < s->ndbs; d++) {
             table *t = &s->dbs[d].keys;
             t->frozen++;
@@ -524,7 +523,7 @@ static void point_body(void *arg)
             for (int arr = 0; arr < 2; arr++) {
                 size_t n = t->buckets[arr] ? t->size[arr] : 0;
                 ss->dbs[d].nbits[arr] = n;
-                ss->dbs[d].done[arr] = n ? calloc((n + 7) / 8, 1) : NULL;
+                ss->dbs[d].done[arr] = n ? mem_calloc((n + 7) / 8, 1) : NULL;
             }
         }
         s->snap = ss;
@@ -620,7 +619,7 @@ static void write_header(buf *out, int aof_base)
 static int open_target(snap_job *j, char *err, size_t errlen)
 {
     if (j->to_fd) {
-        j->tmp_path = strdup(j->path);
+        j->tmp_path = mem_strdup(j->path);
         return 0;
     }
     if (server.cfg.snapshot_encryption_key_file && *server.cfg.snapshot_encryption_key_file) {
@@ -635,7 +634,7 @@ static int open_target(snap_job *j, char *err, size_t errlen)
         }
     }
     size_t n = strlen(j->path) + 32;
-    j->tmp_path = malloc(n);
+    j->tmp_path = mem_malloc(n);
     snprintf(j->tmp_path, n, "%s.tmp-%d", j->path, (int)getpid());
     j->fd = open(j->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (j->fd < 0) {
@@ -647,9 +646,7 @@ static int open_target(snap_job *j, char *err, size_t errlen)
 
 int snapshot_start(const snapshot_req *req, char *err, size_t errlen)
 {
-    snap_job *j = calloc(1, sizeof(*j));
-    if (!j)
-        abort();
+    snap_job *j = mem_calloc(1, sizeof(*j));
     snap_job *none = NULL;
     if (!atomic_compare_exchange_strong(&snap_stats.running, &none, j)) {
         free(j);
@@ -658,7 +655,7 @@ int snapshot_start(const snapshot_req *req, char *err, size_t errlen)
     }
     j->req = *req;
     j->to_fd = req->path == NULL;
-    j->path = strdup(j->to_fd ? "(replica stream)" : req->path);
+    j->path = mem_strdup(j->to_fd ? "(replica stream)" : req->path);
     j->fd = j->to_fd ? req->sink_fd : -1;
     j->ok = 1;
     j->origin = current_worker;
@@ -674,7 +671,7 @@ int snapshot_start(const snapshot_req *req, char *err, size_t errlen)
         job_free(j);
         return -1;
     }
-    j->shards = calloc((size_t)server.nshards, sizeof(snap_shard));
+    j->shards = mem_calloc((size_t)server.nshards, sizeof(snap_shard));
     atomic_init(&j->shards_left, server.nshards);
     buf head;
     buf_init(&head);

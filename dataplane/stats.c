@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "acl.h"
 #include "clock.h"
@@ -161,9 +162,7 @@ static void map_container(const command *cmd, void *arg)
 
 static void container_map_init(void)
 {
-    container_of = calloc((size_t)command_count() + 1, sizeof(*container_of));
-    if (!container_of)
-        abort();
+    container_of = mem_calloc((size_t)command_count() + 1, sizeof(*container_of));
     command_foreach(map_container, NULL);
 }
 
@@ -192,16 +191,6 @@ static slowlog_entry *slow_head; /* newest first */
 static long slow_len;
 static long long slow_next_id;
 
-static char *str_copy(const char *p, size_t len)
-{
-    char *s = malloc(len + 1);
-    if (!s)
-        abort();
-    memcpy(s, p, len);
-    s[len] = '\0';
-    return s;
-}
-
 static void slowlog_entry_free(slowlog_entry *e)
 {
     for (int i = 0; i < e->argc; i++)
@@ -215,14 +204,10 @@ static void slowlog_entry_free(slowlog_entry *e)
 /* Copies the call's arguments the way Redis's slowlogCreateEntry trims them. */
 static slowlog_entry *slowlog_entry_new(const cmd_ctx *c, uint64_t dur_us)
 {
-    slowlog_entry *e = calloc(1, sizeof(*e));
-    if (!e)
-        abort();
+    slowlog_entry *e = mem_calloc(1, sizeof(*e));
     int argc = c->argc < SLOWLOG_ENTRY_MAX_ARGC ? c->argc : SLOWLOG_ENTRY_MAX_ARGC;
     e->argc = argc;
-    e->argv = calloc((size_t)argc, sizeof(slice));
-    if (!e->argv)
-        abort();
+    e->argv = mem_calloc((size_t)argc, sizeof(slice));
     for (int i = 0; i < argc; i++) {
         const slice *a = &c->argv[i];
         slice *d = &e->argv[i];
@@ -233,7 +218,7 @@ static slowlog_entry *slowlog_entry_new(const cmd_ctx *c, uint64_t dur_us)
             d->p = b.data;
             d->len = b.len;
         } else if (acl_arg_redacted(c->argc, c->argv, i)) { /* no secrets in SLOWLOG */
-            d->p = str_copy(ACL_REDACTED, strlen(ACL_REDACTED));
+            d->p = mem_memdupz(ACL_REDACTED, strlen(ACL_REDACTED));
             d->len = strlen(ACL_REDACTED);
         } else if (a->len > SLOWLOG_ENTRY_MAX_STRING) {
             buf_append(&b, a->p, SLOWLOG_ENTRY_MAX_STRING);
@@ -241,15 +226,15 @@ static slowlog_entry *slowlog_entry_new(const cmd_ctx *c, uint64_t dur_us)
             d->p = b.data;
             d->len = b.len;
         } else {
-            d->p = str_copy(a->p, a->len);
+            d->p = mem_memdupz(a->p, a->len);
             d->len = a->len;
         }
     }
     e->time = c->now_ms / 1000;
     e->duration = dur_us;
     const client *cl = c->cl;
-    e->addr = str_copy(cl ? cl->addr : "", cl ? strlen(cl->addr) : 0);
-    e->name = str_copy(cl && cl->name ? cl->name : "", cl && cl->name ? strlen(cl->name) : 0);
+    e->addr = mem_memdupz(cl ? cl->addr : "", cl ? strlen(cl->addr) : 0);
+    e->name = mem_memdupz(cl && cl->name ? cl->name : "", cl && cl->name ? strlen(cl->name) : 0);
     return e;
 }
 
@@ -357,9 +342,7 @@ void latency_add_sample_if_needed(const char *event, uint64_t ms)
     pthread_mutex_lock(&lat_lock);
     latency_event *ev = latency_find(event, strlen(event));
     if (!ev && lat_nevents < LATENCY_EVENTS_MAX) {
-        ev = calloc(1, sizeof(*ev));
-        if (!ev)
-            abort();
+        ev = mem_calloc(1, sizeof(*ev));
         snprintf(ev->name, sizeof(ev->name), "%s", event);
         lat_events[lat_nevents++] = ev;
     }

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "server.h"
 #include "zmalloc.h"
 
@@ -884,7 +885,7 @@ uint64_t stream_rax_nodes(const stream *s)
     size_t n = s->nodes.size;
     if (!n)
         return 1; /* the empty head node */
-    unsigned char(*keys)[RAX_KEY_LEN] = malloc(n * RAX_KEY_LEN);
+    unsigned char(*keys)[RAX_KEY_LEN] = mem_malloc(n * RAX_KEY_LEN);
     idtree_iter it;
     size_t i = 0;
     for (int ok = idtree_first(&s->nodes, &it); ok; ok = idtree_next(&it)) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "db.h"
 #include "reply.h"
 #include "server.h"
@@ -428,7 +429,7 @@ static void bitop_cmd(cmd_ctx *c)
         return;
     }
     int nsrc = c->argc - 3;
-    bitop_src *src = malloc(sizeof(bitop_src) * (size_t)nsrc);
+    bitop_src *src = mem_malloc(sizeof(bitop_src) * (size_t)nsrc);
     size_t maxlen = 0;
     for (int j = 0; j < nsrc; j++) {
         const slice *k = &c->argv[3 + j];
@@ -616,7 +617,7 @@ static int bf_parse(cmd_ctx *c, bf_op **ops, int64_t *max_write)
             if (last > *max_write)
                 *max_write = last;
         }
-        *ops = realloc(*ops, sizeof(bf_op) * (size_t)(n + 1));
+        *ops = mem_realloc(*ops, sizeof(bf_op) * (size_t)(n + 1));
         (*ops)[n++] = op;
         j += op.opcode == BF_GET ? 2 : 3;
     }

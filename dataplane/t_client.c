@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "blocking.h"
 #include "client.h"
 #include "clock.h"
@@ -133,9 +134,7 @@ static void part_add_line(gather_part *p, client *x)
 {
     if (p->nents == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 16;
-        p->ents = realloc(p->ents, sizeof(listed) * (size_t)p->cap);
-        if (!p->ents)
-            abort();
+        p->ents = mem_realloc(p->ents, sizeof(listed) * (size_t)p->cap);
     }
     listed *e = &p->ents[p->nents++];
     e->id = x->id;
@@ -213,9 +212,7 @@ static void gather_list_text(const gather *g, buf *out)
         total += g->parts[i].nents;
     if (total == 0)
         return;
-    line_ref *all = malloc(sizeof(line_ref) * (size_t)total);
-    if (!all)
-        abort();
+    line_ref *all = mem_malloc(sizeof(line_ref) * (size_t)total);
     int k = 0;
     for (int i = 0; i < nworkers; i++) {
         const gather_part *p = &g->parts[i];
@@ -277,9 +274,7 @@ static void gather_back(void *arg)
 /* Takes ownership of f and sends the request to every worker. */
 static void gather_start(cmd_ctx *c, enum gather_op op, int old_form, client_filter *f)
 {
-    gather *g = calloc(1, sizeof(gather) + sizeof(gather_part) * (size_t)nworkers);
-    if (!g)
-        abort();
+    gather *g = mem_calloc(1, sizeof(gather) + sizeof(gather_part) * (size_t)nworkers);
     g->cl = c->cl;
     g->origin = current_worker;
     g->op = op;
@@ -312,21 +307,14 @@ static int gather_allowed_or_reply(cmd_ctx *c)
 
 static char *slice_dup(const slice *s)
 {
-    char *p = malloc(s->len + 1);
-    if (!p)
-        abort();
-    memcpy(p, s->p, s->len);
-    p[s->len] = '\0';
-    return p;
+    return mem_memdupz(s->p, s->len);
 }
 
 /* Parses CLIENT LIST ID's arguments into f. Returns 0, or -1 after replying. */
 static int list_ids_or_reply(cmd_ctx *c, client_filter *f)
 {
     int n = c->argc - 3;
-    uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)n);
-    if (!ids)
-        abort();
+    uint64_t *ids = mem_malloc(sizeof(uint64_t) * (size_t)n);
     for (int i = 0; i < n; i++) {
         long long id;
         if (arg_ll_or_reply(c, &c->argv[3 + i], &id, "ERR Invalid client ID")) {
@@ -672,9 +660,7 @@ static int tracking_on_ok_or_reply(cmd_ctx *c, const tracking_opts *o)
 static void client_tracking_cmd(cmd_ctx *c)
 {
     tracking_opts o = {0};
-    o.prefixes = malloc(sizeof(slice) * (size_t)c->argc);
-    if (!o.prefixes)
-        abort();
+    o.prefixes = mem_malloc(sizeof(slice) * (size_t)c->argc);
     if (tracking_parse_or_reply(c, &o))
         goto done;
     if (arg_eq(&c->argv[2], "on")) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "cluster.h"
 #include "log.h"
@@ -161,7 +162,7 @@ static slot_run *slot_runs(const cluster_config *cfg, int *count)
     int total = 0;
     for (int i = 0; i < cfg->nshards; i++)
         total += cfg->shards[i].nranges;
-    slot_run *runs = malloc(sizeof(slot_run) * (size_t)(total ? total : 1));
+    slot_run *runs = mem_malloc(sizeof(slot_run) * (size_t)(total ? total : 1));
     int n = 0;
     for (int i = 0; i < cfg->nshards; i++)
         for (int r = 0; r < cfg->shards[i].nranges; r++)
@@ -342,7 +343,7 @@ static void cluster_getkeysinslot_cmd(cmd_ctx *c)
     uint64_t have = cluster_slot_key_count((uint16_t)slot);
     slot_keys w = {.slot = (uint16_t)slot,
                    .max = (size_t)((uint64_t)count < have ? (uint64_t)count : have)};
-    w.found = w.max ? malloc(sizeof(entry *) * w.max) : NULL;
+    w.found = w.max ? mem_malloc(sizeof(entry *) * w.max) : NULL;
     table *t = &shards[slot_shard((uint16_t)slot)]->dbs[0].keys;
     uint64_t cursor = 0;
     while (w.n < w.max) {
@@ -498,7 +499,7 @@ static void dfly_getslotinfo_cmd(cmd_ctx *c)
         return;
     }
     int n = c->argc - 3;
-    uint16_t *slots = malloc(sizeof(uint16_t) * (size_t)n);
+    uint16_t *slots = mem_malloc(sizeof(uint16_t) * (size_t)n);
     for (int i = 0; i < n; i++) {
         if (slot_arg(c, &c->argv[3 + i], &slots[i])) {
             free(slots);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "glob.h"
 #include "reply.h"
 #include "t_server.h"
@@ -373,9 +374,7 @@ static void getkeys_generic(cmd_ctx *c, int with_flags)
         return;
     }
     int max = nargs < GETKEYS_MAX ? nargs : GETKEYS_MAX;
-    int *keys = malloc(sizeof(int) * (size_t)(max > 0 ? max : 1));
-    if (!keys)
-        abort();
+    int *keys = mem_malloc(sizeof(int) * (size_t)(max > 0 ? max : 1));
     int n = command_get_keys(cmd, nargs, args, keys, max);
     if (n <= 0) {
         reply_error(c, n < 0 ? "ERR Invalid arguments specified for command"

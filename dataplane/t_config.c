@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "cron.h"
 #include "db.h"
 #include "glob.h"
@@ -313,6 +314,12 @@ static const config_rule config_rules[] = {
     {"set-max-listpack-value", NULL, NULL},
     {"zset-max-listpack-entries", NULL, NULL},
     {"zset-max-listpack-value", NULL, NULL},
+    /* Redis 7.0's aliases from its ziplist days, still in many config files */
+    {"list-max-ziplist-size", NULL, NULL},
+    {"hash-max-ziplist-entries", NULL, NULL},
+    {"hash-max-ziplist-value", NULL, NULL},
+    {"zset-max-ziplist-entries", NULL, NULL},
+    {"zset-max-ziplist-value", NULL, NULL},
     {"stream-node-max-bytes", NULL, NULL},
     {"stream-node-max-entries", NULL, NULL},
     {"hll-sparse-max-bytes", NULL, NULL},
@@ -332,6 +339,7 @@ static const config_rule config_rules[] = {
     {"tls-key-file-pass", NULL, apply_tls},
     {"tls-ca-cert-file", NULL, apply_tls},
     {"tls-ca-cert-dir", NULL, apply_tls},
+    {"tls-crl-file", NULL, apply_tls},
     {"tls-auth-clients", check_tls_auth, apply_tls},
     {"tls-protocols", NULL, apply_tls},
     {"tls-ciphers", NULL, apply_tls},
@@ -394,9 +402,7 @@ static void retire(char *s)
         if (!retired)
             atexit(retired_free_all);
         retired_cap = retired_cap ? retired_cap * 2 : 16;
-        retired = realloc(retired, retired_cap * sizeof(*retired));
-        if (!retired)
-            abort();
+        retired = mem_realloc(retired, retired_cap * sizeof(*retired));
     }
     retired[nretired++] = s;
 }
@@ -442,9 +448,7 @@ static int value_parse(const flag_def *d, const config_rule *rule, const char *t
                 return -1;
             text = canon;
         }
-        v->s = strdup(text);
-        if (!v->s)
-            abort();
+        v->s = mem_strdup(text);
         return 0;
     case FLAG_BOOL:
         if (rule && rule->check) {
@@ -515,9 +519,7 @@ static const char *param_matches(const flag_def *d, const slice *p, char *rname,
 static void config_get_cmd(cmd_ctx *c)
 {
     int n = param_count();
-    unsigned char *seen = calloc((size_t)n, 1);
-    if (!seen)
-        abort();
+    unsigned char *seen = mem_calloc((size_t)n, 1);
     size_t h = reply_deferred(c);
     long pairs = 0;
     buf val;
@@ -615,9 +617,7 @@ static void config_set_cmd(cmd_ctx *c)
         return;
     }
     int want = (c->argc - 2) / 2;
-    config_change *ch = calloc((size_t)want, sizeof(*ch));
-    if (!ch)
-        abort();
+    config_change *ch = mem_calloc((size_t)want, sizeof(*ch));
     int n = config_set_prepare(c, ch);
     if (n < 0) {
         config_changes_free(ch, want);
@@ -732,9 +732,7 @@ static int option_differs_from_default(const flag_def *d)
 static void rewrite_render(const char *old, size_t oldlen, buf *out)
 {
     int n = param_count();
-    unsigned char *done = calloc((size_t)n, 1);
-    if (!done)
-        abort();
+    unsigned char *done = mem_calloc((size_t)n, 1);
     const char *p = old, *end = old + oldlen;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "alloc.h"
 #include "client.h"
 #include "cluster.h"
 #include "connection.h"
@@ -72,9 +73,7 @@ int connection_setname_or_reply(cmd_ctx *c, const slice *name)
     free(cl->name);
     cl->name = NULL;
     if (name->len) {
-        cl->name = malloc(name->len + 1);
-        if (!cl->name)
-            abort();
+        cl->name = mem_malloc(name->len + 1);
         memcpy(cl->name, name->p, name->len);
         cl->name[name->len] = '\0';
     }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "db.h"
 #include "geohash.h"
@@ -180,8 +181,9 @@ static void geoadd_cmd(cmd_ctx *c)
         return;
     }
     int elements = (c->argc - longidx) / 3, argc = longidx + elements * 2;
-    slice *argv = malloc(sizeof(slice) * (size_t)argc);
-    char(*scores)[OBJ_INT_STR_MAX] = malloc(OBJ_INT_STR_MAX * (size_t)(elements ? elements : 1));
+    slice *argv = mem_malloc(sizeof(slice) * (size_t)argc);
+    char(*scores)[OBJ_INT_STR_MAX] =
+        mem_malloc(OBJ_INT_STR_MAX * (size_t)(elements ? elements : 1));
     memcpy(argv, c->argv, sizeof(slice) * (size_t)longidx);
     for (int i = 0; i < elements; i++) {
         double xy[2];
@@ -300,7 +302,7 @@ static void result_add(geo_result *r, const zset_elem *el, const double *xy, dou
 {
     if (r->used == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 16;
-        r->p = realloc(r->p, sizeof(geo_point) * r->cap);
+        r->p = mem_realloc(r->p, sizeof(geo_point) * r->cap);
     }
     r->p[r->used++] = (geo_point){.lon = xy[0],
                                   .lat = xy[1],
@@ -487,7 +489,7 @@ static void sort_points(geo_result *r, int sort, size_t returned)
 {
     point_cmp cmp = sort == SORT_ASC ? by_dist_asc : by_dist_desc;
     if (returned == r->used) {
-        geo_point *tmp = malloc(sizeof(geo_point) * (r->used ? r->used : 1));
+        geo_point *tmp = mem_malloc(sizeof(geo_point) * (r->used ? r->used : 1));
         sort_stable(r->p, r->used, cmp, tmp);
         free(tmp);
     } else {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "blocking.h"
 #include "db.h"
 #include "debug.h"
@@ -743,7 +744,7 @@ static void journal_pop(cmd_ctx *c, const slice *key, int where)
 static void block_on_range(cmd_ctx *c, int first, int nkeys, int64_t timeout, int null_reply)
 {
     int stack[LIST_KEYS_STACK] = {0};
-    int *idx = nkeys <= LIST_KEYS_STACK ? stack : malloc(sizeof(int) * (size_t)nkeys);
+    int *idx = nkeys <= LIST_KEYS_STACK ? stack : mem_malloc(sizeof(int) * (size_t)nkeys);
     for (int i = 0; i < nkeys; i++)
         idx[i] = first + i;
     block_on_keys(c, idx, nkeys, timeout, null_reply);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "journal.h"
 #include "pubsub.h"
@@ -106,9 +107,7 @@ static void unsubscribe_generic(cmd_ctx *c, int kind, const char *verb)
     if (!subscribe_allowed_or_reply(c))
         return;
     client *cl = c->cl;
-    unsub_pending *p = calloc(1, sizeof(*p));
-    if (!p)
-        abort();
+    unsub_pending *p = mem_calloc(1, sizeof(*p));
     buf_init(&p->reply);
     cmd_ctx rc = *c;
     rc.out = &p->reply;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "clock.h"
 #include "log.h"
@@ -199,9 +200,7 @@ static void handover_end(handover *ho, const char *reply)
 {
     uv_timer_stop(&ho->timer);
     size_t n = strlen(reply);
-    char *line = malloc(n + 2);
-    if (!line)
-        abort();
+    char *line = mem_malloc(n + 2);
     memcpy(line, reply, n);
     memcpy(line + n, "\r\n", 2);
     client_deferred_reply(ho->cl, line, n + 2, ho->muted, 0);
@@ -326,9 +325,7 @@ static void takeover_start(cmd_ctx *c, long long timeout_ms, long long port, int
         reply_error(c, ERR_TAKEOVER_FAILED "a takeover is already in progress");
         return;
     }
-    handover *ho = calloc(1, sizeof(*ho));
-    if (!ho)
-        abort();
+    handover *ho = mem_calloc(1, sizeof(*ho));
     ho->cl = cl;
     ho->rp = rp;
     ho->save = save;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "client.h"
 #include "command.h"
@@ -90,9 +91,7 @@ static void save_cmd(cmd_ctx *c)
         reply_error(c, ERR_IN_PROGRESS);
         return;
     }
-    save_wait *w = calloc(1, sizeof(*w));
-    if (!w)
-        abort();
+    save_wait *w = mem_calloc(1, sizeof(*w));
     w->cl = c->cl;
     w->resp = c->resp;
     char err[SAVE_ERR_MAX];
@@ -200,7 +199,7 @@ static void cron_refresh(int64_t now_s)
     if (sched.cron_text && !strcmp(sched.cron_text, text))
         return;
     free(sched.cron_text);
-    sched.cron_text = strdup(text);
+    sched.cron_text = mem_strdup(text);
     sched.cron_ok = 0;
     sched.cron_next = -1;
     if (!*text)

@@ -346,6 +346,7 @@ static void memory_malloc_stats_cmd(cmd_ctx *c)
 
 static void memory_purge_cmd(cmd_ctx *c)
 {
+    zmalloc_purge();
     reply_ok(c);
 }
 

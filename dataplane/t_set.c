@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "db.h"
 #include "debug.h"
 #include "glob.h"
@@ -408,7 +409,7 @@ static void setv_pop_random(setv *sv, uint64_t rnd, set_ele_fn fn, void *arg)
 static set_ele *setv_snapshot(const setv *sv)
 {
     size_t n = setv_size(sv);
-    set_ele *all = malloc(sizeof(*all) * (n ? n : 1));
+    set_ele *all = mem_malloc(sizeof(*all) * (n ? n : 1));
     set_iter it;
     size_t i = 0;
     set_iter_init(&it, sv);
@@ -971,7 +972,7 @@ enum { INTER_REPLY, INTER_CARD, INTER_STORE };
 static void sinter_generic(cmd_ctx *c, const slice *keys, int n, const slice *dst, int mode,
                            long long limit)
 {
-    setv *sets = malloc(sizeof(*sets) * (size_t)n);
+    setv *sets = mem_malloc(sizeof(*sets) * (size_t)n);
     int missing = lookup_sets(c, keys, n, mode == INTER_STORE, sets);
     if (missing < 0) {
         free(sets);
@@ -1120,7 +1121,7 @@ static void diff_into(setv *result, const setv *sets, int n)
  * whatever its members need), then replies with it or stores it at dst. */
 static void sunion_diff_generic(cmd_ctx *c, const slice *keys, int n, const slice *dst, int op)
 {
-    setv *sets = malloc(sizeof(*sets) * (size_t)n);
+    setv *sets = mem_malloc(sizeof(*sets) * (size_t)n);
     if (lookup_sets(c, keys, n, dst != NULL, sets) < 0) {
         free(sets);
         return;
@@ -1184,7 +1185,7 @@ static void sscan_push(struct sscan_walk *w, const set_ele *x)
     }
     if (w->n == w->cap) {
         w->cap = w->cap ? 2 * w->cap : SSCAN_DEFAULT_COUNT;
-        w->found = realloc(w->found, sizeof(*w->found) * w->cap);
+        w->found = mem_realloc(w->found, sizeof(*w->found) * w->cap);
     }
     w->found[w->n++] = *x;
 }

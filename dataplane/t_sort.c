@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cluster.h"
 #include "db.h"
 #include "journal.h"
@@ -97,7 +98,7 @@ static int pattern_lookup(cmd_ctx *c, const slice *pat, const char *el, size_t e
         }
     size_t postfix = arrow ? (size_t)(arrow - star - 1) : rest;
     size_t klen = prefix + ellen + postfix;
-    char *key = malloc(klen ? klen : 1);
+    char *key = mem_malloc(klen ? klen : 1);
     memcpy(key, pat->p, prefix);
     memcpy(key + prefix, el, ellen);
     memcpy(key + prefix + ellen, star + 1, postfix);
@@ -179,11 +180,11 @@ static void collect_one(void *arg, const char *s, size_t len)
     collect *col = arg;
     if (col->n == col->cap) {
         col->cap = col->cap ? col->cap * 2 : 16;
-        col->items = realloc(col->items, col->cap * sizeof(*col->items));
+        col->items = mem_realloc(col->items, col->cap * sizeof(*col->items));
     }
     sort_item *it = &col->items[col->n++];
     memset(it, 0, sizeof(*it));
-    it->s = malloc(len ? len : 1);
+    it->s = mem_malloc(len ? len : 1);
     memcpy(it->s, s, len);
     it->len = len;
 }
@@ -270,7 +271,7 @@ static int compute_keys(cmd_ctx *c, const sort_opts *o, collect *col)
             continue; /* no BY value: score 0, and first in an ALPHA sort */
         if (o->alpha) {
             if (o->by) {
-                it->cmp = malloc(vlen ? vlen : 1);
+                it->cmp = mem_malloc(vlen ? vlen : 1);
                 memcpy(it->cmp, v, vlen);
                 it->cmp_len = vlen;
             }
@@ -314,9 +315,9 @@ static void store_items(cmd_ctx *c, const sort_opts *o, const collect *col, long
     const slice *dst = o->store;
     long n = end - start + 1;
     size_t total = (size_t)n * (size_t)(o->ngets ? o->ngets : 1);
-    const char **vals = calloc(total ? total : 1, sizeof(*vals));
-    size_t *lens = calloc(total ? total : 1, sizeof(*lens));
-    char(*tmps)[OBJ_INT_STR_MAX] = calloc(total ? total : 1, OBJ_INT_STR_MAX);
+    const char **vals = mem_calloc(total ? total : 1, sizeof(*vals));
+    size_t *lens = mem_calloc(total ? total : 1, sizeof(*lens));
+    char(*tmps)[OBJ_INT_STR_MAX] = mem_calloc(total ? total : 1, OBJ_INT_STR_MAX);
     size_t k = 0;
     for (long i = start; i <= end; i++) {
         const sort_item *it = &col->items[i];

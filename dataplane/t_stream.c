@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "blocking.h"
 #include "debug.h"
 #include "journal.h"
@@ -308,11 +309,12 @@ static int parse_add_trim(cmd_ctx *c, add_trim_args *a, int xadd)
 /* XADD and XTRIM are journaled deterministically, as Redis propagates them: a generated ID as
  * the ID it became, and an approximate trim ("~", which depends on the node layout and on
  * LIMIT) as the exact trim that happened: "=" and the length (MAXLEN) or first ID (MINID) the
- * stream was left with. idpos is XADD's ID argument (0 for XTRIM). */
+ * stream was left with. idpos is XADD's ID argument and id the ID it added (0 and NULL for
+ * XTRIM). */
 static void journal_add_trim(cmd_ctx *c, const add_trim_args *a, stream *s, int idpos,
                              const stream_id *id)
 {
-    int new_id = idpos > 0 && (!a->id_given || !a->seq_given);
+    int new_id = idpos > 0 && id && (!a->id_given || !a->seq_given);
     if (!journal_wanted() || (!new_id && !a->trim.approx))
         return;
     journal_cmd jc;
@@ -491,7 +493,7 @@ static void xlen_cmd(cmd_ctx *c)
 static stream_id *parse_ids_or_reply(cmd_ctx *c, int from, stream_id *stack, int stack_len)
 {
     int n = c->argc - from;
-    stream_id *ids = n > stack_len ? malloc(sizeof(stream_id) * (size_t)n) : stack;
+    stream_id *ids = n > stack_len ? mem_malloc(sizeof(stream_id) * (size_t)n) : stack;
     for (int j = from; j < c->argc; j++) {
         if (stream_id_or_reply(c, &c->argv[j], &ids[j - from], 0, 1, NULL)) {
             if (ids != stack)
@@ -580,11 +582,8 @@ static void xsetid_cmd(cmd_ctx *c)
         reply_error(c, ERR_NO_KEY);
         return;
     }
-    if (stream_id_cmp(&id, &s->max_deleted) < 0) {
-        reply_error(c, "ERR The ID specified in XSETID is smaller than current "
-                       "max_deleted_entry_id");
-        return;
-    }
+    /* Redis checks the top item before max_deleted_entry_id: an ID below both gets the
+     * top-item error. */
     if (s->length > 0) {
         stream_id maxid;
         stream_edge_id(s, 0, 1, &maxid);
@@ -598,6 +597,11 @@ static void xsetid_cmd(cmd_ctx *c)
                            "target stream length");
             return;
         }
+    }
+    if (stream_id_cmp(&id, &s->max_deleted) < 0) {
+        reply_error(c, "ERR The ID specified in XSETID is smaller than current "
+                       "max_deleted_entry_id");
+        return;
     }
     s->last_id = id;
     if (entries_added != -1)
@@ -891,7 +895,7 @@ static void xread_block(cmd_ctx *c, const xread_args *a, const stream_id *ids)
 {
     int stack[XREAD_STATIC_STREAMS];
     int *keyidx =
-        a->nstreams > XREAD_STATIC_STREAMS ? malloc(sizeof(int) * (size_t)a->nstreams) : stack;
+        a->nstreams > XREAD_STATIC_STREAMS ? mem_malloc(sizeof(int) * (size_t)a->nstreams) : stack;
     for (int i = 0; i < a->nstreams; i++)
         keyidx[i] = a->streams_arg + i;
     block_on_keys(c, keyidx, a->nstreams, a->timeout, BLOCK_NULL_ARRAY);
@@ -921,8 +925,8 @@ static void xread_generic(cmd_ctx *c, int xreadgroup)
     stream_id ids_stack[XREAD_STATIC_STREAMS];
     stream_cg *groups_stack[XREAD_STATIC_STREAMS];
     int big = a.nstreams > XREAD_STATIC_STREAMS;
-    stream_id *ids = big ? malloc(sizeof(stream_id) * (size_t)a.nstreams) : ids_stack;
-    stream_cg **groups = big ? malloc(sizeof(stream_cg *) * (size_t)a.nstreams) : groups_stack;
+    stream_id *ids = big ? mem_malloc(sizeof(stream_id) * (size_t)a.nstreams) : ids_stack;
+    stream_cg **groups = big ? mem_malloc(sizeof(stream_cg *) * (size_t)a.nstreams) : groups_stack;
     for (int i = 0; i < a.nstreams; i++)
         if (xread_resolve(c, &a, i, ids, groups))
             goto cleanup;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "blocking.h"
 #include "journal.h"
 #include "reply.h"
@@ -72,7 +73,7 @@ static stream *group_or_reply(cmd_ctx *c, stream_cg **cg)
 static stream_id *ids_or_reply(cmd_ctx *c, int from, int to, stream_id *stack)
 {
     int n = to - from;
-    stream_id *ids = n > STATIC_IDS ? malloc(sizeof(stream_id) * (size_t)n) : stack;
+    stream_id *ids = n > STATIC_IDS ? mem_malloc(sizeof(stream_id) * (size_t)n) : stack;
     for (int j = from; j < to; j++) {
         if (stream_id_or_reply(c, &c->argv[j], &ids[j - from], 0, 1, NULL)) {
             if (ids != stack)
@@ -102,10 +103,7 @@ static void id_vec_push(id_vec *a, const stream_id *id)
 {
     if (a->n == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : STATIC_IDS;
-        stream_id *v = realloc(a->v, sizeof(stream_id) * cap);
-        if (!v)
-            abort(); /* out of memory, as every allocation here */
-        a->v = v;
+        a->v = mem_realloc(a->v, sizeof(stream_id) * cap);
         a->cap = cap;
     }
     a->v[a->n++] = *id;
@@ -523,7 +521,7 @@ void xclaim_cmd(cmd_ctx *c)
     int j = 5;
     stream_id stack[STATIC_IDS];
     stream_id *ids =
-        c->argc - 5 > STATIC_IDS ? malloc(sizeof(stream_id) * (size_t)(c->argc - 5)) : stack;
+        c->argc - 5 > STATIC_IDS ? mem_malloc(sizeof(stream_id) * (size_t)(c->argc - 5)) : stack;
     for (; j < c->argc; j++)
         if (stream_id_parse(c->argv[j].p, c->argv[j].len, &ids[j - 5], 0, 1, NULL))
             break;

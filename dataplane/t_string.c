@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "db.h"
 #include "journal.h"
 #include "memcache.h"
@@ -664,7 +665,7 @@ static void lcs_compute(cmd_ctx *c, const lcs_opts *o, const char *a, uint32_t a
     }
     uint32_t idx = LCS(alen, blen);
     int computelcs = o->getidx || !o->getlen;
-    char *result = computelcs ? malloc(idx + 1) : NULL;
+    char *result = computelcs ? mem_malloc(idx + 1) : NULL;
     size_t matches_handle = 0;
     long nmatches = 0;
     if (o->getidx) {

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "client.h"
 #include "clock.h"
 #include "reply.h"
@@ -124,9 +125,7 @@ static void on_timeout(uv_timer_t *t)
 static void wait_block(cmd_ctx *c, long long numreplicas, uint64_t offset, long long timeout_ms)
 {
     client *cl = c->cl;
-    wait_state *ws = calloc(1, sizeof(*ws));
-    if (!ws)
-        abort();
+    wait_state *ws = mem_calloc(1, sizeof(*ws));
     ws->cl = cl;
     ws->numreplicas = numreplicas;
     ws->offset = offset;

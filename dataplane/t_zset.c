@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "db.h"
 #include "debug.h"
 #include "glob.h"
@@ -52,7 +53,7 @@ enum { DIR_AUTO = 0, DIR_FORWARD, DIR_REVERSE };
 static double strtod_copy(const char *p, size_t len, size_t *consumed, int *erange)
 {
     char stack[NUM_ARG_STACK];
-    char *tmp = len < sizeof(stack) ? stack : malloc(len + 1);
+    char *tmp = len < sizeof(stack) ? stack : mem_malloc(len + 1);
     memcpy(tmp, p, len);
     tmp[len] = '\0';
     char *end;
@@ -230,7 +231,7 @@ static void zadd_generic(cmd_ctx *c, int flags, int parse_options)
         return;
     }
     /* Every score is checked before anything changes: the command does all or nothing. */
-    double *scores = malloc(sizeof(double) * (size_t)elements);
+    double *scores = mem_malloc(sizeof(double) * (size_t)elements);
     for (int j = 0; j < elements; j++)
         if (zset_double_or_reply(c, &c->argv[scoreidx + j * 2], &scores[j], NULL))
             goto cleanup;
@@ -750,7 +751,7 @@ static unsigned long *random_ranks(shard *s, unsigned long size, unsigned long c
     unsigned long *ranks;
     if (count * ZRAND_COPY_RATIO > size) {
         /* A partial Fisher-Yates shuffle of every rank. */
-        ranks = malloc(sizeof(*ranks) * size);
+        ranks = mem_malloc(sizeof(*ranks) * size);
         for (unsigned long i = 0; i < size; i++)
             ranks[i] = i;
         for (unsigned long i = 0; i < count; i++) {
@@ -763,9 +764,9 @@ static unsigned long *random_ranks(shard *s, unsigned long size, unsigned long c
         size_t cap = RANK_SET_MIN;
         while (cap < count * 2)
             cap <<= 1;
-        unsigned long *set = malloc(sizeof(*set) * cap);
+        unsigned long *set = mem_malloc(sizeof(*set) * cap);
         memset(set, 0xff, sizeof(*set) * cap); /* ULONG_MAX: free slot */
-        ranks = malloc(sizeof(*ranks) * count);
+        ranks = mem_malloc(sizeof(*ranks) * count);
         unsigned long n = 0;
         while (n < count) {
             unsigned long r = shard_rand(s) % size;

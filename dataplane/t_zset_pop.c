@@ -3,6 +3,7 @@
  * the elements first, then removes them in one rank-range deletion. */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "blocking.h"
 #include "db.h"
 #include "journal.h"
@@ -146,7 +147,7 @@ static void bzpop_generic(cmd_ctx *c, const int *keyidx, int nkeys, int timeout_
 static void bzpop_minmax(cmd_ctx *c, int where)
 {
     int nkeys = c->argc - 2;
-    int *keyidx = malloc(sizeof(int) * (size_t)nkeys);
+    int *keyidx = mem_malloc(sizeof(int) * (size_t)nkeys);
     for (int i = 0; i < nkeys; i++)
         keyidx[i] = 1 + i;
     pop_style st = {.where = where, .emitkey = 1};
@@ -207,7 +208,7 @@ static void zmpop_generic(cmd_ctx *c, int numkeys_idx, int blocking)
     }
     if (count == -1)
         count = 1;
-    int *keyidx = malloc(sizeof(int) * (size_t)numkeys);
+    int *keyidx = mem_malloc(sizeof(int) * (size_t)numkeys);
     for (long long i = 0; i < numkeys; i++)
         keyidx[i] = numkeys_idx + 1 + (int)i;
     if (blocking)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "db.h"
 #include "hashtab.h"
 #include "intset.h"
@@ -289,7 +290,7 @@ static void zsetop_generic(cmd_ctx *c, const slice *dst, int nk, int kind, int c
         return;
     }
     zop op = {.nsrc = nsrc, .aggr = AGGR_SUM, .card_only = card_only};
-    op.src = calloc((size_t)nsrc, sizeof(zsrc));
+    op.src = mem_calloc((size_t)nsrc, sizeof(zsrc));
     /* Types are checked before the options, as in Redis. */
     for (int i = 0; i < nsrc; i++) {
         const slice *k = &c->argv[nk + 1 + i];

@@ -2,6 +2,7 @@
 #include "tls.h"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -129,6 +130,42 @@ static int key_pass_cb(char *out, int size, int rwflag, void *arg)
     return n;
 }
 
+/* tls-crl-file: every CRL in the file goes into the context's store, and then every
+ * certificate of a peer's chain must have its issuer's CRL (a CA without revocations gives an
+ * empty one). Revoked certificates fail the handshake. */
+static int crl_load(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+    char why[TLS_ERR_MAX];
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    BIO *in = BIO_new_file(path, "r");
+    if (!in) {
+        ssl_err_text(why, sizeof(why));
+        snprintf(err, errlen, "cannot open tls-crl-file '%s': %s", path, why);
+        return -1;
+    }
+    int n = 0;
+    X509_CRL *crl;
+    while ((crl = PEM_read_bio_X509_CRL(in, NULL, NULL, NULL))) {
+        int ok = X509_STORE_add_crl(store, crl);
+        X509_CRL_free(crl);
+        if (!ok) {
+            BIO_free(in);
+            ssl_err_text(why, sizeof(why));
+            snprintf(err, errlen, "cannot use tls-crl-file '%s': %s", path, why);
+            return -1;
+        }
+        n++;
+    }
+    BIO_free(in);
+    ERR_clear_error(); /* the read that ended the loop */
+    if (n == 0) {
+        snprintf(err, errlen, "tls-crl-file '%s' holds no CRL", path);
+        return -1;
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    return 0;
+}
+
 /* Certificate, key, CAs, versions and ciphers shared by server and client contexts. */
 static int ctx_configure(SSL_CTX *ctx, char *err, size_t errlen)
 {
@@ -167,6 +204,8 @@ static int ctx_configure(SSL_CTX *ctx, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load the CA certificates: %s", why);
         return -1;
     }
+    if (str_set(c->tls_crl_file) && crl_load(ctx, c->tls_crl_file, err, errlen) < 0)
+        return -1;
     if (str_set(c->tls_ciphers) && !SSL_CTX_set_cipher_list(ctx, c->tls_ciphers)) {
         ERR_clear_error();
         snprintf(err, errlen, "invalid tls-ciphers '%s'", c->tls_ciphers);

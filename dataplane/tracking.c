@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "db.h"
 #include "hashtab.h"
 #include "server.h"
@@ -29,30 +30,6 @@
 #define INVALIDATE_PUSH ">2\r\n$10\r\ninvalidate\r\n"
 #define INVALIDATE_MESSAGE "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n"
 #define REDIR_BROKEN_PUSH ">2\r\n$21\r\ntracking-redir-broken\r\n"
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xcalloc(size_t n)
-{
-    void *p = calloc(1, n);
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n);
-    if (!p)
-        abort();
-    return p;
-}
 
 /* ---- connection ids ----------------------------------------------------------------------- *
  * Every connection by id, for REDIRECT (which names any connection, tracking or not) and for
@@ -165,7 +142,7 @@ static trk_client *st_get(client *cl)
     trk_client *st = st_of(cl);
     if (st)
         return st;
-    st = xcalloc(sizeof(*st));
+    st = mem_calloc(1, sizeof(*st));
     st->cl = cl;
     st->flush_idx = -1;
     buf_init(&st->pend);
@@ -382,7 +359,7 @@ static void queue_rec(trk_client *st, const char *rec, size_t len, int redirecte
     }
     if (tw->nflush == tw->flush_cap) {
         tw->flush_cap = tw->flush_cap ? tw->flush_cap * 2 : 16;
-        tw->flush = xrealloc(tw->flush, sizeof(trk_client *) * (size_t)tw->flush_cap);
+        tw->flush = mem_realloc(tw->flush, sizeof(trk_client *) * (size_t)tw->flush_cap);
     }
     if (tw->nflush == 0)
         uv_prepare_start(&tw->prepare, flush_run);
@@ -432,7 +409,7 @@ static void note_run(void *arg);
 
 static trk_note *note_new(int mode, uint64_t writer, uint32_t nids, const char *rec, size_t reclen)
 {
-    trk_note *n = xmalloc(sizeof(trk_note) + sizeof(uint64_t) * nids + reclen);
+    trk_note *n = mem_malloc(sizeof(trk_note) + sizeof(uint64_t) * nids + reclen);
     memset(&n->m, 0, sizeof(n->m));
     n->mode = mode;
     n->writer = writer;
@@ -700,12 +677,12 @@ static void bc_add(const char *p, size_t len, uint64_t id, uint32_t wid)
     pthread_rwlock_wrlock(&bc_lock);
     int i = bc_find(p, len);
     if (i < 0) {
-        bc_prefix *x = xcalloc(sizeof(bc_prefix) + len + 1);
+        bc_prefix *x = mem_calloc(1, sizeof(bc_prefix) + len + 1);
         x->len = len;
         memcpy(x->name, p, len);
         if (bc_n == bc_cap) {
             bc_cap = bc_cap ? bc_cap * 2 : 8;
-            bc_v = xrealloc(bc_v, sizeof(bc_prefix *) * (size_t)bc_cap);
+            bc_v = mem_realloc(bc_v, sizeof(bc_prefix *) * (size_t)bc_cap);
         }
         i = bc_n++;
         bc_v[i] = x;
@@ -714,7 +691,7 @@ static void bc_add(const char *p, size_t len, uint64_t id, uint32_t wid)
     bc_prefix *x = bc_v[i];
     if (x->n == x->cap) {
         x->cap = x->cap ? x->cap * 2 : 4;
-        x->v = xrealloc(x->v, sizeof(trk_ref) * (size_t)x->cap);
+        x->v = mem_realloc(x->v, sizeof(trk_ref) * (size_t)x->cap);
     }
     x->v[x->n++] = (trk_ref){id, wid};
     pthread_rwlock_unlock(&bc_lock);
@@ -756,7 +733,7 @@ static void bc_invalidate(const char *key, size_t len, uint64_t writer)
             continue;
         if (n + (size_t)x->n > cap) {
             cap = (n + (size_t)x->n) * 2;
-            refs = xrealloc(refs, sizeof(trk_ref) * cap);
+            refs = mem_realloc(refs, sizeof(trk_ref) * cap);
         }
         memcpy(refs + n, x->v, sizeof(trk_ref) * (size_t)x->n);
         n += (size_t)x->n;
@@ -789,9 +766,9 @@ static void prefix_add(trk_client *st, const char *p, size_t len)
         at++;
     if (at < st->nprefixes && !slice_cmp(st->prefixes[at].p, st->prefixes[at].len, p, len))
         return; /* already there */
-    st->prefixes = xrealloc(st->prefixes, sizeof(slice) * (size_t)(st->nprefixes + 1));
+    st->prefixes = mem_realloc(st->prefixes, sizeof(slice) * (size_t)(st->nprefixes + 1));
     memmove(st->prefixes + at + 1, st->prefixes + at, sizeof(slice) * (size_t)(st->nprefixes - at));
-    char *copy = xmalloc(len + 1);
+    char *copy = mem_malloc(len + 1);
     memcpy(copy, p, len);
     copy[len] = '\0';
     st->prefixes[at] = (slice){copy, len};
@@ -951,7 +928,7 @@ void tracking_after_command(cmd_ctx *c)
     int max = KEYS_STACK;
     if (c->argc > max) {
         max = c->argc;
-        keys = xmalloc(sizeof(int) * (size_t)max);
+        keys = mem_malloc(sizeof(int) * (size_t)max);
     }
     int n = command_get_keys(c->cmd, c->argc, c->argv, keys, max);
     for (int i = 0; i < n; i++)

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "worker.h"
 #include "zmalloc.h"
 
@@ -39,9 +40,7 @@ struct local_op {
 
 static void pending_push(shard *s, tx_fn fn, void *arg)
 {
-    struct local_op *op = malloc(sizeof(*op));
-    if (!op)
-        abort();
+    struct local_op *op = mem_malloc(sizeof(*op));
     op->next = NULL;
     op->fn = fn;
     op->arg = arg;
@@ -228,9 +227,7 @@ static void tx_release_all(tx *t)
 
 static tx *tx_new(const shardset *set, int n, tx_fn body, tx_fn done, void *arg)
 {
-    tx *t = malloc(sizeof(tx) + sizeof(tx_node) * (size_t)n);
-    if (!t)
-        abort();
+    tx *t = mem_malloc(sizeof(tx) + sizeof(tx_node) * (size_t)n);
     t->coord = current_worker;
     t->body = body;
     t->done = done;
@@ -296,9 +293,7 @@ int tx_run(const shardset *set, tx_fn body, tx_fn done, void *arg)
             body(arg);
             return 1;
         }
-        struct hop *h = malloc(sizeof(*h));
-        if (!h)
-            abort();
+        struct hop *h = mem_malloc(sizeof(*h));
         h->body = body;
         h->done = done;
         h->arg = arg;

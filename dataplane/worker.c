@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "blocking.h"
 #include "client.h"
 #include "clock.h"
@@ -23,6 +24,7 @@
 
 #define INBOX_BATCH 4096
 #define EXPIRE_BUDGET_US 1000
+#define ACCEPT_NOW_MAX 64 /* connections worker_accept_now takes per listener and call */
 
 worker **workers;
 int nworkers;
@@ -76,9 +78,7 @@ static void worker_post_msg_owned(worker *w, msg *m);
 
 void worker_post(worker *w, void (*fn)(void *arg), void *arg)
 {
-    msg *m = malloc(sizeof(*m));
-    if (!m)
-        abort();
+    msg *m = mem_malloc(sizeof(*m));
     m->fn = fn;
     m->arg = arg;
     m->heap = 1;
@@ -163,6 +163,15 @@ struct listener {
     int tls;      /* its connections speak TLS (tls.h) */
 };
 
+/* A new connection takes the listener's kind. */
+static void listener_adopt(const struct listener *l, client *cl)
+{
+    if (cl && l->admin)
+        cl->flags |= CLIENT_ADMIN_PORT;
+    if (cl && l->memcache)
+        cl->proto = PROTO_MEMCACHE;
+}
+
 static void on_connection(uv_stream_t *server_stream, int status)
 {
     struct listener *l = server_stream->data;
@@ -170,11 +179,26 @@ static void on_connection(uv_stream_t *server_stream, int status)
         log_warning("accept failed: %s", uv_strerror(status));
         return;
     }
-    client *cl = client_accept(l->w, server_stream, l->tls);
-    if (cl && l->admin)
-        cl->flags |= CLIENT_ADMIN_PORT;
-    if (cl && l->memcache)
-        cl->proto = PROTO_MEMCACHE;
+    listener_adopt(l, client_accept(l->w, server_stream, l->tls));
+}
+
+void worker_accept_now(worker *w)
+{
+    if (w->stopping)
+        return;
+    for (int i = 0; i < w->nlisteners; i++) {
+        struct listener *l = &w->listeners[i];
+        int lfd;
+        /* Memcached connections would wait for the loop anyway: the kernel keeps them. */
+        if (l->memcache || uv_fileno((uv_handle_t *)&l->tcp, &lfd) < 0)
+            continue;
+        for (int n = 0; n < ACCEPT_NOW_MAX; n++) {
+            int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0)
+                break; /* EAGAIN: none left; anything else: the loop's accept reports it */
+            listener_adopt(l, client_accept_fd(w, fd, l->tls));
+        }
+    }
 }
 
 /* SO_REUSEPORT would let a second server share a port that is in use and split its clients.
@@ -239,7 +263,7 @@ static int listen_socket(const char *bind_addr, int port, int backlog, int first
 
 static int count_addrs(const char *list)
 {
-    char *copy = strdup(list);
+    char *copy = mem_strdup(list);
     char *save = NULL;
     int n = 0;
     for (char *a = strtok_r(copy, " ,", &save); a; a = strtok_r(NULL, " ,", &save))
@@ -252,7 +276,7 @@ static int count_addrs(const char *list)
  * control-plane traffic is light. Its room is reserved in w->listeners. Returns 0 or -errno. */
 static int admin_listeners_init(worker *w)
 {
-    char *addrs = strdup(server.cfg.admin_bind);
+    char *addrs = mem_strdup(server.cfg.admin_bind);
     char *save = NULL;
     int port = (int)server.cfg.admin_port;
     for (char *a = strtok_r(addrs, " ,", &save); a; a = strtok_r(NULL, " ,", &save)) {
@@ -281,7 +305,7 @@ static int admin_listeners_init(worker *w)
  * is reserved in w->listeners. Returns 0 or -errno. */
 static int memcache_listeners_init(worker *w, const char *bind_list)
 {
-    char *addrs = strdup(bind_list);
+    char *addrs = mem_strdup(bind_list);
     char *save = NULL;
     int port = (int)server.cfg.memcached_port;
     for (char *a = strtok_r(addrs, " ,", &save); a; a = strtok_r(NULL, " ,", &save)) {
@@ -325,6 +349,7 @@ static void on_cron(uv_timer_t *t)
             db_evict_if_needed(w->shard, 0);
     }
     client_cron(w);
+    zmalloc_maintain();
 }
 
 /* ---- background work --------------------------------------------------------------------- */
@@ -369,14 +394,14 @@ void worker_background(int (*fn)(void *arg), void *arg)
 int workers_init(int n, const char *bind_list, int port)
 {
     nworkers = n;
-    workers = calloc((size_t)n, sizeof(worker *));
-    char *addrs = strdup(bind_list);
+    workers = mem_calloc((size_t)n, sizeof(worker *));
+    char *addrs = mem_strdup(bind_list);
     char *save = NULL;
     int naddr = 0;
     for (char *a = strtok_r(addrs, " ,", &save); a; a = strtok_r(NULL, " ,", &save))
         naddr++;
     for (int i = 0; i < n; i++) {
-        worker *w = calloc(1, sizeof(worker));
+        worker *w = mem_calloc(1, sizeof(worker));
         w->id = i;
         w->shard = shards[i];
         uv_loop_init(&w->loop);
@@ -397,12 +422,12 @@ int workers_init(int n, const char *bind_list, int port)
         inbox_init(w);
         uv_timer_init(&w->loop, &w->cron);
         w->cron.data = w;
-        w->cmdstats = calloc((size_t)command_count() + 1, sizeof(cmd_stats));
+        w->cmdstats = mem_calloc((size_t)command_count() + 1, sizeof(cmd_stats));
         int nadmin = i == 0 && server.cfg.admin_port > 0 ? count_addrs(server.cfg.admin_bind) : 0;
         int nmc = server.cfg.memcached_port > 0 ? naddr : 0;
-        w->listeners = calloc((size_t)(naddr + nadmin + nmc), sizeof(struct listener));
+        w->listeners = mem_calloc((size_t)(naddr + nadmin + nmc), sizeof(struct listener));
         free(addrs);
-        addrs = strdup(bind_list);
+        addrs = mem_strdup(bind_list);
         save = NULL;
         for (char *a = strtok_r(addrs, " ,", &save); a; a = strtok_r(NULL, " ,", &save)) {
             int fd;

@@ -88,6 +88,10 @@ void workers_quiesce(void);
 /* Asks every worker to stop (quiescing first if needed) and waits for the threads. */
 void workers_stop(void);
 
+/* Accepts the connections waiting on w's listeners (not memcached's) without the loop: for a
+ * thread busy in a long script (busy.c). w's thread only. */
+void worker_accept_now(worker *w);
+
 /* What a background slice returns: more to do at once, more to do a little later (waiting for
  * something: the loop may sleep meanwhile), or finished. */
 enum { WORKER_BG_DONE = 0, WORKER_BG_MORE = 1, WORKER_BG_LATER = 2 };

@@ -1,14 +1,17 @@
 /* Accounting allocator: see zmalloc.h. */
 #include "zmalloc.h"
 
+#include <malloc.h>
+#include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
+#include "clock.h"
+
 #ifdef DFLY_SANITIZE
-#include <malloc.h>
 #define ALLOC(n) malloc(n)
 #define REALLOC(p, n) realloc(p, n)
 #define FREE(p) free(p)
@@ -53,17 +56,11 @@ static void account(int64_t delta)
                           memory_order_relaxed);
 }
 
-static void oom(size_t size)
-{
-    fprintf(stderr, "zmalloc: out of memory allocating %zu bytes\n", size);
-    abort();
-}
-
 void *zmalloc(size_t size)
 {
     void *p = ALLOC(size ? size : 1);
     if (!p)
-        oom(size);
+        mem_oom(size); /* one line on stderr, then abort(), as everywhere in dfly */
     account((int64_t)USABLE(p));
     return p;
 }
@@ -82,7 +79,7 @@ void *zrealloc(void *p, size_t size)
     int64_t old = (int64_t)USABLE(p);
     void *np = REALLOC(p, size ? size : 1);
     if (!np)
-        oom(size);
+        mem_oom(size);
     account((int64_t)USABLE(np) - old);
     return np;
 }
@@ -134,4 +131,71 @@ size_t zmalloc_rss(void)
 const char *zmalloc_lib(void)
 {
     return LIBNAME;
+}
+
+/* ---- giving memory back ------------------------------------------------------------------- */
+
+/* mimalloc keeps a thread's freed pages, and decommits emptied segments only after a delay, on a
+ * later call of that same thread into the allocator; glibc keeps freed blocks in its arenas. A
+ * shard that deletes much and then goes quiet (FLUSHALL, a big DEL, expiry of a burst) would
+ * hold that memory for good. So each worker collects its own heap when the used memory fell by
+ * a good share since the last collection, or when MEMORY PURGE asked for it. */
+#define RELEASE_DROP_SHARE 8         /* a fall of 1/8 of the peak since the last collection... */
+#define RELEASE_DROP_MIN (1LL << 20) /* ...and of at least 1 MiB */
+
+/* Emptied segments wait in mimalloc's cache until their decommit time, counted from when they
+ * were freed: a collection right after a big free misses them, so one more follows this long
+ * after (longer than mimalloc's default segment decommit delay of 500 ms). */
+#define RELEASE_FOLLOWUP_MS 1000
+
+static _Thread_local int64_t release_peak;
+static _Thread_local uint64_t release_followup_at; /* 0: none due */
+static _Thread_local uint64_t release_epoch_seen;
+static _Atomic uint64_t purge_epoch; /* MEMORY PURGE requests, counted */
+
+/* The decommit delays are mimalloc's global options: one collection at a time sets and restores
+ * them. Without the delays at 0, an emptied segment is decommitted only on a later allocation
+ * of its thread, which an idle shard never makes. */
+static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void release_now(void)
+{
+    pthread_mutex_lock(&release_lock);
+#ifndef DFLY_SANITIZE
+    long delay = mi_option_get(mi_option_decommit_delay);
+    long seg_delay = mi_option_get(mi_option_segment_decommit_delay);
+    mi_option_set(mi_option_decommit_delay, 0);
+    mi_option_set(mi_option_segment_decommit_delay, 0);
+    mi_collect(true);
+    mi_option_set(mi_option_decommit_delay, delay);
+    mi_option_set(mi_option_segment_decommit_delay, seg_delay);
+#endif
+    malloc_trim(0);
+    pthread_mutex_unlock(&release_lock);
+}
+
+void zmalloc_maintain(void)
+{
+    int64_t used = zmalloc_used();
+    if (used > release_peak)
+        release_peak = used;
+    int64_t fall = release_peak - used;
+    uint64_t epoch = atomic_load_explicit(&purge_epoch, memory_order_relaxed);
+    int fell = fall >= RELEASE_DROP_MIN && fall >= release_peak / RELEASE_DROP_SHARE;
+    uint64_t now = clock_mono_ms();
+    if (fell || epoch != release_epoch_seen) {
+        release_epoch_seen = epoch;
+        release_peak = used;
+        release_followup_at = now + RELEASE_FOLLOWUP_MS;
+        release_now();
+    } else if (release_followup_at && now >= release_followup_at) {
+        release_followup_at = 0;
+        release_now();
+    }
+}
+
+void zmalloc_purge(void)
+{
+    atomic_fetch_add_explicit(&purge_epoch, 1, memory_order_relaxed);
+    release_now();
 }

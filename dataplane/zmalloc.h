@@ -23,4 +23,11 @@ int64_t zmalloc_used(void);
 size_t zmalloc_rss(void);
 const char *zmalloc_lib(void);
 
+/* Called by every worker's timer: gives this thread's freed memory back to the system after the
+ * used memory fell notably, or after zmalloc_purge. */
+void zmalloc_maintain(void);
+/* MEMORY PURGE: the calling thread gives its freed memory back now, the others at their next
+ * zmalloc_maintain. */
+void zmalloc_purge(void);
+
 #endif

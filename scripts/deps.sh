@@ -54,8 +54,12 @@ for pkg in "${PACKAGES[@]}"; do
 done
 # Debian's npm conflicts with a NodeSource nodejs (which brings its own npm): only when missing.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# terraform (the provider's tests drive the real binary) is not packaged by Debian: it comes
+# from HashiCorp's apt repository, set up below when no terraform is on PATH.
+need_terraform=0
+command -v terraform >/dev/null 2>&1 || need_terraform=1
 
-if ((${#missing[@]} == 0)); then
+if ((${#missing[@]} == 0 && need_terraform == 0)); then
     echo "deps: all ${#PACKAGES[@]} packages installed"
     npm_ci_web
     exit 0
@@ -66,14 +70,41 @@ if ((EUID == 0)); then
 elif command -v sudo >/dev/null 2>&1; then
     SUDO=(sudo)
 else
-    echo "deps: missing ${missing[*]}; run as root or install sudo" >&2
+    echo "deps: missing ${missing[*]}$( ((need_terraform)) && echo ' terraform'); run as root or" \
+        "install sudo" >&2
     exit 1
 fi
 
-echo "deps: installing ${missing[*]}"
+apt_install() {
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "$@"
+}
+
+# HashiCorp's documented setup for Debian: its signing key, its repository, then the package.
+HASHICORP_URL=https://apt.releases.hashicorp.com
+HASHICORP_KEYRING=/usr/share/keyrings/hashicorp-archive-keyring.gpg
+HASHICORP_LIST=/etc/apt/sources.list.d/hashicorp.list
+install_terraform() {
+    local codename
+    codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    echo "deps: installing terraform from $HASHICORP_URL ($codename)"
+    apt_install ca-certificates curl gnupg
+    curl -fsSL "$HASHICORP_URL/gpg" |
+        "${SUDO[@]}" gpg --batch --yes --dearmor -o "$HASHICORP_KEYRING"
+    echo "deb [signed-by=$HASHICORP_KEYRING] $HASHICORP_URL $codename main" |
+        "${SUDO[@]}" tee "$HASHICORP_LIST" >/dev/null
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    apt_install terraform
+}
+
 export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+if ((${#missing[@]})); then
+    echo "deps: installing ${missing[*]}"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    apt_install "${missing[@]}"
+fi
+if ((need_terraform)); then
+    install_terraform
+fi
 echo "deps: done"
 npm_ci_web

@@ -1,18 +1,9 @@
-/* Allocation that cannot fail quietly: out of memory aborts, as everywhere in dfly. */
+/* Allocation that cannot fail quietly: out of memory aborts, as everywhere in dfly. The control
+ * plane's callers use mem_realloc; the wrappers themselves live in common/alloc.h, shared with
+ * dfly-server. */
 #ifndef DFLY_CONTROL_MEM_H
 #define DFLY_CONTROL_MEM_H
 
-#include <stdio.h>
-#include <stdlib.h>
-
-static inline void *mem_realloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (!q && n) {
-        fprintf(stderr, "dfly-control: out of memory (%zu bytes)\n", n);
-        abort();
-    }
-    return q;
-}
+#include "alloc.h"
 
 #endif

@@ -55,6 +55,37 @@ def test_get_underscore_spelling(r):
     assert r.config_get("MAXMEMORY-POLICY") == {"maxmemory-policy": "noeviction"}
 
 
+ZIPLIST_ALIASES = {
+    "list-max-ziplist-size": "list-max-listpack-size",
+    "hash-max-ziplist-entries": "hash-max-listpack-entries",
+    "hash-max-ziplist-value": "hash-max-listpack-value",
+    "zset-max-ziplist-entries": "zset-max-listpack-entries",
+    "zset-max-ziplist-value": "zset-max-listpack-value",
+}
+
+
+def test_ziplist_aliases_are_the_listpack_settings(r):
+    # Redis 7.0 still takes the *-ziplist-* names of older config files and clients.
+    for alias, name in ZIPLIST_ALIASES.items():
+        assert r.config_get(alias) == {alias: r.config_get(name)[name]}
+    assert r.config_set("hash-max-ziplist-entries", "2")
+    assert r.config_get("hash-max-listpack-entries") == {"hash-max-listpack-entries": "2"}
+    r.hset("zl:h", mapping={"a": 1, "b": 2})
+    assert r.object("encoding", "zl:h") == "listpack"
+    r.hset("zl:h", "c", 3)
+    assert r.object("encoding", "zl:h") == "hashtable"
+    assert r.config_set("zset-max-listpack-entries", "1")
+    assert r.config_get("zset-max-ziplist-entries") == {"zset-max-ziplist-entries": "1"}
+    r.zadd("zl:z", {"a": 1, "b": 2})
+    assert r.object("encoding", "zl:z") == "skiplist"
+
+
+def test_ziplist_alias_on_the_command_line(server_factory):
+    s = server_factory("--zset-max-ziplist-entries", "3")
+    c = s.client()
+    assert c.config_get("zset-max-listpack-entries") == {"zset-max-listpack-entries": "3"}
+
+
 def test_get_arity(r):
     with pytest.raises(redis.ResponseError, match="wrong number of arguments for 'config|get'"):
         r.execute_command("CONFIG", "GET")

@@ -126,6 +126,31 @@ def test_memory_section(r):
     assert info["maxmemory_human"] == "100.00M"
 
 
+RSS_GROWTH = 150 * 1024 * 1024  # at least what the data below adds to the resident set
+RSS_RETURN_SLACK = 48 * 1024 * 1024  # what may stay resident after FLUSHALL (allocator caches)
+
+
+def test_memory_goes_back_after_flushall(server, r):
+    """A shard that frees much and goes quiet gives the memory back to the system: RSS falls
+    after FLUSHALL without any further command (and MEMORY PURGE answers OK). The sanitizer
+    build's allocator keeps freed blocks in quarantine by design: there only used_memory is
+    checked."""
+    rss = lambda: r.info("memory")["used_memory_rss"]  # noqa: E731
+    baseline = rss()
+    r.execute_command("DEBUG", "POPULATE", 400000, "rel", 400)
+    assert rss() > baseline + RSS_GROWTH
+    r.flushall()
+    assert r.info("memory")["used_memory"] < 1024 * 1024
+    if not r.info("memory")["mem_allocator"].startswith("mimalloc"):
+        assert r.execute_command("MEMORY", "PURGE") == "OK"
+        return
+    deadline = time.monotonic() + 10
+    while rss() > baseline + RSS_RETURN_SLACK and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert rss() <= baseline + RSS_RETURN_SLACK, (baseline, rss())
+    assert r.execute_command("MEMORY", "PURGE") == "OK"
+
+
 def test_persistence_and_replication_sections(r):
     info = r.info("persistence")
     assert info["loading"] == 0

@@ -2,7 +2,8 @@
 client blocked on one thread is served by a push from a connection on the other thread, blocked
 clients are served in the order they blocked, timeouts (fractional, and 0 = forever) behave as
 in Redis, a blocked client that disconnects or is killed takes nothing, keys may live on
-different shards, and inside MULTI the commands answer nil at once.
+different shards, inside MULTI the commands answer nil at once, and a MULTI/EXEC or a script
+that pushes serves waiters after it has finished, with what it left.
 """
 
 import socket
@@ -304,3 +305,38 @@ def test_blocking_commands_in_multi_pop_what_is_there(r):
     p.execute_command("BLMOVE", "mqd", "mqd2", "LEFT", "LEFT", "0")
     p.blpop(["mqd"], 0)
     assert p.execute() == [("mqd", "a"), "b", None]
+
+
+# ---- pushes by a transaction or a script ------------------------------------------------------
+
+
+@pytest.mark.parametrize("key_shard", [0, 1])
+def test_exec_that_pushes_serves_with_the_final_state(server, r, key_shard):
+    # As in Redis, the waiter is served after the whole EXEC, so it sees what EXEC left.
+    key = key_on_shard("mxq", key_shard, NSHARDS)
+    w = block(server, r, 0, "BLPOP", key, "0", thread=1 - key_shard)
+    p = r.pipeline(transaction=True)
+    p.rpush(key, "a")
+    p.rpush(key, "b")
+    p.lpop(key)
+    assert p.execute() == [1, 2, "a"]
+    assert w.wait() == [key, "b"]
+    assert r.exists(key) == 0
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_script_that_pushes_serves_after_the_script(server, r, declared):
+    # Also when the script pushes to a key it did not declare (job-queue libraries do).
+    key = key_on_shard("sxq", 1, NSHARDS)
+    w = block(server, r, 0, "BLPOP", key, "0", thread=0)
+    script = (
+        "redis.call('rpush', KEYS[1] or ARGV[1], 'x', 'y') "
+        "redis.call('lpop', KEYS[1] or ARGV[1]) "
+        "return redis.call('llen', KEYS[1] or ARGV[1])"
+    )
+    if declared:
+        assert r.eval(script, 1, key) == 1
+    else:
+        assert r.eval(script, 0, key) == 1
+    assert w.wait() == [key, "y"]
+    assert r.exists(key) == 0

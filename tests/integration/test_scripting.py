@@ -499,8 +499,7 @@ EVAL_FOREVER = encode("EVAL", "while true do end", 0)
 
 def busy_server(server_factory, others=1):
     """A server with a low busy-reply-threshold, a connection to run scripts on, and `others`
-    connections on another worker thread (the runner's own thread is busy with the script:
-    its clients wait instead of getting BUSY)."""
+    connections on another worker thread (the script's own thread: test_script_busy.py)."""
     s = server_factory("--busy-reply-threshold", str(BUSY_MS), threads=THREADS)
     conns = conns_per_thread(s.port, THREADS)
     runner = conns.pop(0)

@@ -280,6 +280,13 @@ def test_xsetid(r):
     )
     assert err(r, "XSETID", "missing", "1-0") == "no such key"
     assert err(r, "XSETID", "sid", "10-0", "FOO") == SYNTAX
+    # An ID below both the top item and max_deleted_entry_id: Redis names the top item.
+    r.execute_command("XADD", "sid", "20-0", "f", "v")
+    r.execute_command("XDEL", "sid", "20-0")
+    r.execute_command("XADD", "sid", "30-0", "f", "v")
+    assert err(r, "XSETID", "sid", "15-0") == (
+        "The ID specified in XSETID is smaller than the target stream top item"
+    )
 
 
 # --- XREAD without BLOCK ----------------------------------------------------------------------

@@ -477,3 +477,41 @@ def test_encrypted_key_with_passphrase(tls_factory, certs, tmp_path):
     res = subprocess.run(bad, capture_output=True, text=True, timeout=START_TIMEOUT)
     assert res.returncode != 0
     assert "cannot load tls-key-file" in res.stdout + res.stderr
+
+
+# --- revocation (--tls_crl_file) ------------------------------------------------------------
+
+
+def _make_crl(d, certs, name, revoke=()):
+    """A CRL of "ca" (PEM file in d) naming the given certificates of certs; none: empty."""
+    index = d / f"{name}.index"
+    index.write_text("")
+    cnf = d / f"{name}.cnf"
+    cnf.write_text(
+        f"[ca]\ndefault_ca = testca\n[testca]\ndatabase = {index}\ndefault_md = sha256\n"
+        f"default_crl_days = {CERT_DAYS}\n"
+    )
+    signer = ["-keyfile", certs.key("ca"), "-cert", certs.crt("ca")]
+    for cert in revoke:
+        _openssl("ca", "-config", cnf.name, "-revoke", certs.crt(cert), *signer, cwd=d)
+    _openssl("ca", "-config", cnf.name, "-gencrl", *signer, "-out", f"{name}.pem", cwd=d)
+    return str(d / f"{name}.pem")
+
+
+def test_crl_file_refuses_revoked_client_certificates(tls_factory, certs, tmp_path):
+    empty = _make_crl(tmp_path, certs, "empty")  # a CA without revocations: an empty CRL
+    s = tls_factory("--tls_crl_file", empty)
+    assert s.tls_client().ping()
+    admin = s.tls_client()
+    revoked = _make_crl(tmp_path, certs, "revoked", revoke=["client"])
+    admin.config_set("tls-crl-file", revoked)
+    assert admin.config_get("tls-crl-file") == {"tls-crl-file": revoked}
+    assert refused(s.tls_client())  # new connections check the new CRL
+    assert admin.ping()  # open ones stay
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a CRL\n")
+    with pytest.raises(redis.ResponseError, match="Unable to update TLS configuration"):
+        admin.config_set("tls-crl-file", str(bad))
+    assert refused(s.tls_client())  # the previous context stays in force
+    admin.config_set("tls-crl-file", empty)
+    assert s.tls_client().ping()
