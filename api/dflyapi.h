@@ -210,4 +210,64 @@ dflyapi_err dflyapi_instance_failover(dflyapi_client *c, const char *instance_id
                                       const json_t *request, const char *idempotency_key,
                                       dflyapi_result *out);
 
+/* --- ACL users, metrics and certificates (issue 14) ------------------------------------- */
+
+/* spec: {name, password?, rules?, enabled?}. out->body is {user, password}: the password is
+ * shown this once. */
+dflyapi_err dflyapi_user_create(dflyapi_client *c, const char *instance_id, const json_t *spec,
+                                const char *idempotency_key, dflyapi_result *out);
+dflyapi_err dflyapi_user_list(dflyapi_client *c, const char *instance_id,
+                              dflyapi_result *out); /* every page */
+dflyapi_err dflyapi_user_get(dflyapi_client *c, const char *instance_id, const char *username,
+                             dflyapi_result *out);
+/* patch: {rules?, enabled?}. */
+dflyapi_err dflyapi_user_update(dflyapi_client *c, const char *instance_id, const char *username,
+                                const json_t *patch, dflyapi_result *out);
+dflyapi_err dflyapi_user_delete(dflyapi_client *c, const char *instance_id, const char *username,
+                                dflyapi_result *out);
+/* request may be NULL ({password?, grace_period_seconds?}). out->body is {user, password}: the
+ * new password, shown this once; the old one works until the grace period ends or
+ * dflyapi_user_finish_rotation. */
+dflyapi_err dflyapi_user_rotate_password(dflyapi_client *c, const char *instance_id,
+                                         const char *username, const json_t *request,
+                                         const char *idempotency_key, dflyapi_result *out);
+dflyapi_err dflyapi_user_finish_rotation(dflyapi_client *c, const char *instance_id,
+                                         const char *username, dflyapi_result *out);
+
+/* A metrics query; members left 0 (or NULL) take the API's defaults (every series, the last
+ * hour, about 300 points). */
+typedef struct dflyapi_metrics_query {
+    const char *names; /* comma-separated series names */
+    long long from;    /* Unix seconds */
+    long long to;      /* Unix seconds */
+    long step;         /* seconds per point */
+} dflyapi_metrics_query;
+
+/* q may be NULL. out->body is {instance_id, from, to, step, resolution, scrape_interval_ms,
+ * series: [{name, node_id, points: [[time, value], ...]}]}. */
+dflyapi_err dflyapi_metrics_get(dflyapi_client *c, const char *instance_id,
+                                const dflyapi_metrics_query *q, dflyapi_result *out);
+
+/* Writes the internal CA certificate (PEM) to sink; out->bytes says how much. */
+dflyapi_err dflyapi_ca_get(dflyapi_client *c, FILE *sink, dflyapi_result *out);
+/* The instance's server certificate: {serial, not_before, not_after, sans, issuer,
+ * fingerprint_sha256, renew_after}; 404 when the instance has TLS off. */
+dflyapi_err dflyapi_certificate_get(dflyapi_client *c, const char *instance_id,
+                                    dflyapi_result *out);
+/* Issues a new server certificate now. out->body is {operation}; 409 when TLS is off. */
+dflyapi_err dflyapi_certificate_rotate(dflyapi_client *c, const char *instance_id,
+                                       const char *idempotency_key, dflyapi_result *out);
+/* spec: {name, days?}. out->body is {id, name, serial, not_before, not_after, certificate,
+ * private_key, ca}: the key is shown this once. 409 when TLS is off. */
+dflyapi_err dflyapi_client_cert_create(dflyapi_client *c, const char *instance_id,
+                                       const json_t *spec, const char *idempotency_key,
+                                       dflyapi_result *out);
+dflyapi_err dflyapi_client_cert_list(dflyapi_client *c, const char *instance_id,
+                                     dflyapi_result *out); /* every page */
+dflyapi_err dflyapi_client_cert_get(dflyapi_client *c, const char *instance_id, const char *cert_id,
+                                    dflyapi_result *out);
+/* Revokes it: the nodes refuse it from then on. */
+dflyapi_err dflyapi_client_cert_delete(dflyapi_client *c, const char *instance_id,
+                                       const char *cert_id, dflyapi_result *out);
+
 #endif

@@ -349,3 +349,181 @@ dflyapi_err dflyapi_instance_failover(dflyapi_client *c, const char *instance_id
     BUILD_PATH(out, "/v1/instances", instance_id, "failover");
     return post_create(c, path, request, idempotency_key, NULL, out);
 }
+
+/* --- ACL users --------------------------------------------------------------------------- */
+
+/* Fails the call unless both the instance id and the user name are given. */
+#define NEED_INSTANCE_AND(out, second, what)                                                       \
+    do {                                                                                           \
+        if (!instance_id || !*instance_id || !(second) || !*(second))                              \
+            return missing(out, "an instance id and " what);                                       \
+    } while (0)
+
+dflyapi_err dflyapi_user_create(dflyapi_client *c, const char *instance_id, const json_t *spec,
+                                const char *idempotency_key, dflyapi_result *out)
+{
+    if (!instance_id || !*instance_id)
+        return missing(out, "an instance id");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "users");
+    return post_create(c, path, spec, idempotency_key, NULL, out);
+}
+
+dflyapi_err dflyapi_user_list(dflyapi_client *c, const char *instance_id, dflyapi_result *out)
+{
+    if (!instance_id || !*instance_id)
+        return missing(out, "an instance id");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "users");
+    return dflyapi_list_all(c, path, NULL, out);
+}
+
+dflyapi_err dflyapi_user_get(dflyapi_client *c, const char *instance_id, const char *username,
+                             dflyapi_result *out)
+{
+    NEED_INSTANCE_AND(out, username, "a user name");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "users", username);
+    return dflyapi_request(c, "GET", path, NULL, out);
+}
+
+dflyapi_err dflyapi_user_update(dflyapi_client *c, const char *instance_id, const char *username,
+                                const json_t *patch, dflyapi_result *out)
+{
+    NEED_INSTANCE_AND(out, username, "a user name");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "users", username);
+    dflyapi_req req = {.body = patch};
+    return dflyapi_request(c, "PATCH", path, &req, out);
+}
+
+dflyapi_err dflyapi_user_delete(dflyapi_client *c, const char *instance_id, const char *username,
+                                dflyapi_result *out)
+{
+    NEED_INSTANCE_AND(out, username, "a user name");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "users", username);
+    return dflyapi_request(c, "DELETE", path, NULL, out);
+}
+
+dflyapi_err dflyapi_user_rotate_password(dflyapi_client *c, const char *instance_id,
+                                         const char *username, const json_t *request,
+                                         const char *idempotency_key, dflyapi_result *out)
+{
+    NEED_INSTANCE_AND(out, username, "a user name");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "users", username, "rotate-password");
+    /* a retried rotation must not make a second password: it carries a key like a create */
+    return post_create(c, path, request, idempotency_key, NULL, out);
+}
+
+dflyapi_err dflyapi_user_finish_rotation(dflyapi_client *c, const char *instance_id,
+                                         const char *username, dflyapi_result *out)
+{
+    NEED_INSTANCE_AND(out, username, "a user name");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "users", username, "finish-rotation");
+    /* harmless to repeat (a no-op without a rotation): keyed so that it is retried */
+    return post_create(c, path, NULL, NULL, NULL, out);
+}
+
+/* --- metrics ----------------------------------------------------------------------------- */
+
+#define NUMBER_TEXT_MAX 24
+
+dflyapi_err dflyapi_metrics_get(dflyapi_client *c, const char *instance_id,
+                                const dflyapi_metrics_query *q, dflyapi_result *out)
+{
+    if (!instance_id || !*instance_id)
+        return missing(out, "an instance id");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "metrics");
+    char from[NUMBER_TEXT_MAX], to[NUMBER_TEXT_MAX], step[NUMBER_TEXT_MAX];
+    dflyapi_param params[5];
+    int n = 0;
+    if (q && q->names && *q->names)
+        params[n++] = (dflyapi_param){"names", q->names};
+    if (q && q->from > 0) {
+        snprintf(from, sizeof(from), "%lld", q->from);
+        params[n++] = (dflyapi_param){"from", from};
+    }
+    if (q && q->to > 0) {
+        snprintf(to, sizeof(to), "%lld", q->to);
+        params[n++] = (dflyapi_param){"to", to};
+    }
+    if (q && q->step > 0) {
+        snprintf(step, sizeof(step), "%ld", q->step);
+        params[n++] = (dflyapi_param){"step", step};
+    }
+    params[n] = (dflyapi_param){NULL, NULL};
+    dflyapi_req req = {.query = params};
+    return dflyapi_request(c, "GET", path, &req, out);
+}
+
+/* --- certificates ------------------------------------------------------------------------ */
+
+dflyapi_err dflyapi_ca_get(dflyapi_client *c, FILE *sink, dflyapi_result *out)
+{
+    if (!sink)
+        return missing(out, "a file");
+    dflyapi_req req = {.sink = sink};
+    return dflyapi_request(c, "GET", "/v1/ca", &req, out);
+}
+
+dflyapi_err dflyapi_certificate_get(dflyapi_client *c, const char *instance_id, dflyapi_result *out)
+{
+    if (!instance_id || !*instance_id)
+        return missing(out, "an instance id");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "certificate");
+    return dflyapi_request(c, "GET", path, NULL, out);
+}
+
+dflyapi_err dflyapi_certificate_rotate(dflyapi_client *c, const char *instance_id,
+                                       const char *idempotency_key, dflyapi_result *out)
+{
+    if (!instance_id || !*instance_id)
+        return missing(out, "an instance id");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "certificate", "rotate");
+    return post_create(c, path, NULL, idempotency_key, NULL, out);
+}
+
+dflyapi_err dflyapi_client_cert_create(dflyapi_client *c, const char *instance_id,
+                                       const json_t *spec, const char *idempotency_key,
+                                       dflyapi_result *out)
+{
+    if (!instance_id || !*instance_id)
+        return missing(out, "an instance id");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "client-certificates");
+    return post_create(c, path, spec, idempotency_key, NULL, out);
+}
+
+dflyapi_err dflyapi_client_cert_list(dflyapi_client *c, const char *instance_id,
+                                     dflyapi_result *out)
+{
+    if (!instance_id || !*instance_id)
+        return missing(out, "an instance id");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "client-certificates");
+    return dflyapi_list_all(c, path, NULL, out);
+}
+
+dflyapi_err dflyapi_client_cert_get(dflyapi_client *c, const char *instance_id, const char *cert_id,
+                                    dflyapi_result *out)
+{
+    NEED_INSTANCE_AND(out, cert_id, "a certificate id");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "client-certificates", cert_id);
+    return dflyapi_request(c, "GET", path, NULL, out);
+}
+
+dflyapi_err dflyapi_client_cert_delete(dflyapi_client *c, const char *instance_id,
+                                       const char *cert_id, dflyapi_result *out)
+{
+    NEED_INSTANCE_AND(out, cert_id, "a certificate id");
+    char path[PATH_MAX_LEN];
+    BUILD_PATH(out, "/v1/instances", instance_id, "client-certificates", cert_id);
+    return dflyapi_request(c, "DELETE", path, NULL, out);
+}

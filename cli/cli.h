@@ -64,6 +64,23 @@ typedef enum opt_id {
     OPT_BACKUP_TIMEZONE,
     OPT_BACKUP_KEEP,
     OPT_BACKUP_MAX_AGE,
+    OPT_RULES,
+    OPT_ENABLED,
+    OPT_GRACE,
+    OPT_FINISH,
+    OPT_USER,
+    OPT_NAMES,
+    OPT_SINCE,
+    OPT_STEP,
+    OPT_WATCH,
+    OPT_ASCII,
+    OPT_TLS,
+    OPT_NO_TLS,
+    OPT_TLS_CLIENT_AUTH,
+    OPT_CERT,
+    OPT_KEY,
+    OPT_DAYS,
+    OPT_OUT_DIR,
     OPT_COUNT
 } opt_id;
 
@@ -146,6 +163,11 @@ int cli_int_option(cli_ctx *x, opt_id id, long min, long max, json_t *obj, const
 json_t *cli_bytes(const char *s);
 /* Reads one line (without its newline) from stdin into a malloc'd string; NULL on EOF. */
 char *cli_read_line(void);
+/* 1 for on/true/yes, 0 for off/false/no, -1 for anything else. */
+int cli_parse_on_off(const char *s);
+/* Sets obj[key] to the boolean of an on|off option; 0 when not given or set, -1 after
+ * reporting a bad value. */
+int cli_on_off_option(cli_ctx *x, opt_id id, json_t *obj, const char *key);
 
 /* --- output.c ---------------------------------------------------------------------------- */
 typedef struct out_column {
@@ -214,12 +236,37 @@ int cmd_backups_delete(cli_ctx *x);
 int cmd_backups_download(cli_ctx *x);
 int cmd_instances_restore(cli_ctx *x);
 int cmd_instances_failover(cli_ctx *x);
+int cmd_users_create(cli_ctx *x);
+int cmd_users_list(cli_ctx *x);
+int cmd_users_get(cli_ctx *x);
+int cmd_users_update(cli_ctx *x);
+int cmd_users_delete(cli_ctx *x);
+int cmd_users_rotate(cli_ctx *x);
+int cmd_metrics(cli_ctx *x);
+int cmd_certs_ca(cli_ctx *x);
+int cmd_certs_show(cli_ctx *x);
+int cmd_certs_rotate(cli_ctx *x);
+int cmd_certs_client_create(cli_ctx *x);
+int cmd_certs_client_list(cli_ctx *x);
+int cmd_certs_client_revoke(cli_ctx *x);
+
+/* Finds an instance by id or name into r; reports and returns the exit code when it fails. */
+int cli_find_instance(cli_ctx *x, const char *ref, dflyapi_result *r);
+/* The id of the instance given by id or name, copied into id; an exit code. */
+int cli_instance_id(cli_ctx *x, const char *ref, char *id, size_t size);
+/* Reports a failed call, clears r and returns the exit code (the common tail of a command). */
+int cli_api_fail_clear(cli_ctx *x, dflyapi_err e, dflyapi_result *r);
 
 /* The columns of an instance in tables. */
 extern const out_column cli_instance_cols[];
 /* Sets backup_schedule, backup_retention and restore_from from the options; -1 after a usage
  * error. */
 int cli_backup_options(cli_ctx *x, json_t *body);
+
+/* Prints an accepted change ({instance, operation}) and clears r; with --wait, waits for the
+ * operation first and prints the instance as it is then, with the finished operation. verb
+ * names the change in messages ("update"). Returns an exit code. */
+int cli_finish_change(cli_ctx *x, dflyapi_result *r, const char *verb);
 
 /* Waits for an operation with progress on a terminal (spinner, percentage, step) and plain
  * lines otherwise; returns an exit code. *final_op (may be NULL) gets the last operation seen. */

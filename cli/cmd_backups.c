@@ -78,26 +78,6 @@ int cli_backup_options(cli_ctx *x, json_t *body)
     return 0;
 }
 
-/* Reports a failed call and returns its exit code. */
-static int failed(cli_ctx *x, dflyapi_err e, dflyapi_result *r)
-{
-    int rc = cli_api_fail(x, e, r);
-    dflyapi_result_clear(r);
-    return rc;
-}
-
-/* The id of an instance given by id or name, into id; an exit code on failure. */
-static int instance_id(cli_ctx *x, const char *ref, char *id, size_t size)
-{
-    dflyapi_result r = {0};
-    dflyapi_err e = dflyapi_instance_find(cli_api(x), ref, &r);
-    if (e != DFLYAPI_OK)
-        return failed(x, e, &r);
-    snprintf(id, size, "%s", json_string_value(json_object_get(r.body, "id")));
-    dflyapi_result_clear(&r);
-    return EXIT_OK;
-}
-
 /* Prints an accepted {backup|instance, operation} answer; --wait waits for the operation,
  * then shows the member `what` as it is then (read by get). */
 static int accepted(cli_ctx *x, dflyapi_result *r, const char *what, const out_column *cols,
@@ -132,26 +112,26 @@ static int accepted(cli_ctx *x, dflyapi_result *r, const char *what, const out_c
 int cmd_backups_create(cli_ctx *x)
 {
     char id[ID_MAX_LEN];
-    int rc = instance_id(x, x->args[0], id, sizeof(id));
+    int rc = cli_instance_id(x, x->args[0], id, sizeof(id));
     if (rc != EXIT_OK)
         return rc;
     dflyapi_result r = {0};
     dflyapi_err e = dflyapi_backup_create(cli_api(x), id, x->opt[OPT_IDEMPOTENCY_KEY], &r);
     if (e != DFLYAPI_OK)
-        return failed(x, e, &r);
+        return cli_api_fail_clear(x, e, &r);
     return accepted(x, &r, "backup", backup_cols, dflyapi_backup_get);
 }
 
 int cmd_backups_list(cli_ctx *x)
 {
     char id[ID_MAX_LEN];
-    int rc = instance_id(x, x->args[0], id, sizeof(id));
+    int rc = cli_instance_id(x, x->args[0], id, sizeof(id));
     if (rc != EXIT_OK)
         return rc;
     dflyapi_result r = {0};
     dflyapi_err e = dflyapi_backup_list(cli_api(x), id, &r);
     if (e != DFLYAPI_OK)
-        return failed(x, e, &r);
+        return cli_api_fail_clear(x, e, &r);
     out_print(x, json_object_get(r.body, "items"), backup_cols);
     dflyapi_result_clear(&r);
     return EXIT_OK;
@@ -162,7 +142,7 @@ int cmd_backups_get(cli_ctx *x)
     dflyapi_result r = {0};
     dflyapi_err e = dflyapi_backup_get(cli_api(x), x->args[0], &r);
     if (e != DFLYAPI_OK)
-        return failed(x, e, &r);
+        return cli_api_fail_clear(x, e, &r);
     out_print(x, r.body, backup_cols);
     dflyapi_result_clear(&r);
     return EXIT_OK;
@@ -176,7 +156,7 @@ int cmd_backups_delete(cli_ctx *x)
     dflyapi_result r = {0};
     dflyapi_err e = dflyapi_backup_delete(cli_api(x), x->args[0], &r);
     if (e != DFLYAPI_OK)
-        return failed(x, e, &r);
+        return cli_api_fail_clear(x, e, &r);
     dflyapi_result_clear(&r);
     fprintf(stderr, "backup %s deleted\n", x->args[0]);
     return EXIT_OK;
@@ -198,7 +178,7 @@ static int download_to_file(cli_ctx *x, const char *file)
     dflyapi_result r = {0};
     dflyapi_err e = dflyapi_backup_download(cli_api(x), x->args[0], f, &r);
     long long bytes = r.bytes;
-    int rc = e == DFLYAPI_OK ? EXIT_OK : failed(x, e, &r);
+    int rc = e == DFLYAPI_OK ? EXIT_OK : cli_api_fail_clear(x, e, &r);
     int closed = fclose(f) == 0;
     if (rc == EXIT_OK && (!closed || rename(tmp, file) < 0))
         rc = cli_fail(EXIT_ERROR, "cannot write %s: %s", file, strerror(errno));
@@ -220,7 +200,7 @@ int cmd_backups_download(cli_ctx *x)
     dflyapi_result r = {0};
     dflyapi_err e = dflyapi_backup_download(cli_api(x), x->args[0], stdout, &r);
     if (e != DFLYAPI_OK)
-        return failed(x, e, &r);
+        return cli_api_fail_clear(x, e, &r);
     dflyapi_result_clear(&r);
     return EXIT_OK;
 }
@@ -228,7 +208,7 @@ int cmd_backups_download(cli_ctx *x)
 int cmd_instances_restore(cli_ctx *x)
 {
     char id[ID_MAX_LEN];
-    int rc = instance_id(x, x->args[0], id, sizeof(id));
+    int rc = cli_instance_id(x, x->args[0], id, sizeof(id));
     if (rc != EXIT_OK)
         return rc;
     const char *backup = x->opt[OPT_BACKUP];
@@ -243,14 +223,14 @@ int cmd_instances_restore(cli_ctx *x)
     dflyapi_err e =
         dflyapi_instance_restore(cli_api(x), id, backup, x->opt[OPT_IDEMPOTENCY_KEY], &r);
     if (e != DFLYAPI_OK)
-        return failed(x, e, &r);
+        return cli_api_fail_clear(x, e, &r);
     return accepted(x, &r, "instance", cli_instance_cols, dflyapi_instance_get);
 }
 
 int cmd_instances_failover(cli_ctx *x)
 {
     char id[ID_MAX_LEN];
-    int rc = instance_id(x, x->args[0], id, sizeof(id));
+    int rc = cli_instance_id(x, x->args[0], id, sizeof(id));
     if (rc != EXIT_OK)
         return rc;
     json_t *req = json_object();
@@ -264,6 +244,6 @@ int cmd_instances_failover(cli_ctx *x)
     dflyapi_err e = dflyapi_instance_failover(cli_api(x), id, req, x->opt[OPT_IDEMPOTENCY_KEY], &r);
     json_decref(req);
     if (e != DFLYAPI_OK)
-        return failed(x, e, &r);
+        return cli_api_fail_clear(x, e, &r);
     return accepted(x, &r, "instance", cli_instance_cols, dflyapi_instance_get);
 }

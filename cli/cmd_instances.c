@@ -27,6 +27,7 @@ const out_column cli_instance_cols[] = {
     {"SHARDS", "shards"},
     {"REPLICAS", "replicas_per_shard"},
     {"ENDPOINT", "endpoint"},
+    {"TLS", "tls"},
     {"LABELS", "labels"},
     {NULL, NULL},
 };
@@ -143,15 +144,21 @@ int cli_wait_operation(cli_ctx *x, const char *op_id, long timeout_ms, json_t **
 
 /* --- instances --------------------------------------------------------------------------- */
 
-/* Finds an instance by id or name into r; reports and returns the exit code when it fails. */
-static int find_instance(cli_ctx *x, const char *ref, dflyapi_result *r)
+int cli_find_instance(cli_ctx *x, const char *ref, dflyapi_result *r)
 {
     dflyapi_err e = dflyapi_instance_find(cli_api(x), ref, r);
-    if (e == DFLYAPI_OK)
-        return EXIT_OK;
-    int rc = cli_api_fail(x, e, r);
-    dflyapi_result_clear(r);
-    return rc;
+    return e == DFLYAPI_OK ? EXIT_OK : cli_api_fail_clear(x, e, r);
+}
+
+int cli_instance_id(cli_ctx *x, const char *ref, char *id, size_t size)
+{
+    dflyapi_result r = {0};
+    int rc = cli_find_instance(x, ref, &r);
+    if (rc != EXIT_OK)
+        return rc;
+    snprintf(id, size, "%s", json_string_value(json_object_get(r.body, "id")));
+    dflyapi_result_clear(&r);
+    return EXIT_OK;
 }
 
 static const char *id_of(const json_t *obj)
@@ -167,16 +174,9 @@ static int persistence_options(cli_ctx *x, json_t *body)
     if (cron)
         json_object_set_new(p, "snapshot_cron",
                             !*cron || !strcmp(cron, "none") ? json_null() : json_string(cron));
-    const char *aof = x->opt[OPT_APPENDONLY];
-    if (aof) {
-        int on = !strcmp(aof, "on") || !strcmp(aof, "true") || !strcmp(aof, "yes");
-        int off = !strcmp(aof, "off") || !strcmp(aof, "false") || !strcmp(aof, "no");
-        if (!on && !off) {
-            json_decref(p);
-            cli_fail(EXIT_USAGE, "--appendonly: '%s' is not on or off", aof);
-            return -1;
-        }
-        json_object_set_new(p, "appendonly", json_boolean(on));
+    if (cli_on_off_option(x, OPT_APPENDONLY, p, "appendonly") < 0) {
+        json_decref(p);
+        return -1;
     }
     if (json_object_size(p))
         json_object_set_new(body, "persistence", p);
@@ -208,9 +208,32 @@ static int label_options(cli_ctx *x, json_t *labels, int removals)
     return 0;
 }
 
+/* Sets tls and tls_client_auth from --tls, --no-tls and --tls-client-auth; -1 after a usage
+ * error. */
+static int tls_options(cli_ctx *x, json_t *body)
+{
+    if (x->opt[OPT_TLS] && x->opt[OPT_NO_TLS]) {
+        cli_fail(EXIT_USAGE, "--tls and --no-tls contradict each other");
+        return -1;
+    }
+    if (x->opt[OPT_TLS] || x->opt[OPT_NO_TLS])
+        json_object_set_new(body, "tls", json_boolean(x->opt[OPT_TLS] != NULL));
+    const char *auth = x->opt[OPT_TLS_CLIENT_AUTH];
+    if (auth) {
+        if (strcmp(auth, "no") && strcmp(auth, "optional") && strcmp(auth, "yes")) {
+            cli_fail(EXIT_USAGE, "--tls-client-auth: '%s' is not no, optional or yes", auth);
+            return -1;
+        }
+        json_object_set_new(body, "tls_client_auth", json_string(auth));
+    }
+    return 0;
+}
+
 /* Options shared by create and update. */
 static int spec_options(cli_ctx *x, json_t *body)
 {
+    if (tls_options(x, body) < 0)
+        return -1;
     if (x->opt[OPT_MEMORY])
         json_object_set_new(body, "memory", cli_bytes(x->opt[OPT_MEMORY]));
     if (cli_int_option(x, OPT_REPLICAS, 0, REPLICAS_MAX, body, "replicas_per_shard") < 0)
@@ -222,9 +245,7 @@ static int spec_options(cli_ctx *x, json_t *body)
     return persistence_options(x, body);
 }
 
-/* Prints an accepted change ({instance, operation}); with --wait, waits for the operation
- * first and prints the instance as it is then, with the finished operation. */
-static int finish_change(cli_ctx *x, dflyapi_result *r, const char *verb)
+int cli_finish_change(cli_ctx *x, dflyapi_result *r, const char *verb)
 {
     json_t *body = json_incref(r->body);
     dflyapi_result_clear(r);
@@ -289,7 +310,7 @@ int cmd_instances_create(cli_ctx *x)
         fputs("Keep the password: it is not shown again (dfly connect reads $DFLY_PASSWORD).\n",
               stderr);
     }
-    return finish_change(x, &r, "create");
+    return cli_finish_change(x, &r, "create");
 }
 
 int cmd_instances_list(cli_ctx *x)
@@ -317,7 +338,7 @@ int cmd_instances_list(cli_ctx *x)
 int cmd_instances_get(cli_ctx *x)
 {
     dflyapi_result r = {0};
-    int rc = find_instance(x, x->args[0], &r);
+    int rc = cli_find_instance(x, x->args[0], &r);
     if (rc != EXIT_OK)
         return rc;
     out_print(x, r.body, cli_instance_cols);
@@ -339,13 +360,20 @@ int cmd_instances_get(cli_ctx *x)
 
 int cmd_instances_update(cli_ctx *x)
 {
+    /* a bad option is reported before any request */
+    json_t *body = json_object();
+    if (spec_options(x, body) < 0) {
+        json_decref(body);
+        return EXIT_USAGE;
+    }
     dflyapi_result r = {0};
-    int rc = find_instance(x, x->args[0], &r);
-    if (rc != EXIT_OK)
+    int rc = cli_find_instance(x, x->args[0], &r);
+    if (rc != EXIT_OK) {
+        json_decref(body);
         return rc;
+    }
     char id[LINE_MAX_LEN];
     snprintf(id, sizeof(id), "%s", id_of(r.body));
-    json_t *body = json_object();
     if (x->nrepeats[OPT_LABEL]) {
         /* labels are replaced as a whole by the API: start from the current ones */
         json_t *labels = json_deep_copy(json_object_get(r.body, "labels"));
@@ -360,14 +388,11 @@ int cmd_instances_update(cli_ctx *x)
         json_object_set_new(body, "labels", labels);
     }
     dflyapi_result_clear(&r);
-    if (spec_options(x, body) < 0) {
-        json_decref(body);
-        return EXIT_USAGE;
-    }
     if (json_object_size(body) == 0) {
         json_decref(body);
         return cli_fail(EXIT_USAGE, "nothing to change: give --memory, --replicas, --eviction, "
-                                    "--snapshot-cron, --appendonly or --label");
+                                    "--snapshot-cron, --appendonly, --label, --tls, --no-tls or "
+                                    "--tls-client-auth");
     }
     dflyapi_err e = dflyapi_instance_update(cli_api(x), id, body, x->opt[OPT_IF_MATCH], &r);
     json_decref(body);
@@ -376,13 +401,13 @@ int cmd_instances_update(cli_ctx *x)
         dflyapi_result_clear(&r);
         return rc;
     }
-    return finish_change(x, &r, "update");
+    return cli_finish_change(x, &r, "update");
 }
 
 int cmd_instances_delete(cli_ctx *x)
 {
     dflyapi_result r = {0};
-    int rc = find_instance(x, x->args[0], &r);
+    int rc = cli_find_instance(x, x->args[0], &r);
     if (rc != EXIT_OK)
         return rc;
     char id[LINE_MAX_LEN];
@@ -398,13 +423,13 @@ int cmd_instances_delete(cli_ctx *x)
         dflyapi_result_clear(&r);
         return rc;
     }
-    return finish_change(x, &r, "delete");
+    return cli_finish_change(x, &r, "delete");
 }
 
 int cmd_instances_restart(cli_ctx *x)
 {
     dflyapi_result r = {0};
-    int rc = find_instance(x, x->args[0], &r);
+    int rc = cli_find_instance(x, x->args[0], &r);
     if (rc != EXIT_OK)
         return rc;
     char id[LINE_MAX_LEN];
@@ -417,7 +442,7 @@ int cmd_instances_restart(cli_ctx *x)
         dflyapi_result_clear(&r);
         return rc;
     }
-    return finish_change(x, &r, "restart");
+    return cli_finish_change(x, &r, "restart");
 }
 
 /* --- operations -------------------------------------------------------------------------- */
@@ -522,7 +547,7 @@ static dflyapi_err follow_poll(cli_ctx *x, const char *id, follow_state *st, dfl
 int cmd_events(cli_ctx *x)
 {
     dflyapi_result r = {0};
-    int rc = find_instance(x, x->args[0], &r);
+    int rc = cli_find_instance(x, x->args[0], &r);
     if (rc != EXIT_OK)
         return rc;
     char id[LINE_MAX_LEN];

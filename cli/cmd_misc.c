@@ -1,8 +1,10 @@
 /* dfly login, logout, version, connect, completion and docs. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -10,6 +12,12 @@
 
 #define REDIS_CLI_ARGS_MAX 64
 #define PORT_TEXT_MAX 16
+#define CACHE_PATH_MAX 4096
+#define PID_SUFFIX_MAX 16 /* ".<pid>" of a file being written */
+#define PRIVATE_FILE_MODE 0600
+#define PRIVATE_DIR_MODE 0700
+#define FNV_OFFSET 14695981039346656037ULL
+#define FNV_PRIME 1099511628211ULL
 
 /* Reads a secret from the terminal without echo. Echo goes off before the prompt shows, and
  * without flushing input, so that nothing typed after the prompt is echoed or lost. */
@@ -168,12 +176,94 @@ int cmd_docs(cli_ctx *x)
 
 /* --- connect ----------------------------------------------------------------------------- */
 
-/* Whether the instance has TLS: a "tls" member that is true or {"enabled": true}. Instances
- * have no TLS in this API version yet; this is where it will show. */
+/* Whether the instance has TLS: its "tls" member (issue 14). */
 static int instance_tls(const json_t *inst)
 {
-    const json_t *t = json_object_get(inst, "tls");
-    return json_is_true(t) || json_is_true(json_object_get(t, "enabled"));
+    return json_is_true(json_object_get(inst, "tls"));
+}
+
+/* $XDG_CACHE_HOME/dfly (or ~/.cache/dfly), made 0700; 0, or -1 after reporting. */
+static int cache_dir(char *out, size_t size)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char parent[CACHE_PATH_MAX];
+    if (xdg && *xdg)
+        snprintf(parent, sizeof(parent), "%s", xdg);
+    else
+        snprintf(parent, sizeof(parent), "%s/.cache", home && *home ? home : ".");
+    if (snprintf(out, size, "%s/dfly", parent) >= (int)size) {
+        cli_fail(EXIT_ERROR, "the cache directory's path is too long");
+        return -1;
+    }
+    mkdir(parent, PRIVATE_DIR_MODE); /* may be there already */
+    if (mkdir(out, PRIVATE_DIR_MODE) < 0 && errno != EEXIST) {
+        cli_fail(EXIT_ERROR, "cannot make %s: %s", out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* FNV-1a of the endpoint: each API's CA gets a cache file of its own. */
+static unsigned long long endpoint_hash(const char *s)
+{
+    unsigned long long h = FNV_OFFSET;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * FNV_PRIME;
+    return h;
+}
+
+/* Fetches the internal CA into a private cache file (written aside, then renamed, so that a
+ * redis-cli never reads half of one) and puts its path in out; an exit code. Fetched every
+ * time: a CA that was replaced is never served stale. */
+static int cached_ca(cli_ctx *x, char *out, size_t size)
+{
+    char dir[CACHE_PATH_MAX], tmp[CACHE_PATH_MAX + PID_SUFFIX_MAX];
+    if (cache_dir(dir, sizeof(dir)) < 0)
+        return EXIT_ERROR;
+    if (snprintf(out, size, "%s/ca-%016llx.pem", dir, endpoint_hash(x->endpoint)) >= (int)size)
+        return cli_fail(EXIT_ERROR, "the cache directory's path is too long");
+    snprintf(tmp, sizeof(tmp), "%s.%d", out, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, PRIVATE_FILE_MODE);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        return cli_fail(EXIT_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    dflyapi_result r = {0};
+    dflyapi_err e = dflyapi_ca_get(cli_api(x), f, &r);
+    int rc = e == DFLYAPI_OK ? EXIT_OK : cli_api_fail(x, e, &r);
+    dflyapi_result_clear(&r);
+    if (fclose(f) != 0 && rc == EXIT_OK)
+        rc = cli_fail(EXIT_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+    if (rc == EXIT_OK && rename(tmp, out) != 0)
+        rc = cli_fail(EXIT_ERROR, "cannot write %s: %s", out, strerror(errno));
+    if (rc != EXIT_OK)
+        unlink(tmp);
+    return rc;
+}
+
+/* Adds redis-cli's TLS arguments for a TLS instance: --tls, the CA (--cacert or the cached
+ * internal CA, kept in ca_path) and a client certificate. An exit code. */
+static int tls_args(cli_ctx *x, const char **argv, int *n, char *ca_path, size_t size)
+{
+    argv[(*n)++] = "--tls";
+    if (x->opt[OPT_CACERT]) {
+        snprintf(ca_path, size, "%s", x->opt[OPT_CACERT]);
+    } else {
+        int rc = cached_ca(x, ca_path, size);
+        if (rc != EXIT_OK)
+            return rc;
+    }
+    argv[(*n)++] = "--cacert";
+    argv[(*n)++] = ca_path;
+    if (x->opt[OPT_CERT]) {
+        argv[(*n)++] = "--cert";
+        argv[(*n)++] = x->opt[OPT_CERT];
+        argv[(*n)++] = "--key";
+        argv[(*n)++] = x->opt[OPT_KEY];
+    }
+    return EXIT_OK;
 }
 
 /* Starts redis-cli on the instance; returns only when that fails. */
@@ -192,7 +282,7 @@ static int exec_redis_cli(cli_ctx *x, const json_t *inst, const char *host, int 
         bin = "redis-cli";
     const char *argv[REDIS_CLI_ARGS_MAX];
     int n = 0;
-    char port_text[PORT_TEXT_MAX];
+    char port_text[PORT_TEXT_MAX], ca_path[CACHE_PATH_MAX];
     snprintf(port_text, sizeof(port_text), "%d", port);
     argv[n++] = bin;
     argv[n++] = "-h";
@@ -202,7 +292,7 @@ static int exec_redis_cli(cli_ctx *x, const json_t *inst, const char *host, int 
     if (password && *password) {
         /* the password goes in the environment: argv is world-readable in /proc */
         argv[n++] = "--user";
-        argv[n++] = "default";
+        argv[n++] = x->opt[OPT_USER] ? x->opt[OPT_USER] : "default";
         setenv("REDISCLI_AUTH", password, 1);
         memset(password, 0, strlen(password));
     } else
@@ -214,11 +304,11 @@ static int exec_redis_cli(cli_ctx *x, const json_t *inst, const char *host, int 
     if (mode && !strcmp(mode, "yes"))
         argv[n++] = "-c";
     if (instance_tls(inst)) {
-        argv[n++] = "--tls";
-        if (x->opt[OPT_CACERT]) {
-            argv[n++] = "--cacert";
-            argv[n++] = x->opt[OPT_CACERT];
-        }
+        int rc = tls_args(x, argv, &n, ca_path, sizeof(ca_path));
+        if (rc != EXIT_OK)
+            return rc;
+    } else if (x->opt[OPT_CERT] || x->opt[OPT_CACERT]) {
+        fputs("dfly: the instance has no TLS: --cacert, --cert and --key are not used\n", stderr);
     }
     if (n + x->nrest >= REDIS_CLI_ARGS_MAX)
         return cli_fail(EXIT_USAGE, "too many redis-cli arguments");
@@ -233,6 +323,8 @@ static int exec_redis_cli(cli_ctx *x, const json_t *inst, const char *host, int 
 
 int cmd_connect(cli_ctx *x)
 {
+    if (!x->opt[OPT_CERT] != !x->opt[OPT_KEY])
+        return cli_fail(EXIT_USAGE, "--cert and --key go together");
     dflyapi_result r = {0};
     dflyapi_err e = dflyapi_instance_find(cli_api(x), x->args[0], &r);
     if (e != DFLYAPI_OK) {
@@ -262,7 +354,8 @@ int cmd_connect(cli_ctx *x)
         printf("%s\n", uri ? uri : "");
     } else {
         json_t *v = json_pack("{s:s?, s:s, s:i, s:s, s:b}", "uri", uri, "host", host, "port", port,
-                              "username", "default", "tls", instance_tls(r.body));
+                              "username", x->opt[OPT_USER] ? x->opt[OPT_USER] : "default", "tls",
+                              instance_tls(r.body));
         out_print(x, v, NULL);
         json_decref(v);
     }

@@ -37,11 +37,14 @@ const cli_option cli_options[OPT_COUNT] = {
     {OPT_IDEMPOTENCY_KEY, "idempotency-key", 0, "KEY", 0,
      "Make a retry of this command return the first answer."},
     {OPT_FOLLOW, "follow", 'f', NULL, 0, "Keep printing new events until interrupted."},
-    {OPT_INTERVAL, "interval", 0, "DURATION", 0, "Polling interval of --follow (default 1s)."},
+    {OPT_INTERVAL, "interval", 0, "DURATION", 0,
+     "Polling interval of --follow (default 1s) or --watch (default: the scrape interval, at "
+     "least 1s)."},
     {OPT_EXEC, "exec", 0, NULL, 0,
      "Start redis-cli connected to the instance (arguments after -- go to redis-cli)."},
     {OPT_PASSWORD_STDIN, "password-stdin", 0, NULL, 0,
-     "Read the instance's password from standard input (else $DFLY_PASSWORD)."},
+     "Read the password from standard input (connect: else $DFLY_PASSWORD; users: else one "
+     "is generated)."},
     {OPT_CACERT, "cacert", 0, "FILE", 0, "CA bundle for redis-cli to verify a TLS instance."},
     {OPT_CLIENT, "client", 0, NULL, 0, "Show the client's version only."},
     {OPT_BACKUP, "backup", 0, "BACKUP", 0, "The backup to restore (bak_...)."},
@@ -59,13 +62,42 @@ const cli_option cli_options[OPT_COUNT] = {
     {OPT_BACKUP_KEEP, "backup-keep", 0, "N", 0, "Keep the newest N scheduled backups."},
     {OPT_BACKUP_MAX_AGE, "backup-max-age", 0, "HOURS", 0,
      "Delete scheduled backups older than this (72 or 72h)."},
+    {OPT_RULES, "rules", 0, "RULES", 0,
+     "ACL rules as ACL SETUSER takes them: '+@read ~cache:* &events:*' (create: default none)."},
+    {OPT_ENABLED, "enabled", 0, "on|off", 0, "Whether the user may log in (default on)."},
+    {OPT_GRACE, "grace", 0, "DURATION", 0,
+     "How long the old password keeps working: 10m, 1h, up to 168h (default 1h)."},
+    {OPT_FINISH, "finish", 0, NULL, 0, "End the rotation now: the old password stops working."},
+    {OPT_USER, "user", 0, "NAME", 0, "The ACL user to connect as (default: default)."},
+    {OPT_NAMES, "names", 0, "A,B", 0,
+     "Series to show, comma-separated (default: all): ops_per_sec, hit_ratio, "
+     "used_memory_bytes, memory_share, keys, connected_clients, ..."},
+    {OPT_SINCE, "since", 0, "DURATION", 0, "How far back: 15m, 1h, 24h (default 1h)."},
+    {OPT_STEP, "step", 0, "DURATION", 0,
+     "Time per point (default: the API's, about 300 points, then fitted to the width)."},
+    {OPT_WATCH, "watch", 0, NULL, 0, "Redraw every --interval until interrupted (Ctrl-C)."},
+    {OPT_ASCII, "ascii", 0, NULL, 0,
+     "Draw with ASCII only (the default off a UTF-8 terminal or when stdout is not one)."},
+    {OPT_TLS, "tls", 0, NULL, 0,
+     "Serve clients over TLS, with a certificate of the internal CA (see dfly certs)."},
+    {OPT_NO_TLS, "no-tls", 0, NULL, 0, "Serve clients in plain text again."},
+    {OPT_TLS_CLIENT_AUTH, "tls-client-auth", 0, "no|optional|yes", 0,
+     "Ask TLS clients for a certificate of 'dfly certs client-create' (default no)."},
+    {OPT_CERT, "cert", 0, "FILE", 0,
+     "Client certificate for redis-cli (dfly certs client-create)."},
+    {OPT_KEY, "key", 0, "FILE", 0, "Private key of --cert."},
+    {OPT_DAYS, "days", 0, "N", 0, "Days the certificate is valid, 1 to 825 (default 365)."},
+    {OPT_OUT_DIR, "out-dir", 0, "DIR", 0,
+     "Write NAME.crt, NAME.key and ca.crt there (mode 0600) instead of printing them."},
 };
 
 const char *const cli_groups[][2] = {
     {"tenants", "Manage tenants and their quotas (operator)."},
     {"tokens", "Manage API tokens of a tenant."},
     {"instances", "Create and manage dfly instances."},
+    {"users", "Manage an instance's ACL users and rotate their passwords."},
     {"backups", "Take, list, download and delete backups of instances."},
+    {"certs", "TLS: the internal CA, instances' certificates and client certificates."},
     {"operations", "Follow what the control plane is doing."},
     {NULL, NULL},
 };
@@ -115,19 +147,40 @@ const cli_command cli_commands[] = {
      cmd_events,
      0},
     {NULL,
+     "metrics",
+     "INSTANCE",
+     1,
+     1,
+     "Chart an instance's metrics in the terminal.",
+     "One line per series: a sparkline of the range (--since, default the last hour) scaled "
+     "from 0 to the range's maximum, the latest value and that maximum. Node series (node_up, "
+     "replication_lag_bytes) show one line per node. Unicode blocks on a UTF-8 terminal, ASCII "
+     "otherwise or with --ascii. --watch redraws every --interval until Ctrl-C (exit 0). "
+     "-o json prints the API's series unchanged (one object per line with --watch).",
+     {OPT_NAMES, OPT_SINCE, OPT_STEP, OPT_WATCH, OPT_INTERVAL, OPT_ASCII, END},
+     "dfly metrics cache\n"
+     "dfly metrics cache --names ops_per_sec,hit_ratio,used_memory_bytes --since 15m --watch\n"
+     "dfly metrics cache --since 24h -o json",
+     cmd_metrics,
+     0},
+    {NULL,
      "connect",
      "INSTANCE",
      1,
      1,
      "Print an instance's URI, or open redis-cli on it.",
-     "Prints the instance's redis:// URI. With --exec, starts redis-cli with its host, port and "
-     "user (-c for a cluster, --tls when it has TLS); the password, which the API shows only at "
-     "creation, comes from $DFLY_PASSWORD or --password-stdin and is handed over in "
-     "REDISCLI_AUTH, never on the command line. $DFLY_REDIS_CLI names another redis-cli.",
-     {OPT_EXEC, OPT_PASSWORD_STDIN, OPT_CACERT, END},
+     "Prints the instance's URI (rediss:// with TLS). With --exec, starts redis-cli with its "
+     "host, port and user (default, or --user; -c for a cluster); the password, which the API "
+     "shows only at creation, comes from $DFLY_PASSWORD or --password-stdin and is handed over "
+     "in REDISCLI_AUTH, never on the command line. For a TLS instance redis-cli gets --tls and "
+     "--cacert with the internal CA (fetched from the API into a private file under "
+     "$XDG_CACHE_HOME/dfly, unless --cacert names one), and --cert/--key when given. "
+     "$DFLY_REDIS_CLI names another redis-cli.",
+     {OPT_EXEC, OPT_USER, OPT_PASSWORD_STDIN, OPT_CACERT, OPT_CERT, OPT_KEY, END},
      "dfly connect cache\n"
      "DFLY_PASSWORD=... dfly connect cache --exec\n"
-     "DFLY_PASSWORD=... dfly connect cache --exec -- get hello",
+     "DFLY_PASSWORD=... dfly connect cache --user app --exec -- get hello\n"
+     "dfly connect secure --exec --cert app.crt --key app.key -- ping",
      cmd_connect,
      0},
     {NULL,
@@ -272,10 +325,12 @@ const cli_command cli_commands[] = {
      "with the operation's error if it cannot start.",
      {OPT_MEMORY, OPT_SHARDS, OPT_REPLICAS, OPT_EVICTION, OPT_SNAPSHOT_CRON, OPT_APPENDONLY,
       OPT_LABEL, OPT_TENANT, OPT_BACKUP_SCHEDULE, OPT_BACKUP_TIMEZONE, OPT_BACKUP_KEEP,
-      OPT_BACKUP_MAX_AGE, OPT_RESTORE_FROM, OPT_IDEMPOTENCY_KEY, OPT_WAIT, OPT_TIMEOUT, END},
+      OPT_BACKUP_MAX_AGE, OPT_RESTORE_FROM, OPT_TLS, OPT_TLS_CLIENT_AUTH, OPT_IDEMPOTENCY_KEY,
+      OPT_WAIT, OPT_TIMEOUT, END},
      "dfly instances create cache --memory 1gb --shards 3 --replicas 1 --wait\n"
      "dfly instances create sessions --memory 512mb --eviction allkeys-lru "
-     "--snapshot-cron '0 * * * *' --label env=prod",
+     "--snapshot-cron '0 * * * *' --label env=prod\n"
+     "dfly instances create secure --memory 1gb --tls --tls-client-auth yes --wait",
      cmd_instances_create,
      0},
     {"instances",
@@ -305,16 +360,18 @@ const cli_command cli_commands[] = {
      "INSTANCE",
      1,
      1,
-     "Change memory, replicas, eviction, persistence "
+     "Change memory, replicas, eviction, persistence, TLS "
      "or labels.",
      "Options left out keep their value. --label KEY=VALUE adds or changes a label, --label KEY- "
-     "removes one. --if-match refuses the change when the instance changed since you read its "
-     "etag.",
+     "removes one. --tls and --no-tls switch TLS on and off, without restarting the nodes where "
+     "they can reload. --if-match refuses the change when the instance changed since you read "
+     "its etag.",
      {OPT_MEMORY, OPT_REPLICAS, OPT_EVICTION, OPT_SNAPSHOT_CRON, OPT_APPENDONLY, OPT_LABEL,
-      OPT_BACKUP_SCHEDULE, OPT_BACKUP_TIMEZONE, OPT_BACKUP_KEEP, OPT_BACKUP_MAX_AGE, OPT_IF_MATCH,
-      OPT_WAIT, OPT_TIMEOUT, END},
+      OPT_BACKUP_SCHEDULE, OPT_BACKUP_TIMEZONE, OPT_BACKUP_KEEP, OPT_BACKUP_MAX_AGE, OPT_TLS,
+      OPT_NO_TLS, OPT_TLS_CLIENT_AUTH, OPT_IF_MATCH, OPT_WAIT, OPT_TIMEOUT, END},
      "dfly instances update cache --memory 2gb --wait\n"
-     "dfly instances update cache --label env=staging --label old-",
+     "dfly instances update cache --label env=staging --label old-\n"
+     "dfly instances update cache --tls --wait",
      cmd_instances_update,
      0},
     {"instances",
@@ -365,6 +422,81 @@ const cli_command cli_commands[] = {
      {OPT_SHARD, OPT_REPLICA_NODE, OPT_IDEMPOTENCY_KEY, OPT_WAIT, OPT_TIMEOUT, END},
      "dfly instances failover cache --wait\ndfly instances failover cache --shard 2 --wait",
      cmd_instances_failover,
+     0},
+
+    /* --- users --------------------------------------------------------------------------- */
+    {"users",
+     "create",
+     "INSTANCE USER",
+     2,
+     2,
+     "Create an ACL user on every node of an instance.",
+     "The rules are checked by a node and stored as it normalises them. The password (read "
+     "with --password-stdin, else generated) is printed this once: keep it.",
+     {OPT_RULES, OPT_ENABLED, OPT_PASSWORD_STDIN, OPT_IDEMPOTENCY_KEY, END},
+     "dfly users create cache app --rules '+@read +@write ~app:*'\n"
+     "dfly users create cache reader --rules '+@read ~*' -o json | jq -r .password",
+     cmd_users_create,
+     0},
+    {"users",
+     "list",
+     "INSTANCE",
+     1,
+     1,
+     "List an instance's ACL users (never their passwords).",
+     "The default user is not listed; 'dfly users rotate INSTANCE default' rotates its password.",
+     {END},
+     "dfly users list cache",
+     cmd_users_list,
+     0},
+    {"users",
+     "get",
+     "INSTANCE USER",
+     2,
+     2,
+     "Show an ACL user: rules, state, rotation.",
+     "",
+     {END},
+     "dfly users get cache app -o json",
+     cmd_users_get,
+     0},
+    {"users",
+     "update",
+     "INSTANCE USER",
+     2,
+     2,
+     "Change a user's rules, or enable or disable it.",
+     "--rules replaces every rule of the user. Options left out keep their value.",
+     {OPT_RULES, OPT_ENABLED, END},
+     "dfly users update cache app --rules '+@read ~app:*'\ndfly users update cache app "
+     "--enabled off",
+     cmd_users_update,
+     0},
+    {"users",
+     "delete",
+     "INSTANCE USER",
+     2,
+     2,
+     "Delete an ACL user; its connections are closed.",
+     "Asks for confirmation on a terminal; --yes skips it (and is required when stdin is not a "
+     "terminal).",
+     {OPT_YES, END},
+     "dfly users delete cache app --yes",
+     cmd_users_delete,
+     CMD_DESTRUCTIVE},
+    {"users",
+     "rotate",
+     "INSTANCE USER",
+     2,
+     2,
+     "Rotate a user's password without downtime.",
+     "Adds a new password beside the current one and prints it this once; clients move to it "
+     "while the old one keeps working for --grace (default 1h). --finish ends the rotation at "
+     "once. USER may be default: the instance's own password.",
+     {OPT_PASSWORD_STDIN, OPT_GRACE, OPT_FINISH, OPT_IDEMPOTENCY_KEY, END},
+     "dfly users rotate cache app --grace 10m\n"
+     "dfly users rotate cache app --finish",
+     cmd_users_rotate,
      0},
 
     /* --- backups ------------------------------------------------------------------------- */
@@ -426,6 +558,79 @@ const cli_command cli_commands[] = {
      "dfly backups download bak_0123 --file dump.rdb\ndfly backups download bak_0123 > dump.rdb",
      cmd_backups_download,
      0},
+
+    /* --- certs --------------------------------------------------------------------------- */
+    {"certs",
+     "ca",
+     "",
+     0,
+     0,
+     "Print the internal CA certificate (PEM).",
+     "The CA that signs every instance's certificate: give it to clients to verify a TLS "
+     "instance (redis-cli --cacert, redis-py ssl_ca_certs). Written to --file, or stdout.",
+     {OPT_FILE, END},
+     "dfly certs ca > dfly-ca.pem\ndfly certs ca --file dfly-ca.pem",
+     cmd_certs_ca,
+     0},
+    {"certs",
+     "show",
+     "INSTANCE",
+     1,
+     1,
+     "Show an instance's server certificate.",
+     "Serial, validity, SANs, issuer, SHA-256 fingerprint and when it renews by itself.",
+     {END},
+     "dfly certs show cache",
+     cmd_certs_show,
+     0},
+    {"certs",
+     "rotate",
+     "INSTANCE",
+     1,
+     1,
+     "Issue a new server certificate now.",
+     "The nodes reload it without a restart or a dropped connection. With --wait, waits until "
+     "every node serves the new one.",
+     {OPT_IDEMPOTENCY_KEY, OPT_WAIT, OPT_TIMEOUT, END},
+     "dfly certs rotate cache --wait",
+     cmd_certs_rotate,
+     0},
+    {"certs",
+     "client-create",
+     "INSTANCE NAME",
+     2,
+     2,
+     "Issue a client certificate (NAME is its CN).",
+     "For an instance with --tls-client-auth optional or yes. The private key is shown this "
+     "once: with --out-dir it is written to NAME.key beside NAME.crt and ca.crt (mode 0600), "
+     "else everything is printed.",
+     {OPT_DAYS, OPT_OUT_DIR, OPT_IDEMPOTENCY_KEY, END},
+     "dfly certs client-create cache app --out-dir ./tls\n"
+     "dfly certs client-create cache app --days 30 -o json",
+     cmd_certs_client_create,
+     0},
+    {"certs",
+     "client-list",
+     "INSTANCE",
+     1,
+     1,
+     "List an instance's client certificates.",
+     "",
+     {END},
+     "dfly certs client-list cache",
+     cmd_certs_client_list,
+     0},
+    {"certs",
+     "client-revoke",
+     "INSTANCE CERTIFICATE",
+     2,
+     2,
+     "Revoke a client certificate; the nodes refuse it from then on.",
+     "Asks for confirmation on a terminal; --yes skips it.",
+     {OPT_YES, END},
+     "dfly certs client-revoke cache crt_0123 --yes",
+     cmd_certs_client_revoke,
+     CMD_DESTRUCTIVE},
 
     /* --- operations ---------------------------------------------------------------------- */
     {"operations",

@@ -48,6 +48,11 @@ static const char *hint_for(const cli_ctx *x, const dflyapi_result *r, dflyapi_e
             return "see what there is with 'dfly backups list INSTANCE'";
         if (!strcmp(group, "operations"))
             return "operations are listed by 'dfly events INSTANCE' and the answers of changes";
+        if (!strcmp(group, "users"))
+            return "see what there is with 'dfly instances list' and 'dfly users list INSTANCE'";
+        if (!strcmp(group, "certs"))
+            return "certificates exist for instances with TLS on ('dfly instances update "
+                   "INSTANCE --tls')";
         snprintf(buf, size, "see what there is with 'dfly %s list%s'", group,
                  !strcmp(group, "tokens") ? " TENANT" : "");
         return buf;
@@ -94,6 +99,13 @@ int cli_api_fail(cli_ctx *x, dflyapi_err e, const dflyapi_result *r)
     if (r->status == HTTP_NOT_FOUND)
         return EXIT_NOT_FOUND;
     return EXIT_ERROR;
+}
+
+int cli_api_fail_clear(cli_ctx *x, dflyapi_err e, dflyapi_result *r)
+{
+    int rc = cli_api_fail(x, e, r);
+    dflyapi_result_clear(r);
+    return rc;
 }
 
 int cli_confirm(cli_ctx *x, const char *fmt, ...)
@@ -418,6 +430,29 @@ int cli_int_option(cli_ctx *x, opt_id id, long min, long max, json_t *obj, const
         return -1;
     }
     json_object_set_new(obj, key, json_integer(n));
+    return 0;
+}
+
+int cli_parse_on_off(const char *s)
+{
+    if (!strcmp(s, "on") || !strcmp(s, "true") || !strcmp(s, "yes"))
+        return 1;
+    if (!strcmp(s, "off") || !strcmp(s, "false") || !strcmp(s, "no"))
+        return 0;
+    return -1;
+}
+
+int cli_on_off_option(cli_ctx *x, opt_id id, json_t *obj, const char *key)
+{
+    const char *v = x->opt[id];
+    if (!v)
+        return 0;
+    int on = cli_parse_on_off(v);
+    if (on < 0) {
+        cli_fail(EXIT_USAGE, "--%s: '%s' is not on or off", cli_options[id].name, v);
+        return -1;
+    }
+    json_object_set_new(obj, key, json_boolean(on));
     return 0;
 }
 

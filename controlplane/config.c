@@ -90,6 +90,13 @@ const flag_def control_flags[] = {
     /* metrics aggregation (issue 14, controlplane/metrics/) */
     {"scrape_interval", FLAG_INT, C(scrape_interval_ms), "10000",
      "milliseconds between scrapes of every node's INFO for the metrics API", 100, 3600000},
+    /* TLS certificates (issue 14, controlplane/pki/) */
+    {"cert_lifetime", FLAG_INT, C(cert_lifetime_s), "7776000",
+     "seconds an instance's server certificate is valid (90 days)", 1, 3650LL * 86400},
+    {"cert_renew_share", FLAG_STR, C(cert_renew_share), "0.33",
+     "renew a certificate when less than this share of its lifetime is left (0 < share < 1)"},
+    {"tls_auto", FLAG_BOOL, C(tls_auto), "no",
+     "serve HTTPS with a certificate from the internal CA (written to the data directory)"},
     {NULL},
 };
 
@@ -241,6 +248,25 @@ static int resolve_server_binary(char *err, size_t errlen)
     return -1;
 }
 
+/* TLS certificates (issue 14): the renewal share, and --tls-auto without a certificate of its
+ * own. */
+static int check_pki(char *err, size_t errlen)
+{
+    char *end = NULL;
+    double share = strtod(ctl_cfg.cert_renew_share, &end);
+    if (end == ctl_cfg.cert_renew_share || *end || !(share > 0 && share < 1)) {
+        snprintf(err, errlen, "--cert-renew-share must be a number between 0 and 1, got '%s'",
+                 ctl_cfg.cert_renew_share);
+        return -1;
+    }
+    ctl_cfg.cert_renew_share_value = share;
+    if (ctl_cfg.tls_auto && *ctl_cfg.tls_cert_file) {
+        snprintf(err, errlen, "--tls-auto and --tls-cert-file exclude each other");
+        return -1;
+    }
+    return 0;
+}
+
 static int check_values(char *err, size_t errlen)
 {
     if (config_parse_hostport(ctl_cfg.listen, ctl_cfg.listen_host, sizeof(ctl_cfg.listen_host),
@@ -273,6 +299,8 @@ static int check_values(char *err, size_t errlen)
         snprintf(err, errlen, "--restart-backoff-max must not be below --restart-backoff-min");
         return -1;
     }
+    if (check_pki(err, errlen) < 0)
+        return -1;
     return parse_port_range(err, errlen);
 }
 

@@ -49,6 +49,10 @@ typedef struct control_config {
     char *web_dir; /* files served at /; "" finds web/ (http/static.c) */
     /* metrics aggregation (issue 14, controlplane/metrics/) */
     long long scrape_interval_ms; /* how often every node's INFO is read */
+    /* TLS certificates (issue 14, controlplane/pki/) */
+    long long cert_lifetime_s; /* of the certificates the internal CA issues to instances */
+    char *cert_renew_share;    /* renew when less than this share of the lifetime is left */
+    int tls_auto;              /* serve HTTPS with a certificate from the internal CA */
 
     /* derived by config_resolve */
     char data_dir_abs[PATH_MAX];
@@ -58,6 +62,7 @@ typedef struct control_config {
     char server_binary_abs[PATH_MAX];
     char backup_dir_abs[PATH_MAX];
     int log_json;
+    double cert_renew_share_value; /* --cert-renew-share, parsed */
 } control_config;
 
 extern control_config ctl_cfg;

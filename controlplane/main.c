@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "log.h"
 #include "metrics/scraper.h"
+#include "pki/ca.h"
 #include "reconciler/reconciler.h"
 
 #define ERR_MAX 512
@@ -58,6 +59,8 @@ static int start(void)
     snprintf(path, sizeof(path), "%s/%s", ctl_cfg.data_dir_abs, DB_FILE_NAME);
     if (db_open(path, err, sizeof(err)) < 0 ||
         secret_init(ctl_cfg.data_dir_abs, err, sizeof(err)) < 0 ||
+        pki_init(ctl_cfg.data_dir_abs, err, sizeof(err)) < 0 ||
+        pki_tls_auto(err, sizeof(err)) < 0 ||
         auth_bootstrap(ctl_cfg.data_dir_abs, err, sizeof(err)) < 0) {
         log_error("%s", err);
         return -1;
@@ -136,6 +139,7 @@ int main(int argc, char **argv)
         log_info("dfly-control stopped (nodes keep running; the next start adopts them)");
     }
     db_close_all();
+    pki_free();
     ratelimit_free();
     config_free();
     log_close();

@@ -1,6 +1,8 @@
 /* Wrappers over libdflyapi (see api_util.h). */
 #include "api_util.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,14 +28,21 @@ const char *jstr(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+dflyapi_err api_request(provider *p, const char *method, const char *path, const dflyapi_req *req,
+                        dflyapi_result *res)
+{
+    pthread_mutex_lock(&p->lock);
+    dflyapi_err err = dflyapi_request(p->api, method, path, req, res);
+    pthread_mutex_unlock(&p->lock);
+    return err;
+}
+
 bool api_call(provider *p, const char *method, const char *path, const json_t *body,
               const char *idempotency_key, dflyapi_result *res, diags *d, const char *summary,
               bool ok_404, bool *gone)
 {
     dflyapi_req req = {.body = body, .idempotency_key = idempotency_key};
-    pthread_mutex_lock(&p->lock);
-    dflyapi_err err = dflyapi_request(p->api, method, path, &req, res);
-    pthread_mutex_unlock(&p->lock);
+    dflyapi_err err = api_request(p, method, path, &req, res);
     if (gone)
         *gone = false;
     if (err == DFLYAPI_OK)
@@ -45,6 +54,26 @@ bool api_call(provider *p, const char *method, const char *path, const json_t *b
     }
     diag_api_error(d, summary, err, res);
     return false;
+}
+
+bool api_get_text(provider *p, const char *path, char **text, diags *d, const char *summary)
+{
+    size_t len = 0;
+    *text = NULL;
+    FILE *sink = open_memstream(text, &len);
+    if (!sink)
+        abort();
+    dflyapi_req req = {.sink = sink};
+    dflyapi_result res = {0};
+    dflyapi_err err = api_request(p, "GET", path, &req, &res);
+    fclose(sink); /* sets *text */
+    if (err != DFLYAPI_OK) {
+        diag_api_error(d, summary, err, &res);
+        free(*text);
+        *text = NULL;
+    }
+    dflyapi_result_clear(&res);
+    return err == DFLYAPI_OK;
 }
 
 dflyapi_err api_list_each(provider *p, const char *path, const dflyapi_param *query,

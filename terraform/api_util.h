@@ -14,6 +14,14 @@ bool api_call(provider *p, const char *method, const char *path, const json_t *b
               const char *idempotency_key, dflyapi_result *res, diags *d, const char *summary,
               bool ok_404, bool *gone);
 
+/* dflyapi_request under the provider's lock; the caller reports errors. */
+dflyapi_err api_request(provider *p, const char *method, const char *path, const dflyapi_req *req,
+                        dflyapi_result *res);
+
+/* GET of a document that is not JSON (a PEM file): its body in *text (caller frees). Errors as
+ * api_call, without ok_404. */
+bool api_get_text(provider *p, const char *path, char **text, diags *d, const char *summary);
+
 /* dflyapi_list_each under the provider's lock. */
 dflyapi_err api_list_each(provider *p, const char *path, const dflyapi_param *query,
                           dflyapi_item_fn fn, void *ud, dflyapi_result *out);

@@ -28,6 +28,8 @@ static const tf_attr ds_instance_attrs[] = {
     {"port", &TF_NUMBER, RO, NULL},
     {"uri", &TF_STRING, RO, NULL},
     {"nodes", &instance_nodes_type, RO, NULL},
+    {"tls", &TF_BOOL, RO, NULL},
+    {"tls_client_auth", &TF_STRING, RO, NULL},
     {NULL, NULL, 0, NULL},
 };
 static const tf_schema ds_instance_schema = {0, "One instance, by id or by name.",
@@ -113,6 +115,7 @@ static const tf_attr summary_attrs[] = {
     {"port", &TF_NUMBER, 0, NULL},
     {"uri", &TF_STRING, 0, NULL},
     {"labels", &TF_STRING_MAP, 0, NULL},
+    {"tls", &TF_BOOL, 0, NULL},
     {NULL, NULL, 0, NULL},
 };
 static const tf_type summary_type = {TY_OBJECT, NULL, summary_attrs};

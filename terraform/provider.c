@@ -13,8 +13,11 @@
 #define ENV_TOKEN "DFLY_TOKEN"
 #define PROVIDER_USER_AGENT "terraform-provider-dfly/" DFLY_VERSION
 
-static const tf_resource *const resources[] = {&res_instance, &res_tenant, &res_token, &res_backup};
-static const tf_data_source *const data_sources[] = {&ds_instance, &ds_instances, &ds_backups};
+static const tf_resource *const resources[] = {
+    &res_instance, &res_tenant, &res_token, &res_backup, &res_acl_user, &res_client_certificate,
+};
+static const tf_data_source *const data_sources[] = {&ds_instance, &ds_instances, &ds_backups,
+                                                     &ds_ca_certificate};
 /* protoc-c makes unpack functions for top-level messages only; ours are nested (X.Request). */
 #define UNPACK(name, len, data)                                                                    \
     ((void *)protobuf_c_message_unpack(&tfplugin6__##name##__request__descriptor, NULL, len, data))

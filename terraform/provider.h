@@ -75,8 +75,9 @@ typedef struct tf_data_source {
 
 #define PLAN_MAX_REPLACE 8
 
-extern const tf_resource res_instance, res_tenant, res_token, res_backup;
-extern const tf_data_source ds_instance, ds_instances, ds_backups;
+extern const tf_resource res_instance, res_tenant, res_token, res_backup, res_acl_user,
+    res_client_certificate;
+extern const tf_data_source ds_instance, ds_instances, ds_backups, ds_ca_certificate;
 
 /* --- helpers shared by resources ---------------------------------------------------------- */
 
@@ -88,6 +89,11 @@ bool name_valid(const char *name);
 #define NAME_RULE                                                                                  \
     "name must be 1 to 63 lowercase letters, digits or '-', starting with a letter or digit; "     \
     "got \"%s\"."
+
+/* Import ids of things that live inside another: "<parent>/<id>". On success *parent is a copy
+ * (caller frees) and *child points into id. */
+#define IMPORT_SEPARATOR '/'
+bool import_id_split(const char *id, char **parent, const char **child);
 
 /* Parses a Go-style duration ("90s", "20m", "1h30m") into ms; -1 when invalid. */
 long long duration_parse_ms(const char *s);

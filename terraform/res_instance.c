@@ -1,5 +1,5 @@
 /* dfly_instance: a managed instance (POST/GET/PATCH/DELETE /v1/instances). memory, shards
- * (an online resize), replicas, eviction policy, persistence and labels change in place; name
+ * (an online resize), replicas, eviction policy, persistence, labels and TLS change in place; name
  * and tenant_id need a new instance, as the API allows no change of them. Every change waits for
  * its operation. */
 #include <stdio.h>
@@ -24,6 +24,8 @@
 #define RETENTION_COUNT_MAX 1000
 #define RETENTION_AGE_MIN 1
 #define RETENTION_AGE_MAX 87600
+#define TLS_DEFAULT false /* the API's defaults, planned when unset so that drift is undone */
+#define TLS_CLIENT_AUTH_DEFAULT "no"
 #define SUMMARY_CREATE "Cannot create the instance"
 #define SUMMARY_UPDATE "Cannot update the instance"
 #define SUMMARY_DELETE "Cannot delete the instance"
@@ -33,6 +35,8 @@ static const char *const eviction_policies[] = {
     "noeviction",   "allkeys-lru",  "allkeys-lfu",     "allkeys-random",
     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 };
+
+static const char *const tls_client_auth_values[] = {"no", "optional", "yes"};
 
 static const tf_attr node_attrs[] = {
     {"id", &TF_STRING, 0, NULL},   {"shard", &TF_NUMBER, 0, NULL},
@@ -68,12 +72,18 @@ static const tf_attr instance_attrs[] = {
     {"cluster_mode", &TF_STRING, RO, "\"emulated\" for one shard, \"yes\" for more."},
     {"host", &TF_STRING, RO, "Host clients connect to (shard 0's master)."},
     {"port", &TF_NUMBER, RO, "Port clients connect to."},
-    {"uri", &TF_STRING, RO, "redis://default@host:port"},
+    {"uri", &TF_STRING, RO, "redis://default@host:port (rediss:// with tls)."},
     {"default_password", &TF_STRING, ATTR_COMPUTED | ATTR_SENSITIVE,
      "Password of the default user, known from creation (null after an import)."},
     {"nodes", &instance_nodes_type, RO, "The instance's nodes."},
     {"restore_from", &TF_STRING, OC,
      "A backup id whose data the new instance starts with. Changing it replaces the instance."},
+    {"tls", &TF_BOOL, OC,
+     "TLS on the client port with a certificate of the internal CA (default false). Changes "
+     "in place."},
+    {"tls_client_auth", &TF_STRING, OC,
+     "\"no\" (default), \"optional\" or \"yes\": whether the nodes ask clients for a "
+     "certificate of the internal CA (dfly_client_certificate). Needs tls. Changes in place."},
     {NULL, NULL, 0, NULL},
 };
 static const tf_attr backup_schedule_attrs[] = {
@@ -120,7 +130,7 @@ void instance_fill(cty_value *o, const json_t *inst)
 {
     static const char *const direct[] = {
         "id",     "name",         "tenant_id", "shards", "replicas_per_shard", "eviction_policy",
-        "status", "cluster_mode", "uri"};
+        "status", "cluster_mode", "uri",       "tls",    "tls_client_auth"};
     for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++)
         cty_set(o, direct[i], cty_from_member(inst, direct[i]));
     cty_set(o, "memory_bytes", cty_from_member(inst, "memory"));
@@ -216,6 +226,24 @@ static void backups_validate(const cty_value *config, diags *d)
     check_range(ret, "backup_retention", "max_age_hours", RETENTION_AGE_MIN, RETENTION_AGE_MAX, d);
 }
 
+static void tls_validate(const cty_value *config, diags *d)
+{
+    const char *auth = cty_get_str(config, "tls_client_auth");
+    if (!auth)
+        return;
+    bool known = false;
+    for (size_t i = 0; i < sizeof tls_client_auth_values / sizeof tls_client_auth_values[0]; i++)
+        known |= strcmp(auth, tls_client_auth_values[i]) == 0;
+    bool tls = TLS_DEFAULT;
+    if (!known)
+        diag_error(d, "tls_client_auth", "Invalid tls_client_auth",
+                   "tls_client_auth must be \"no\", \"optional\" or \"yes\", got \"%s\".", auth);
+    else if (strcmp(auth, TLS_CLIENT_AUTH_DEFAULT) != 0 && !cty_get_unknown(config, "tls") &&
+             !(cty_get_bool(config, "tls", &tls) && tls))
+        diag_error(d, "tls_client_auth", "tls_client_auth needs tls",
+                   "Client certificates are asked for in the TLS handshake: set tls = true.");
+}
+
 static void instance_validate(const cty_value *config, diags *d)
 {
     const char *name = cty_get_str(config, "name");
@@ -241,6 +269,7 @@ static void instance_validate(const cty_value *config, diags *d)
         diag_error(d, "labels", "Too many labels", "An instance has at most %d labels.",
                    LABELS_MAX);
     backups_validate(config, d);
+    tls_validate(config, d);
     timeouts_validate(config, d);
 }
 
@@ -269,9 +298,20 @@ static bool attr_changed(const cty_value *prior, const cty_value *planned, const
     return !cty_equal(cty_get(prior, attr), cty_get(planned, attr));
 }
 
+/* Unset TLS settings mean the API's defaults: an instance switched elsewhere is switched back. */
+static void plan_tls_defaults(cty_value *planned, const cty_value *config)
+{
+    if (cty_is_null(cty_get(config, "tls")) && !cty_get_unknown(config, "tls"))
+        cty_set(planned, "tls", cty_bool(TLS_DEFAULT));
+    if (cty_is_null(cty_get(config, "tls_client_auth")) &&
+        !cty_get_unknown(config, "tls_client_auth"))
+        cty_set(planned, "tls_client_auth", cty_str(TLS_CLIENT_AUTH_DEFAULT));
+}
+
 static void instance_plan(provider *p, const cty_value *prior, cty_value *planned,
                           const cty_value *config, const char **replace, diags *d)
 {
+    plan_tls_defaults(planned, config);
     if (cty_is_null(prior)) {
         for (size_t i = 0; i < sizeof computed_on_create / sizeof computed_on_create[0]; i++)
             set_unknown_if_null(planned, computed_on_create[i]);
@@ -297,7 +337,7 @@ static void instance_plan(provider *p, const cty_value *prior, cty_value *planne
             replace[n++] = immutable[i];
     static const char *const in_place[] = {"memory",          "shards",        "replicas_per_shard",
                                            "eviction_policy", "snapshot_cron", "appendonly",
-                                           "labels"};
+                                           "labels",          "tls",           "tls_client_auth"};
     bool changed = false;
     for (size_t i = 0; i < sizeof in_place / sizeof in_place[0]; i++)
         changed |= attr_changed(prior, planned, in_place[i]);
@@ -314,6 +354,8 @@ static void instance_plan(provider *p, const cty_value *prior, cty_value *planne
         for (size_t i = 0; i < sizeof resized / sizeof resized[0]; i++)
             cty_set(planned, resized[i], cty_unknown());
     }
+    if (attr_changed(prior, planned, "tls"))
+        cty_set(planned, "uri", cty_unknown()); /* redis:// or rediss:// */
     cty_set(planned, "status", cty_unknown());
 }
 
@@ -378,7 +420,8 @@ static json_t *instance_body(const cty_value *prior, const cty_value *planned)
     }
     if (create || attr_changed(prior, planned, "memory"))
         json_object_set_new(body, "memory", memory_json(cty_get_str(planned, "memory")));
-    static const char *const plain[] = {"shards", "replicas_per_shard", "eviction_policy"};
+    static const char *const plain[] = {"shards", "replicas_per_shard", "eviction_policy", "tls",
+                                        "tls_client_auth"};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
         const cty_value *v = cty_get(planned, plain[i]);
         if (cty_is_known(v) && !cty_is_null(v) &&

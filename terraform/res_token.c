@@ -9,7 +9,6 @@
 #define SUMMARY_CREATE "Cannot create the token"
 #define SUMMARY_DELETE "Cannot revoke the token"
 #define SUMMARY_READ "Cannot read the token"
-#define IMPORT_SEPARATOR '/'
 
 static const tf_attr token_attrs[] = {
     {"id", &TF_STRING, ATTR_COMPUTED, "The token's id."},
@@ -124,16 +123,16 @@ static cty_value *token_read(provider *p, const cty_value *state, diags *d)
 /* terraform import dfly_token.x <tenant_id>/<token_id> */
 static cty_value *token_import(provider *p, const char *id, diags *d)
 {
-    const char *sep = strchr(id, IMPORT_SEPARATOR);
-    if (!sep || sep == id || !sep[1]) {
+    char *tenant = NULL;
+    const char *token = NULL;
+    if (!import_id_split(id, &tenant, &token)) {
         diag_error(d, NULL, "Invalid import id",
                    "A token is imported as <tenant_id>/<token_id>, got \"%s\".", id);
         return NULL;
     }
-    char *tenant = strndup(id, (size_t)(sep - id));
     cty_value *o = schema_null_object(&token_schema);
     cty_set(o, "tenant_id", cty_str(tenant));
-    cty_set(o, "id", cty_str(sep + 1));
+    cty_set(o, "id", cty_str(token));
     free(tenant);
     return o;
 }

@@ -60,6 +60,13 @@ static const char *api_field_attr(const char *field)
         {"tenant_id", "tenant_id"},
         {"max_instances", "max_instances"},
         {"max_memory", "max_memory"},
+        {"rules", "rules"},
+        {"enabled", "enabled"},
+        {"password", "password"},
+        {"tls", "tls"},
+        {"tls_client_auth", "tls_client_auth"},
+        {"days", "days"},
+        {"grace_period_seconds", "rotation_grace_period"},
     };
     for (size_t i = 0; field && i < sizeof map / sizeof map[0]; i++)
         if (strcmp(field, map[i].api) == 0)
@@ -159,6 +166,18 @@ long long duration_parse_ms(const char *s)
         p = end;
     }
     return (long long)total;
+}
+
+bool import_id_split(const char *id, char **parent, const char **child)
+{
+    const char *sep = strchr(id, IMPORT_SEPARATOR);
+    if (!sep || sep == id || !sep[1] || strchr(sep + 1, IMPORT_SEPARATOR))
+        return false;
+    *parent = strndup(id, (size_t)(sep - id));
+    if (!*parent)
+        abort();
+    *child = sep + 1;
+    return true;
 }
 
 cty_value *cty_from_member(const json_t *obj, const char *key)

@@ -65,6 +65,15 @@ void api_instance_metrics(http_req *r);
 void api_instance_alerts_get(http_req *r);
 void api_instance_alerts_put(http_req *r);
 
+/* issue 14: the internal CA and certificates (certs.c) */
+void api_ca_get(http_req *r);
+void api_instance_cert_get(http_req *r);
+void api_instance_cert_rotate(http_req *r);
+void api_client_cert_create(http_req *r);
+void api_client_cert_list(http_req *r);
+void api_client_cert_get(http_req *r);
+void api_client_cert_delete(http_req *r);
+
 /* ---- shared by the handlers (api_util.c) ---------------------------------------------------- */
 
 /* A page of a list: limit and the position after which it starts (from ?limit= and ?cursor=).

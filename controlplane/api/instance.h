@@ -30,6 +30,8 @@ enum {
     SPEC_BACKUP_SCHEDULE = 1 << 9,
     SPEC_BACKUP_RETENTION = 1 << 10,
     SPEC_RESTORE_FROM = 1 << 11,
+    SPEC_TLS = 1 << 12, /* issue 14 */
+    SPEC_TLS_CLIENT_AUTH = 1 << 13,
 };
 
 typedef struct instance_spec {
@@ -47,6 +49,9 @@ typedef struct instance_spec {
     json_t *backup_schedule;
     json_t *backup_retention;
     const char *restore_from; /* a backup id (create only) */
+    /* issue 14: TLS on the nodes, and whether they ask clients for certificates */
+    int tls;
+    const char *tls_client_auth;
 } instance_spec;
 
 /* Reads body into s (for create, required members must be there and defaults fill the rest).
@@ -61,6 +66,12 @@ int instance_quota_check(http_req *r, const char *tenant, const char *except, lo
 /* A change of `shards` (instance_resize.c): refused (409) while an earlier one still moves
  * slots. Returns 0, or -1 answered. */
 int instance_resize_check(http_req *r, const instance_row *in, const instance_spec *s);
+
+/* issue 14 (certs.c): tls and tls_client_auth of a request into s (422 naming the field);
+ * writing them for a new or changed instance (create: the defaults when not given), in the
+ * caller's transaction. Return 0 or -1 (answered). */
+int instance_tls_parse(http_req *r, json_t *body, instance_spec *s);
+int instance_tls_save(http_req *r, const char *id, const instance_spec *s, int create);
 
 /* JSON of an instance with its nodes. */
 json_t *instance_view(const instance_row *in, const node_row *nodes, int n);

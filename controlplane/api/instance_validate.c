@@ -9,13 +9,32 @@
 #include "instance.h"
 #include "jsonx.h"
 
-static const char *const create_fields[] = {
-    "name",         "memory", "shards",    "replicas_per_shard", "eviction_policy",
-    "persistence",  "labels", "tenant_id", "backup_schedule",    "backup_retention",
-    "restore_from", NULL};
-static const char *const patch_fields[] = {
-    "name",        "memory", "shards",          "replicas_per_shard", "eviction_policy",
-    "persistence", "labels", "backup_schedule", "backup_retention",   NULL};
+static const char *const create_fields[] = {"name",
+                                            "memory",
+                                            "shards",
+                                            "replicas_per_shard",
+                                            "eviction_policy",
+                                            "persistence",
+                                            "labels",
+                                            "tenant_id",
+                                            "backup_schedule",
+                                            "backup_retention",
+                                            "restore_from",
+                                            "tls",
+                                            "tls_client_auth",
+                                            NULL};
+static const char *const patch_fields[] = {"name",
+                                           "memory",
+                                           "shards",
+                                           "replicas_per_shard",
+                                           "eviction_policy",
+                                           "persistence",
+                                           "labels",
+                                           "backup_schedule",
+                                           "backup_retention",
+                                           "tls",
+                                           "tls_client_auth",
+                                           NULL};
 static const char *const persistence_fields[] = {"snapshot_cron", "appendonly", NULL};
 static const char *const policies[] = {"noeviction",      "allkeys-lru",  "allkeys-lfu",
                                        "allkeys-random",  "volatile-lru", "volatile-lfu",
@@ -225,7 +244,7 @@ int instance_spec_parse(http_req *r, json_t *body, instance_spec *s, int create)
         return -1;
     if ((v = json_object_get(body, "labels")) && labels_parse(r, v, s) < 0)
         return -1;
-    if (backup_fields_parse(r, body, s) < 0)
+    if (backup_fields_parse(r, body, s) < 0 || instance_tls_parse(r, body, s) < 0)
         return -1;
     if (create && !(s->given & SPEC_NAME)) {
         http_reply_invalid(r, "name", "name is required");

@@ -5,6 +5,7 @@
 
 #include "instance.h"
 #include "jsonx.h"
+#include "pki/instance_tls.h"
 
 #define URI_MAX 512
 
@@ -49,9 +50,13 @@ json_t *instance_view(const instance_row *in, const node_row *nodes, int n)
         json_array_append_new(jnodes, node_view(&nodes[i]));
     const node_row *entry = entry_node(nodes, n);
     json_t *endpoint = json_null(), *uri = json_null();
+    int tls = 0; /* issue 14 */
+    char client_auth[TLS_AUTH_MAX] = TLS_AUTH_DEFAULT;
+    pki_instance_settings(in->id, &tls, client_auth);
     if (entry) {
         char u[URI_MAX];
-        snprintf(u, sizeof(u), "redis://default@%s:%d", entry->host, entry->port);
+        snprintf(u, sizeof(u), "%s://default@%s:%d", tls ? "rediss" : "redis", entry->host,
+                 entry->port);
         endpoint = json_pack("{s:s, s:i}", "host", entry->host, "port", entry->port);
         uri = json_string(u);
     }
@@ -69,6 +74,8 @@ json_t *instance_view(const instance_row *in, const node_row *nodes, int n)
         "created_at", jx_time(in->created_at), "updated_at", jx_time(in->updated_at));
     json_object_set_new(v, "backup_schedule", json_or_null(in->backup_schedule));
     json_object_set_new(v, "backup_retention", json_or_null(in->backup_retention));
+    json_object_set_new(v, "tls", json_boolean(tls));
+    json_object_set_new(v, "tls_client_auth", json_string(client_auth));
     json_object_set_new(v, "restored_from",
                         in->restore_from[0] ? json_string(in->restore_from) : json_null());
     return v;

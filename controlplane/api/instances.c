@@ -158,7 +158,7 @@ void api_instance_create(http_req *r)
     ids_new("ins", id);
     ids_secret(PASSWORD_PREFIX, password);
     if (instance_quota_check(r, tenant, NULL, s.memory, 1) < 0 ||
-        instance_insert(r, &s, tenant, id, password) < 0 ||
+        instance_insert(r, &s, tenant, id, password) < 0 || instance_tls_save(r, id, &s, 1) < 0 ||
         store_operation_create(tenant, "create", id, 1, op) < 0) {
         db_rollback();
         if (!r->status)
@@ -432,7 +432,7 @@ void api_instance_update(http_req *r)
         return;
     }
     int rc = patch_check(r, &in, &s);
-    if (rc == 0 && (patch_write(&in, &s) < 0 ||
+    if (rc == 0 && (patch_write(&in, &s) < 0 || instance_tls_save(r, in.id, &s, 0) < 0 ||
                     change_record(&in, "update", status_after_change(&in), op) < 0))
         rc = -1;
     json_decref(body);

@@ -71,11 +71,22 @@ int secret_init(const char *data_dir, char *err, size_t errlen)
 
 void secret_seal(const void *in, size_t n, unsigned char **out, size_t *outlen)
 {
+    secret_seal_key(key, in, n, out, outlen);
+}
+
+int secret_open(const void *in, size_t n, char **out, size_t *outlen)
+{
+    return secret_open_key(key, in, n, out, outlen);
+}
+
+void secret_seal_key(const unsigned char *with_key, const void *in, size_t n, unsigned char **out,
+                     size_t *outlen)
+{
     unsigned char *o = malloc(NONCE_LEN + n + TAG_LEN);
     ids_random(o, NONCE_LEN);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int len = 0, fin = 0;
-    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, o);
+    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, with_key, o);
     EVP_EncryptUpdate(ctx, o + NONCE_LEN, &len, in, (int)n);
     EVP_EncryptFinal_ex(ctx, o + NONCE_LEN + len, &fin);
     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, o + NONCE_LEN + n);
@@ -84,7 +95,8 @@ void secret_seal(const void *in, size_t n, unsigned char **out, size_t *outlen)
     *outlen = NONCE_LEN + n + TAG_LEN;
 }
 
-int secret_open(const void *in, size_t n, char **out, size_t *outlen)
+int secret_open_key(const unsigned char *with_key, const void *in, size_t n, char **out,
+                    size_t *outlen)
 {
     if (n < NONCE_LEN + TAG_LEN)
         return -1;
@@ -93,7 +105,7 @@ int secret_open(const void *in, size_t n, char **out, size_t *outlen)
     char *o = malloc(clen + 1);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int len = 0, fin = 0;
-    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, p);
+    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, with_key, p);
     EVP_DecryptUpdate(ctx, (unsigned char *)o, &len, p + NONCE_LEN, (int)clen);
     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, (void *)(p + NONCE_LEN + clen));
     int ok = EVP_DecryptFinal_ex(ctx, (unsigned char *)o + len, &fin);

@@ -18,4 +18,11 @@ void secret_seal(const void *in, size_t n, unsigned char **out, size_t *outlen);
  * the data was altered or made under another key. */
 int secret_open(const void *in, size_t n, char **out, size_t *outlen);
 
+/* The same with another 32-byte key (SECRET_KEY_LEN): the internal CA's key is sealed under
+ * the master key (pki/ca.c). */
+#define SECRET_KEY_LEN 32
+void secret_seal_key(const unsigned char *key, const void *in, size_t n, unsigned char **out,
+                     size_t *outlen);
+int secret_open_key(const unsigned char *key, const void *in, size_t n, char **out, size_t *outlen);
+
 #endif

@@ -223,6 +223,52 @@ static const char m6_metric_alerts[] =
 static const char m7_acl_default_rotation[] =
     "ALTER TABLE acl_users ADD COLUMN old_password_enc BLOB;";
 
+/* 8 (issue 14, TLS certificates: controlplane/pki/): the internal CA (one row; its key sealed
+ * under the master key), instances' tls settings, each TLS instance's own CA (signed by the
+ * internal CA, its self-signed twin that the nodes trust, its key sealed under the master key,
+ * and its current CRL), each TLS instance's current server certificate (key sealed under
+ * secret.key; rotate_requested: a rotation asked through the API, rotate_op its operation), and
+ * client certificates (never their keys; revoked_at: revoked). */
+static const char m8_pki[] =
+    "CREATE TABLE pki_ca ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  cert_pem TEXT NOT NULL,"
+    "  key_enc BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "ALTER TABLE instances ADD COLUMN tls INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE instances ADD COLUMN tls_client_auth TEXT NOT NULL DEFAULT 'no';"
+    "CREATE TABLE instance_cas ("
+    "  instance_id TEXT PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,"
+    "  cert_pem TEXT NOT NULL,"
+    "  self_pem TEXT NOT NULL,"
+    "  key_enc BLOB NOT NULL,"
+    "  crl_pem TEXT NOT NULL,"
+    "  crl_number INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE instance_certs ("
+    "  instance_id TEXT PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,"
+    "  serial TEXT NOT NULL,"
+    "  cert_pem TEXT NOT NULL,"
+    "  key_enc BLOB NOT NULL,"
+    "  sans TEXT NOT NULL,"
+    "  fingerprint TEXT NOT NULL,"
+    "  not_before INTEGER NOT NULL,"
+    "  not_after INTEGER NOT NULL,"
+    "  renew_after INTEGER NOT NULL,"
+    "  rotate_requested INTEGER NOT NULL DEFAULT 0,"
+    "  rotate_op TEXT,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE client_certs ("
+    "  id TEXT PRIMARY KEY,"
+    "  instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  serial TEXT NOT NULL UNIQUE,"
+    "  not_before INTEGER NOT NULL,"
+    "  not_after INTEGER NOT NULL,"
+    "  revoked_at INTEGER,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX client_certs_instance ON client_certs(instance_id, created_at, id);";
+
 const db_migration db_migrations[] = {
     {1, "initial schema", m1_initial},
     {2, "backups, restores and planned failovers", m2_backups_failover},
@@ -231,5 +277,6 @@ const db_migration db_migrations[] = {
     {5, "metrics points and rollups", m5_metrics},
     {6, "metric alert thresholds", m6_metric_alerts},
     {7, "the default user's password rotation", m7_acl_default_rotation},
+    {8, "internal CA and TLS certificates", m8_pki},
     {0},
 };

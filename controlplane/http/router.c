@@ -56,6 +56,18 @@ const route router_routes[] = {
     {"GET", "/v1/instances/{instance_id}/metrics", ROUTE_TOKEN, api_instance_metrics},
     {"GET", "/v1/instances/{instance_id}/alerts", ROUTE_TOKEN, api_instance_alerts_get},
     {"PUT", "/v1/instances/{instance_id}/alerts", ROUTE_TOKEN, api_instance_alerts_put},
+    /* issue 14: the internal CA and certificates (api/certs.c) */
+    {"GET", "/v1/ca", ROUTE_TOKEN, api_ca_get},
+    {"GET", "/v1/instances/{instance_id}/certificate", ROUTE_TOKEN, api_instance_cert_get},
+    {"POST", "/v1/instances/{instance_id}/certificate/rotate", ROUTE_TOKEN,
+     api_instance_cert_rotate},
+    {"POST", "/v1/instances/{instance_id}/client-certificates", ROUTE_TOKEN,
+     api_client_cert_create},
+    {"GET", "/v1/instances/{instance_id}/client-certificates", ROUTE_TOKEN, api_client_cert_list},
+    {"GET", "/v1/instances/{instance_id}/client-certificates/{cert_id}", ROUTE_TOKEN,
+     api_client_cert_get},
+    {"DELETE", "/v1/instances/{instance_id}/client-certificates/{cert_id}", ROUTE_TOKEN,
+     api_client_cert_delete},
     {NULL},
 };
 

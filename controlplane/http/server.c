@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "config.h"
@@ -20,6 +23,12 @@
 /* A client that keeps sending past the limit is cut off after this many times it. */
 #define DISCARD_FACTOR 16
 #define RETRY_AFTER_MAX 16
+/* A daemon killed while it spawned a node leaves a child that holds the listening socket until
+ * its exec (fork copies every descriptor, close-on-exec ones too; measured: up to ~0.3 s on a
+ * busy host): a start right after such a crash waits this long for the address to be free. */
+#define LISTEN_BUSY_WAIT_MS 5000
+#define LISTEN_RETRY_MS 50
+#define NS_PER_MS 1000000L
 
 static struct MHD_Daemon *daemon_handle;
 static char *tls_cert, *tls_key;
@@ -186,6 +195,33 @@ static int resolve_listen(struct sockaddr_storage *ss, char *err, size_t errlen)
     return 0;
 }
 
+/* Is the address taken by another socket right now (EADDRINUSE for a bind as MHD's)? */
+static int listen_address_busy(const struct sockaddr_storage *ss)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    socklen_t len =
+        ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int busy = bind(fd, (const struct sockaddr *)ss, len) < 0 && errno == EADDRINUSE;
+    close(fd);
+    return busy;
+}
+
+static struct MHD_Daemon *daemon_start(unsigned flags, struct sockaddr_storage *ss,
+                                       struct MHD_OptionItem *tls_opts)
+{
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+                            on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ctl_cfg.http_threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctl_cfg.http_connection_limit,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctl_cfg.http_timeout_s,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_ARRAY,
+                            tls_opts, MHD_OPTION_END);
+}
+
 int http_server_start(char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
@@ -211,13 +247,13 @@ int http_server_start(char *err, size_t errlen)
         {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, tls_key},
         {MHD_OPTION_END, 0, NULL},
     };
-    daemon_handle = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)ctl_cfg.http_threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)ctl_cfg.http_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)ctl_cfg.http_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    daemon_handle = daemon_start(flags, &ss, tls_opts);
+    const struct timespec step = {0, LISTEN_RETRY_MS * NS_PER_MS};
+    for (int waited = 0; !daemon_handle && waited < LISTEN_BUSY_WAIT_MS && listen_address_busy(&ss);
+         waited += LISTEN_RETRY_MS) {
+        nanosleep(&step, NULL);
+        daemon_handle = daemon_start(flags, &ss, tls_opts);
+    }
     if (!daemon_handle) {
         snprintf(err, errlen, "cannot listen on %s (address in use?)", ctl_cfg.listen);
         return -1;

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,13 @@ static int is_dead(long pid)
     return paren[2] == 'Z' || paren[2] == 'X';
 }
 
+/* The base name of argv[0] in a NUL-separated command line. */
+static const char *argv0_base(const char *cmd)
+{
+    const char *slash = strrchr(cmd, '/');
+    return slash ? slash + 1 : cmd;
+}
+
 /* argv[1] of pid when its argv[0]'s base name is exe_name and it is alive, else NULL. */
 static const char *node_arg(long pid, const char *exe_name, char *cmd, size_t cmdlen)
 {
@@ -56,9 +64,7 @@ static const char *node_arg(long pid, const char *exe_name, char *cmd, size_t cm
     size_t first = strlen(cmd);
     if ((ssize_t)first + 1 >= n)
         return NULL;
-    const char *slash = strrchr(cmd, '/');
-    const char *base = slash ? slash + 1 : cmd;
-    if (strcmp(base, exe_name) || is_dead(pid))
+    if (strcmp(argv0_base(cmd), exe_name) || is_dead(pid))
         return NULL;
     return cmd + first + 1;
 }
@@ -92,4 +98,69 @@ void procfs_each(const char *exe_name, const char *prefix,
             break;
     }
     closedir(d);
+}
+
+/* 1 when the link /proc/<pid>/<name> points under prefix. */
+static int link_under(long pid, const char *name, const char *prefix, size_t plen)
+{
+    char path[PATH_MAX], target[PATH_MAX];
+    snprintf(path, sizeof(path), "/proc/%ld/%s", pid, name);
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    if (n <= 0)
+        return 0;
+    target[n] = '\0';
+    return !strncmp(target, prefix, plen);
+}
+
+/* 1 when pid works in a directory under prefix or has a file under it open (a child between
+ * fork and exec holds the node's stdout.log its parent opened for it). */
+static int uses_path_under(long pid, const char *prefix, size_t plen)
+{
+    if (link_under(pid, "cwd", prefix, plen))
+        return 1;
+    char dir[64], name[NAME_MAX + 8];
+    snprintf(dir, sizeof(dir), "/proc/%ld/fd", pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    // cppcheck-suppress readdirCalled
+    while (!found && (e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        snprintf(name, sizeof(name), "fd/%s", e->d_name);
+        found = link_under(pid, name, prefix, plen);
+    }
+    closedir(d);
+    return found;
+}
+
+int procfs_count_unexeced(const char *prefix)
+{
+    char self_exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+    DIR *d = n > 0 ? opendir("/proc") : NULL;
+    if (!d)
+        return 0;
+    self_exe[n] = '\0';
+    const char *self_name = argv0_base(self_exe);
+    size_t plen = strlen(prefix);
+    long self = (long)getpid();
+    int count = 0;
+    struct dirent *e;
+    // cppcheck-suppress readdirCalled
+    while ((e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        long pid = strtol(e->d_name, NULL, 10);
+        char cmd[CMDLINE_MAX];
+        if (pid == self || read_cmdline(pid, cmd, sizeof(cmd)) < 0 ||
+            strcmp(argv0_base(cmd), self_name) || is_dead(pid) ||
+            !uses_path_under(pid, prefix, plen))
+            continue;
+        count++;
+    }
+    closedir(d);
+    return count;
 }

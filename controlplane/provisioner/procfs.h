@@ -13,4 +13,9 @@ int procfs_runs(long pid, const char *exe_name, const char *arg);
 void procfs_each(const char *exe_name, const char *prefix,
                  int (*fn)(void *ctx, long pid, const char *arg), void *ctx);
 
+/* Live processes (not this one) that still run this program (argv[0]'s base name that of
+ * /proc/self/exe) and work in a directory under prefix (a resolved path ending in '/') or hold
+ * a file under it open: children forked to become a node whose parent died before their exec. */
+int procfs_count_unexeced(const char *prefix);
+
 #endif

@@ -26,6 +26,10 @@ typedef struct prov_node {
     const char *snapshot_cron; /* "" for none */
     int appendonly;
     int threads;
+    /* issue 14, TLS (controlplane/pki/): PEM texts of the node's certificate, its key, the CA
+     * and the CRL, written to the node's place (keys 0600); tls_cert NULL: plain text. */
+    const char *tls_cert, *tls_key, *tls_ca, *tls_crl;
+    const char *tls_client_auth; /* no, optional or yes */
 } prov_node;
 
 /* A node the reconciler knows (for collect_garbage). */

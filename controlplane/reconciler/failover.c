@@ -57,8 +57,20 @@ static int given_up(const pass *p, int64_t down_since)
     return p->now - down_since > ctl_cfg.failover_timeout_ms * FAILOVER_GIVE_UP_FACTOR;
 }
 
+/* A master whose row says it is down but that this daemon never saw run, stop or fail to start:
+ * it died under an earlier daemon, which was killed before the failover. */
+static int down_before_restart(const node_row *nd, const node_rt *rt)
+{
+    return !strcmp(nd->status, NODE_DOWN) && !rt->down_since && !rt->next_start_ms &&
+           !rt->failures && !rt->started_ms;
+}
+
 int failover_hold(pass *p, node_row *nd, node_rt *rt)
 {
+    /* Its failover timer starts now: started again in place, it would come back empty and its
+     * replicas would copy that. */
+    if (p->in.replicas > 0 && is_master(nd) && down_before_restart(nd, rt))
+        rt->down_since = p->now;
     if (p->in.replicas == 0 || !is_master(nd) || !rt->down_since || given_up(p, rt->down_since) ||
         !shard_has_running_replica(p, nd->shard))
         return 0;

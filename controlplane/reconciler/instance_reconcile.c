@@ -28,6 +28,7 @@
 #include "store.h"
 #include "supervisor.h"
 #include "topology.h"
+#include "tls_push.h"
 
 #define PORTS_PER_NODE 2
 #define PORT_SPACE 65536
@@ -61,6 +62,14 @@ static void node_spec(const pass *p, const node_row *nd, prov_node *s)
     s->snapshot_cron = p->in.snapshot_cron;
     s->appendonly = p->in.appendonly;
     s->threads = (int)ctl_cfg.node_threads;
+    tls_node_spec(p, s); /* issue 14 */
+}
+
+int rec_node_create(const pass *p, const node_row *nd, char *err, size_t errlen)
+{
+    prov_node spec;
+    node_spec(p, nd, &spec);
+    return rec_prov->ops->create(rec_prov, &spec, err, errlen);
 }
 
 int rec_node_call_timeout(const pass *p, const node_row *nd, int timeout_ms, char *out,
@@ -795,6 +804,7 @@ void reconcile_instance(const char *id)
     char before[STATUS_MAX];
     snprintf(before, sizeof(before), "%s", p.in.status);
     store_nodes_load(id, &p.nodes, &p.n);
+    pki_pass_prepare(id, &p.tls); /* issue 14: its certificate, issued or renewed when due */
     if (store_instance_password(id, p.password, sizeof(p.password)) < 0) {
         log_error("instance %s: its password does not decrypt (another secret.key?)", id);
         goto out;
@@ -845,6 +855,7 @@ void reconcile_instance(const char *id)
         }
     }
     acl_push(&p); /* issue 14: ACL users to every running node, again after a restart */
+    tls_push(&p); /* issue 14: a new certificate, CRL or client auth setting to running nodes */
     if (p.in.applied_version < p.in.spec_version && strcmp(before, ST_FAILED) &&
         !resize_report(&p, running, total))
         report_progress(&p, running, total, configured);
@@ -853,6 +864,7 @@ void reconcile_instance(const char *id)
         fail_creation(&p);
     status_save(&p, want, before, configured && full);
 out:
+    pki_pass_free(&p.tls);
     free(p.nodes);
     store_instance_clear(&p.in);
 }

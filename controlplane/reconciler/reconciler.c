@@ -21,6 +21,7 @@
 #include "supervisor.h"
 
 #define HOUSEKEEPING_INTERVAL_MS 60000
+#define STRAY_SWEEP_INTERVAL_MS 5000
 #define INSTANCES_DIR "instances"
 
 provisioner *rec_prov;
@@ -28,7 +29,7 @@ provisioner *rec_prov;
 static uv_loop_t loop;
 static uv_thread_t thread;
 static uv_async_t wake_async, stop_async;
-static uv_timer_t pass_timer, housekeeping_timer, soon_timer;
+static uv_timer_t pass_timer, housekeeping_timer, soon_timer, stray_timer;
 static int soon_asked;
 static atomic_int ready, started, wake_pending;
 
@@ -121,7 +122,9 @@ static void on_stop(uv_async_t *a)
     uv_timer_stop(&pass_timer);
     uv_timer_stop(&housekeeping_timer);
     uv_timer_stop(&soon_timer);
+    uv_timer_stop(&stray_timer);
     uv_close((uv_handle_t *)&soon_timer, on_close_noop);
+    uv_close((uv_handle_t *)&stray_timer, on_close_noop);
     uv_close((uv_handle_t *)&pass_timer, on_close_noop);
     uv_close((uv_handle_t *)&housekeeping_timer, on_close_noop);
     uv_close((uv_handle_t *)&wake_async, on_close_noop);
@@ -142,8 +145,10 @@ static void on_child_exit(void *ctx, const char *instance_id, const char *node_i
     reconciler_wake();
 }
 
-/* Before the first pass: ends processes and removes directories that no node of SQLite owns
- * (left by a crash between a delete's steps, or by a hand). */
+/* Before the first pass, then every STRAY_SWEEP_INTERVAL_MS: ends processes and removes
+ * directories that no node of SQLite owns (left by a crash between a delete's steps, or by a
+ * hand). Loop thread only: a node's row exists before its process and its pid file is written
+ * in the same step that spawns it, so a sweep never sees a node half made. */
 static void collect_garbage(void)
 {
     sqlite3_stmt *st =
@@ -174,6 +179,15 @@ static void collect_garbage(void)
     free(known);
 }
 
+/* Strays can appear after the start too: a child of a daemon killed between its fork and its
+ * exec becomes a dfly-server only then, a second process of its node (ended here) or its only
+ * one without a pid file (adopted here). */
+static void on_stray_sweep(uv_timer_t *t)
+{
+    (void)t;
+    collect_garbage();
+}
+
 static void thread_main(void *arg)
 {
     (void)arg;
@@ -182,6 +196,7 @@ static void thread_main(void *arg)
     uv_timer_start(&pass_timer, on_pass_timer, (uint64_t)ctl_cfg.reconcile_interval_ms,
                    (uint64_t)ctl_cfg.reconcile_interval_ms);
     uv_timer_start(&housekeeping_timer, on_housekeeping, 0, HOUSEKEEPING_INTERVAL_MS);
+    uv_timer_start(&stray_timer, on_stray_sweep, STRAY_SWEEP_INTERVAL_MS, STRAY_SWEEP_INTERVAL_MS);
     uv_run(&loop, UV_RUN_DEFAULT);
 }
 
@@ -200,6 +215,7 @@ int reconciler_start(char *err, size_t errlen)
     uv_timer_init(&loop, &pass_timer);
     uv_timer_init(&loop, &housekeeping_timer);
     uv_timer_init(&loop, &soon_timer);
+    uv_timer_init(&loop, &stray_timer);
     log_info("reconciler: provisioner %s, nodes under %s, ports %d-%d, server %s",
              rec_prov->ops->name, root, ctl_cfg.port_min, ctl_cfg.port_max,
              ctl_cfg.server_binary_abs);

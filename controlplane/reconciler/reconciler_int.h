@@ -3,6 +3,7 @@
 #ifndef DFLY_CONTROL_RECONCILER_INT_H
 #define DFLY_CONTROL_RECONCILER_INT_H
 
+#include "pki/instance_tls.h"
 #include "provisioner/provisioner.h"
 #include "store.h"
 #include "supervisor.h"
@@ -31,6 +32,7 @@ typedef struct pass {
     /* resize.c: a shard change being applied (resize_to 0: none). in.shards is then the
      * larger layout, so the nodes of both run. */
     int resize_from, resize_to, resize_phase, resize_attempts;
+    pki_instance_tls tls; /* issue 14: its TLS settings and material (pki/tls_push.c) */
 } pass;
 
 /* A wanted node: its shard and replica index are within the desired counts. */
@@ -41,6 +43,9 @@ int rec_node_call(const pass *p, const node_row *nd, char *out, size_t outlen, i
                   const char *const *argv);
 int rec_node_call_timeout(const pass *p, const node_row *nd, int timeout_ms, char *out,
                           size_t outlen, int argc, const char *const *argv);
+/* Writes a node's configuration and files from the pass (the provisioner's create), as before a
+ * start. Returns 0 or a negative code with err. */
+int rec_node_create(const pass *p, const node_row *nd, char *err, size_t errlen);
 /* The wanted master of shard (by role), or NULL. */
 node_row *rec_shard_master(pass *p, int shard);
 /* DFLYCLUSTER CONFIG to every wanted node (running_only: to those that run, the others get it

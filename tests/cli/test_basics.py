@@ -18,7 +18,10 @@ COMMANDS = [
     "instances restore", "instances failover",
     "backups create", "backups list", "backups get", "backups delete", "backups download",
     "operations get", "operations wait",
-    "login", "logout", "events", "connect", "version", "completion", "docs",
+    "users create", "users list", "users get", "users update", "users delete", "users rotate",
+    "certs ca", "certs show", "certs rotate", "certs client-create", "certs client-list",
+    "certs client-revoke",
+    "login", "logout", "events", "metrics", "connect", "version", "completion", "docs",
 ]
 
 
@@ -60,6 +63,21 @@ def test_every_command_has_help_with_examples(offline_cli, command):
     (["instances", "get", "x", "--endpoint"], "--endpoint needs a value"),
     (["completion", "fish"], "not bash or zsh"),
     (["tokens", "revoke", "ten_1", "tok_1"], "refusing to revoke without --yes"),
+    (["instances", "create", "x", "--memory", "1gb", "--tls", "--tls-client-auth", "maybe"],
+     "not no, optional or yes"),
+    (["instances", "update", "x", "--tls", "--no-tls"], "contradict"),
+    (["instances", "create", "x", "--memory", "1gb", "--no-tls"], "takes no --no-tls"),
+    (["users", "create", "x"], "wrong number of arguments"),
+    (["users", "update", "x", "u"], "nothing to change"),
+    (["users", "update", "x", "u", "--enabled", "maybe"], "not on or off"),
+    (["users", "rotate", "x", "u", "--finish", "--grace", "1m"], "--finish ends a rotation"),
+    (["users", "rotate", "x", "u", "--grace", "200h"], "--grace: '200h'"),
+    (["users", "delete", "x", "u"], "refusing to delete without --yes"),
+    (["metrics", "x", "--since", "soon"], "--since: 'soon' is not a duration"),
+    (["metrics", "x", "--watch", "--interval", "1ms"], "--interval: '1ms'"),
+    (["certs", "client-create", "x", "a/b"], "is not a certificate name"),
+    (["certs", "client-create", "x", "app", "--days", "900"], "--days: '900'"),
+    (["certs", "client-revoke", "x", "crt_1"], "refusing to client-revoke without --yes"),
 ])
 def test_usage_errors_exit_2(offline_cli, argv, needle):
     p = offline_cli(*argv)
@@ -121,6 +139,13 @@ def test_bash_completion(offline_cli):
     assert bash_complete(offline_cli, ["ins"]) == ["instances"]
     assert set(bash_complete(offline_cli, ["instances", ""])) == {
         "create", "list", "get", "update", "delete", "restart", "restore", "failover"}
+    assert set(bash_complete(offline_cli, ["users", ""])) == {
+        "create", "list", "get", "update", "delete", "rotate"}
+    assert set(bash_complete(offline_cli, ["certs", "client-"])) == {
+        "client-create", "client-list", "client-revoke"}
+    assert "--watch" in bash_complete(offline_cli, ["metrics", "x", "--"])
+    assert bash_complete(offline_cli, ["instances", "create", "x", "--tl"]) == [
+        "--tls", "--tls-client-auth"]
     assert bash_complete(offline_cli, ["instances", "create", "x", "--wa"]) == ["--wait"]
     assert "--follow" in bash_complete(offline_cli, ["events", "x", "--"])
     assert "--wait" not in bash_complete(offline_cli, ["instances", "list", "--"])

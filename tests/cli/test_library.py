@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -168,7 +169,7 @@ def test_if_match_is_sent(fake):
 
 def test_connect_passes_tls_flags(fake, tmp_path):
     """An instance with TLS gets redis-cli --tls (and --cacert when given)."""
-    inst = {"id": "ins_1", "name": "a", "cluster_mode": "emulated", "tls": {"enabled": True},
+    inst = {"id": "ins_1", "name": "a", "cluster_mode": "emulated", "tls": True,
             "endpoint": {"host": "127.0.0.1", "port": 7001},
             "uri": "rediss://default@127.0.0.1:7001"}
     f, c = fake((200, inst, None))
@@ -182,3 +183,30 @@ def test_connect_passes_tls_flags(fake, tmp_path):
     assert record.read_text().split() == ["-h", "127.0.0.1", "-p", "7001", "--user", "default",
                                           "--tls", "--cacert", "/x/ca.pem", "ping"]
     assert c.json("connect", "ins_1")["tls"] is True
+
+
+def test_connect_fetches_the_ca(fake, tmp_path):
+    """Without --cacert, the internal CA (GET /v1/ca) goes to a private cache file that
+    redis-cli is given; --cert and --key go along, and only together."""
+    inst = {"id": "ins_1", "name": "a", "cluster_mode": "emulated", "tls": True,
+            "endpoint": {"host": "127.0.0.1", "port": 7001},
+            "uri": "rediss://default@127.0.0.1:7001"}
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    f, c = fake((200, inst, None), (200, pem, None))
+    script = tmp_path / "fake-redis-cli"
+    record = tmp_path / "argv"
+    script.write_text(f"#!/bin/sh\necho \"$@\" > {record}\n")
+    script.chmod(0o755)
+    p = c("connect", "ins_1", "--exec", "--user", "app", "--cert", "a.crt", "--key", "a.key",
+          "--", "ping", env={"DFLY_REDIS_CLI": str(script), "DFLY_PASSWORD": "pw"})
+    assert p.returncode == 0, p.stderr
+    argv = record.read_text().split()
+    assert f.requests[1]["path"] == "/v1/ca"
+    ca = Path(argv[argv.index("--cacert") + 1])
+    assert ca.read_bytes() == pem and ca.stat().st_mode & 0o777 == 0o600
+    assert ca.parent == c.home / ".cache" / "dfly"
+    assert argv[:6] == ["-h", "127.0.0.1", "-p", "7001", "--user", "app"]
+    assert argv[argv.index("--cert") + 1] == "a.crt" and argv[argv.index("--key") + 1] == "a.key"
+    assert argv[-1] == "ping"
+    p = c("connect", "ins_1", "--exec", "--cert", "a.crt", env={"DFLY_REDIS_CLI": str(script)})
+    assert p.returncode == 2 and "--cert and --key go together" in p.stderr

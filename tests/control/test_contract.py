@@ -56,6 +56,20 @@ def test_every_route_answers_as_documented(control):
     c.api("PUT", f"/v1/instances/{iid}/alerts", json={"memory_share_max": 0.9})
     c.api("GET", f"/v1/instances/{iid}/alerts")
     c.wait_status(iid, "running", RUN_TIMEOUT)
+    # issue 14: the internal CA and certificates (tests/control/test_tls.py)
+    c.api("GET", "/v1/ca", token=tok["secret"])
+    c.api("PATCH", f"/v1/instances/{iid}", json={"tls": True, "tls_client_auth": "optional"})
+    wait_for(lambda: c.api("GET", f"/v1/instances/{iid}/certificate").status_code == 200,
+             RUN_TIMEOUT, "the instance's certificate")
+    op = c.api("POST", f"/v1/instances/{iid}/certificate/rotate").json()["operation"]
+    wait_for(lambda: c.api("GET", f"/v1/operations/{op['id']}").json()["status"] == "succeeded",
+             RUN_TIMEOUT, "the rotation")
+    certs = f"/v1/instances/{iid}/client-certificates"
+    cc = c.api("POST", certs, json={"name": "contract"}).json()
+    c.api("GET", certs)
+    c.api("GET", f"{certs}/{cc['id']}")
+    c.api("DELETE", f"{certs}/{cc['id']}")
+    c.wait_status(iid, "running", RUN_TIMEOUT)
     c.api("DELETE", f"/v1/instances/{iid}")
     c.wait_status(iid, None, RUN_TIMEOUT)
     c.api("DELETE", f"/v1/tenants/{t['id']}/tokens/{tok['id']}")

@@ -1,8 +1,11 @@
 // End-to-end run of the web console in headless Chromium (playwright-core), driven by
 // test_console.py, which starts dfly-control and talks to this script over stdio:
 //   stdout: one JSON object per line: {"step": name} as it goes, {"need": "load", ...} when it
-//           wants the test to write keys to the instance, and {"done": true, ...} at the end;
-//   stdin:  "loaded\n" once the keys are written.
+//           wants the test to write keys to the instance, {"need": "auth", ...} when it wants
+//           the test to check (with redis-py) whether a user's password is accepted by the
+//           node, {"need": "tls", ...} to connect with TLS trusting the downloaded CA bundle,
+//           and {"done": true, ...} at the end;
+//   stdin:  "loaded\n" once the keys are written; "ok\n" or "fail <why>\n" after a check.
 // Environment: CONSOLE_URL, OPERATOR_TOKEN, ARTIFACTS (screenshot directory), PLAYWRIGHT (the
 // playwright-core directory), CHROMIUM, WITH_FAILOVER (1 when the server can replicate).
 import { createRequire } from 'node:module';
@@ -23,6 +26,11 @@ const SETTLE_MS = 3000;
 const RUNNING_TIMEOUT = 90000;
 const TENANT = 'web-acme';
 const INSTANCE = 'web-cache';
+const ACL_USER = 'web-app';
+const TLS_INSTANCE = 'web-tls';
+const CLIENT_CERT = 'web-client';
+const PEM_CERT = '-----BEGIN CERTIFICATE-----';
+const CHART_POINTS_MIN = 3; // points a chart of the metrics API must show after the load
 
 const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 const lines = createInterface({ input: process.stdin });
@@ -68,6 +76,149 @@ async function waitOpsDone(page, kind) {
   await page.waitForFunction(
     ([k, name]) => [...document.querySelectorAll('#ops li.op')].some((li) => li.dataset.kind === k && li.textContent.includes(name) && li.dataset.status === 'succeeded'),
     [kind, INSTANCE], { timeout: RUNNING_TIMEOUT });
+}
+
+// Asks the test to check with redis-py that user/password authenticates on the node (or, with
+// accepted false, that it is refused); the test retries while the reconciler pushes the users.
+async function checkAuth(endpoint, user, password, accepted) {
+  emit({ need: 'auth', ...endpoint, user, password, accepted });
+  const answer = (await nextLine()).trim();
+  check(answer === 'ok', `${user} ${accepted ? 'authenticates' : 'is refused'}: ${answer}`);
+}
+
+async function readPassword(page, user) {
+  const pw = await page.getByLabel(`Password of ${user}`, { exact: true }).inputValue();
+  check(pw.length >= 8, `the password of ${user} is shown once`);
+  return pw;
+}
+
+// The users page: a bad rule (the node's 422 at the field), create with a generated password,
+// edit rules, disable and enable, rotate and finish the rotation, delete; each checked on the node.
+async function usersPage(page, endpoint) {
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByRole('heading', { name: `Users of ${INSTANCE}` }).waitFor();
+  await page.getByText('No users besides default yet.').waitFor();
+  allowedStatus = 422;
+  await page.getByLabel('Username').fill(ACL_USER);
+  await page.getByLabel('Rules', { exact: true }).fill('~web:* +@all +nosuchcommand');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  await page.locator('[data-field="rules"] .field-error', { hasText: 'nosuchcommand' }).waitFor();
+  check(await page.getByLabel('Rules', { exact: true }).getAttribute('aria-invalid') === 'true', 'the bad rule marks its field');
+  allowedStatus = null;
+  await checkPage(page, '14-users-rule-error');
+  await page.getByLabel('Rules', { exact: true }).fill('~web:* +@all');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  const first = await readPassword(page, ACL_USER);
+  const row = page.locator(`#users-table tr[data-user="${ACL_USER}"]`);
+  await row.waitFor();
+  await checkPage(page, '15-users-created');
+  await checkAuth(endpoint, ACL_USER, first, true);
+
+  await row.getByRole('button', { name: `Edit rules of ${ACL_USER}` }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Rules').fill('~web:* +@read');
+  await dialog.getByRole('button', { name: 'Save rules' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await row.locator('td', { hasText: '+@read' }).waitFor();
+  await row.getByRole('button', { name: `Disable ${ACL_USER}` }).click();
+  await page.locator(`#users-table tr[data-user="${ACL_USER}"][data-enabled="false"]`).waitFor();
+  await checkAuth(endpoint, ACL_USER, first, false);
+  await row.getByRole('button', { name: `Enable ${ACL_USER}` }).click();
+  await page.locator(`#users-table tr[data-user="${ACL_USER}"][data-enabled="true"]`).waitFor();
+
+  await row.getByRole('button', { name: `Rotate the password of ${ACL_USER}` }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Rotate password' }).click();
+  await page.getByRole('heading', { name: `New password of ${ACL_USER}` }).waitFor();
+  const second = await readPassword(page, ACL_USER);
+  check(second !== first, 'the rotation makes a new password');
+  await page.locator(`#users-table tr[data-user="${ACL_USER}"][data-rotating="true"]`).waitFor();
+  await checkPage(page, '16-users-rotating');
+  await checkAuth(endpoint, ACL_USER, second, true);
+  await checkAuth(endpoint, ACL_USER, first, true); // the old one during the grace period
+  await row.getByRole('button', { name: `Finish the rotation of ${ACL_USER}` }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Finish rotation' }).click();
+  await page.locator(`#users-table tr[data-user="${ACL_USER}"][data-rotating="false"]`).waitFor();
+  await checkAuth(endpoint, ACL_USER, first, false);
+  await checkAuth(endpoint, ACL_USER, second, true);
+
+  await row.getByRole('button', { name: `Delete ${ACL_USER}` }).click();
+  const del = page.getByRole('dialog');
+  await del.getByLabel(`Type ${ACL_USER} to confirm`).fill(ACL_USER);
+  await del.getByRole('button', { name: 'Delete user' }).click();
+  await row.waitFor({ state: 'detached' });
+  await checkAuth(endpoint, ACL_USER, second, false);
+  await page.getByRole('link', { name: 'Back to the instance' }).click();
+  await page.locator('.pagehead .badge', { hasText: 'running' }).waitFor();
+}
+
+// Deletes the instance shown on the page (typed confirmation) and waits until it is gone.
+async function deleteInstance(page, name) {
+  await page.getByRole('button', { name: 'Delete…' }).click();
+  const dialog = page.getByRole('dialog');
+  const confirm = dialog.getByRole('button', { name: 'Delete instance' });
+  check(await confirm.isDisabled(), 'delete needs the typed name');
+  await dialog.getByLabel(`Type ${name} to confirm`).fill(name);
+  await confirm.click();
+  await page.getByRole('heading', { name: 'Instances' }).waitFor();
+  await page.waitForFunction((n) => [...document.querySelectorAll('#ops li.op')].some((li) => li.dataset.kind === 'delete' && li.textContent.includes(n) && li.dataset.status === 'succeeded'),
+    name, { timeout: RUNNING_TIMEOUT });
+  await page.locator('#instances-table').getByRole('link', { name }).waitFor({ state: 'detached', timeout: RUNNING_TIMEOUT });
+}
+
+// The client certificates page: one issued (PEMs shown once), listed, revoked.
+async function clientCertificates(page) {
+  await page.getByRole('link', { name: 'Client certificates' }).click();
+  await page.getByRole('heading', { name: `Client certificates of ${TLS_INSTANCE}` }).waitFor();
+  await page.getByLabel("Name (the certificate's CN)").fill(CLIENT_CERT);
+  await page.getByLabel('Valid for (days)').fill('30');
+  await page.getByRole('button', { name: 'Issue certificate' }).click();
+  check((await page.getByLabel('Certificate', { exact: true }).inputValue()).startsWith(PEM_CERT), 'the client certificate is shown once');
+  check((await page.getByLabel('Private key', { exact: true }).inputValue()).includes('PRIVATE KEY'), 'its private key is shown once');
+  const row = page.locator(`#certs-table tr[data-name="${CLIENT_CERT}"][data-revoked="false"]`);
+  await row.waitFor();
+  await checkPage(page, '18-client-certificates');
+  await row.getByRole('button', { name: `Revoke ${CLIENT_CERT}` }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+  await page.locator(`#certs-table tr[data-name="${CLIENT_CERT}"][data-revoked="true"]`).waitFor();
+  await page.getByRole('link', { name: 'Back to the instance' }).click();
+  await page.locator('.pagehead .badge', { hasText: 'running' }).waitFor();
+}
+
+// An instance made with the form's TLS box: a rediss:// URI, its certificate, the CA bundle
+// downloaded (checked by the test with a redis-py TLS connection that trusts only it).
+async function tlsInstance(page) {
+  await page.getByRole('link', { name: 'New instance' }).click();
+  await chooseTenant(page);
+  await page.getByLabel('Name').fill(TLS_INSTANCE);
+  await page.getByLabel('TLS', { exact: true }).check();
+  await page.getByRole('button', { name: 'Create instance' }).click();
+  const password = await page.getByLabel('Password', { exact: true }).inputValue();
+  await page.getByRole('link', { name: `Go to ${TLS_INSTANCE}` }).click();
+  await page.locator('.pagehead .badge', { hasText: 'running' }).waitFor({ timeout: RUNNING_TIMEOUT });
+  const uri = await page.getByLabel('URI', { exact: true }).inputValue();
+  check(uri.startsWith('rediss://default@'), `a TLS instance has a rediss:// URI (${uri})`);
+  check((await page.getByLabel('redis-cli', { exact: true }).inputValue()).includes('--tls --cacert'), 'redis-cli gets --tls');
+  await page.locator('#certificate dd').first().waitFor();
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download CA bundle' }).click(),
+  ]);
+  check(download.suggestedFilename().endsWith('.pem'), 'the CA bundle is a .pem file');
+  const ca = path.join(ARTIFACTS, 'dfly-ca.pem');
+  await download.saveAs(ca);
+  check((await import('node:fs')).readFileSync(ca, 'utf8').startsWith(PEM_CERT), 'the CA bundle is a PEM certificate');
+  await checkPage(page, '17-tls-instance');
+  const [host, port] = uri.replace('rediss://default@', '').split(':');
+  emit({ need: 'tls', host, port: Number(port), password, ca });
+  const answer = (await nextLine()).trim();
+  check(answer === 'ok', `a TLS client trusting the CA bundle connects: ${answer}`);
+  await clientCertificates(page);
+  // TLS off again, from the instance page: the URI goes back to redis://.
+  await page.getByLabel('TLS', { exact: true }).uncheck();
+  await page.getByRole('button', { name: 'Save TLS settings' }).click();
+  await page.getByLabel('URI', { exact: true }).and(page.locator('[value^="redis://"]')).waitFor({ timeout: RUNNING_TIMEOUT });
+  check(await page.getByRole('button', { name: 'Download CA bundle' }).isHidden(), 'no CA bundle without TLS');
+  await deleteInstance(page, TLS_INSTANCE);
 }
 
 async function chooseTenant(page) {
@@ -150,6 +301,10 @@ async function run() {
     await page.getByLabel('Memory (whole instance)').fill('64mb');
     await page.getByLabel('Replicas per shard').fill(WITH_FAILOVER ? '1' : '0');
     await page.getByLabel('Labels').fill('env=test\nteam=web');
+    check(await page.getByLabel('Client certificates').isDisabled(), 'client certificates need TLS');
+    await page.getByLabel('TLS', { exact: true }).check();
+    check(await page.getByLabel('Client certificates').isEnabled(), 'TLS enables client certificates');
+    await page.getByLabel('TLS', { exact: true }).uncheck(); // this run's redis-py speaks plain TCP
     await page.getByRole('button', { name: 'Create instance' }).click();
     const password = await page.getByLabel('Password', { exact: true }).inputValue();
     check(password.length > 8, 'the password is shown once');
@@ -189,11 +344,30 @@ async function run() {
 
     await step('load');
     const [host, port] = uri.replace('redis://default@', '').split(':');
-    emit({ need: 'load', host, port: Number(port), password });
+    const endpoint = { host, port: Number(port) };
+    emit({ need: 'load', ...endpoint, password });
     check((await nextLine()).trim() === 'loaded', 'the test wrote keys');
-    await page.waitForFunction(() => [...document.querySelectorAll('figure.chart')].every((f) => Number(f.dataset.points || 0) >= 5), null, { timeout: RUNNING_TIMEOUT });
-    check(await page.locator('figure.chart canvas').count() >= 3, 'charts are drawn');
+    // The scraper's points reach the charts: ops/s, memory, clients and the hit ratio of the
+    // reads the test made (and the lag of the replica, when there is one).
+    const charted = WITH_FAILOVER ? ['ops', 'memory', 'hits', 'clients', 'lag'] : ['ops', 'memory', 'hits', 'clients'];
+    // (A hit ratio exists only while there are reads: the test's burst makes one point or two.)
+    const enough = ([keys, min]) => keys.every((k) => Number(document.querySelector(`figure.chart[data-chart="${k}"]`)?.dataset.points || 0) >= (k === 'hits' ? 1 : min));
+    await page.waitForFunction(enough, [charted, CHART_POINTS_MIN], { timeout: RUNNING_TIMEOUT });
+    check(await page.locator('figure.chart canvas').count() >= charted.length, 'charts are drawn');
+    await page.locator('figure.chart[data-chart="ops"]').scrollIntoViewIfNeeded();
     await checkPage(page, '09-charts');
+
+    await step('users');
+    await usersPage(page, endpoint);
+
+    await step('list-metrics');
+    // The list shows memory in use against the limit and ops/s, from the metrics API.
+    await page.getByRole('link', { name: 'Instances' }).click();
+    const listed = page.locator('#instances-table tbody tr', { hasText: INSTANCE });
+    await listed.locator('td', { hasText: / of 64 MiB$/ }).waitFor();
+    await checkPage(page, '10-instances-metrics');
+    await listed.getByRole('link', { name: INSTANCE }).click();
+    await page.locator('.pagehead .badge', { hasText: 'running' }).waitFor();
 
     await step('resize');
     await page.getByLabel('Memory', { exact: true }).fill('96mb');
@@ -231,16 +405,11 @@ async function run() {
 
     await step('delete');
     await page.getByRole('link', { name: 'Back to the instance' }).click();
-    await page.getByRole('button', { name: 'Delete…' }).click();
-    const dialog = page.getByRole('dialog');
-    const confirm = dialog.getByRole('button', { name: 'Delete instance' });
-    check(await confirm.isDisabled(), 'delete needs the typed name');
-    await dialog.getByLabel(`Type ${INSTANCE} to confirm`).fill(INSTANCE);
-    await confirm.click();
-    await page.getByRole('heading', { name: 'Instances' }).waitFor();
-    await waitOpsDone(page, 'delete');
-    await page.locator('#instances-table').getByRole('link', { name: INSTANCE }).waitFor({ state: 'detached', timeout: RUNNING_TIMEOUT });
+    await deleteInstance(page, INSTANCE);
     await checkPage(page, '12-deleted');
+
+    await step('tls');
+    await tlsInstance(page);
 
     await step('signout');
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -1,8 +1,10 @@
 """The web console (web/, served by dfly-control at /): its file serving and security headers
 checked with plain HTTP requests, and an end-to-end run in headless Chromium (console.spec.mjs
 driven by playwright-core) against a real dfly-control with real nodes: sign in, tenants and
-tokens, create an instance and watch it reach running, charts after load, failover, a backup,
-delete, sign out; screenshots of every page go to the artifacts directory."""
+tokens, create an instance and watch it reach running, charts of the metrics API after load, ACL
+users (checked on the node with redis-py), failover, a backup, delete, a TLS instance with its
+CA bundle and client certificates (when the API has its internal CA), sign out; screenshots of
+every page go to the artifacts directory."""
 
 import json
 import os
@@ -19,6 +21,12 @@ HERE = Path(__file__).resolve().parent
 SPEC = HERE / "console.spec.mjs"
 E2E_TIMEOUT = 420  # seconds the whole browser run may take
 LOAD_KEYS = 2000
+READ_SECONDS = 3  # reads go on this long after the writes
+READ_STRIDE = 10  # every tenth key is read in each round
+READ_PAUSE_S = 0.2
+SCRAPE_INTERVAL_MS = 1000  # the charts get points within seconds of the load
+PUSH_TIMEOUT = 20  # seconds the reconciler may take to push a change (user, TLS) to a node
+PUSH_RETRY_S = 0.3
 HTTP_TIMEOUT = 10
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
                     "Referrer-Policy")
@@ -149,10 +157,65 @@ def write_keys(host, port, password):
             pipe.set(f"web:{i}", "x" * (i % 100))
         pipe.execute()
         assert c.get("web:7") == "x" * 7
-        for i in range(0, LOAD_KEYS, 10):
-            c.get(f"web:{i}")
+        # Reads (hits and a few misses) over a few scrapes: rates need two scrapes of a node, so
+        # a burst before its first scrape would never show as a hit ratio.
+        end = time.monotonic() + READ_SECONDS
+        while time.monotonic() < end:
+            pipe = c.pipeline(transaction=False)
+            for i in range(0, LOAD_KEYS, READ_STRIDE):
+                pipe.get(f"web:{i}")
+            pipe.get("web:missing")
+            pipe.execute()
+            time.sleep(READ_PAUSE_S)
     finally:
         c.connection_pool.disconnect()
+
+
+def auth_result(host, port, user, password):
+    """True when the node accepts user/password (PING may then be refused by the user's rules:
+    the connection was authenticated all the same)."""
+    c = redis.Redis(host=host, port=port, username=user, password=password, socket_timeout=5)
+    try:
+        return c.ping()
+    except redis.exceptions.NoPermissionError:
+        return True
+    except redis.AuthenticationError:
+        return False
+    except redis.ResponseError as e:  # a disabled user: "WRONGPASS ..." or similar
+        if "WRONGPASS" in str(e) or "NOAUTH" in str(e):
+            return False
+        raise
+    finally:
+        c.connection_pool.disconnect()
+
+
+def check_auth(msg):
+    """Waits until the node's answer for the user is the expected one: "ok", or "fail <why>"."""
+    deadline = time.monotonic() + PUSH_TIMEOUT
+    while True:
+        got = auth_result(msg["host"], msg["port"], msg["user"], msg["password"])
+        if got == msg["accepted"]:
+            return "ok"
+        if time.monotonic() > deadline:
+            return f"fail the node still {'refuses' if msg['accepted'] else 'accepts'} it"
+        time.sleep(PUSH_RETRY_S)
+
+
+def check_tls(msg):
+    """A TLS connection that trusts only the downloaded CA bundle: "ok", or "fail <why>"."""
+    deadline = time.monotonic() + PUSH_TIMEOUT
+    while True:
+        c = redis.Redis(host=msg["host"], port=msg["port"], password=msg["password"], ssl=True,
+                        ssl_ca_certs=msg["ca"], ssl_cert_reqs="required", socket_timeout=5)
+        try:
+            if c.ping():
+                return "ok"
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            if time.monotonic() > deadline:
+                return f"fail {e}"
+        finally:
+            c.connection_pool.disconnect()
+        time.sleep(PUSH_RETRY_S)
 
 
 def read_lines(pipe, lines):
@@ -161,7 +224,9 @@ def read_lines(pipe, lines):
     lines.put(None)  # end of output
 
 
-def test_console_end_to_end(control, browser_tools, artifacts, replication_available, tmp_path):
+def test_console_end_to_end(control_factory, browser_tools, artifacts, replication_available,
+                            tmp_path):
+    control = control_factory("--scrape-interval", str(SCRAPE_INTERVAL_MS))
     env = dict(os.environ,
                CONSOLE_URL=control.url, OPERATOR_TOKEN=control.token, ARTIFACTS=str(artifacts),
                PLAYWRIGHT=browser_tools["playwright"], CHROMIUM=browser_tools["chromium"],
@@ -193,6 +258,12 @@ def test_console_end_to_end(control, browser_tools, artifacts, replication_avail
                 write_keys(msg["host"], msg["port"], msg["password"])
                 proc.stdin.write("loaded\n")
                 proc.stdin.flush()
+            elif msg.get("need") == "auth":
+                proc.stdin.write(check_auth(msg) + "\n")
+                proc.stdin.flush()
+            elif msg.get("need") == "tls":
+                proc.stdin.write(check_tls(msg) + "\n")
+                proc.stdin.flush()
             elif msg.get("done"):
                 result = msg
         proc.wait(timeout=30)
@@ -206,5 +277,7 @@ def test_console_end_to_end(control, browser_tools, artifacts, replication_avail
                           f"console: {result.get('consoleErrors')}\nstderr: {stderr}\n"
                           f"screenshots in {artifacts}\nlog:\n{control.log_tail()}")
     expected = {"01-signin", "03-tokens", "04-tenants", "05-create-errors", "06-created",
-                "08-instance", "09-charts", "11-backups", "12-deleted"}
+                "08-instance", "09-charts", "11-backups", "12-deleted", "14-users-rule-error",
+                "15-users-created", "16-users-rotating", "10-instances-metrics",
+                "17-tls-instance", "18-client-certificates"}
     assert expected <= {p.stem for p in artifacts.glob("*.png")}

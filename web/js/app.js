@@ -8,6 +8,8 @@ import * as instances from './pages/instances.js';
 import * as instance from './pages/instance.js';
 import * as create from './pages/create.js';
 import * as backups from './pages/backups.js';
+import * as users from './pages/users.js';
+import * as certs from './pages/certs.js';
 import * as tenants from './pages/tenants.js';
 
 const ROLE_KEY = 'dfly.role';
@@ -15,6 +17,8 @@ const ROLE_KEY = 'dfly.role';
 const routes = [
   { re: /^#\/instances\/new$/, page: create, title: 'New instance' },
   { re: /^#\/instances\/([\w-]+)\/backups$/, page: backups, title: 'Backups' },
+  { re: /^#\/instances\/([\w-]+)\/users$/, page: users, title: 'Users' },
+  { re: /^#\/instances\/([\w-]+)\/certificates$/, page: certs, title: 'Client certificates' },
   { re: /^#\/instances\/([\w-]+)$/, page: instance, title: 'Instance' },
   { re: /^#\/instances$/, page: instances, title: 'Instances' },
   { re: /^#\/tenants(?:\/([\w-]+))?$/, page: tenants, title: 'Tenants and tokens', operator: true },

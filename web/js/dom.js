@@ -104,6 +104,14 @@ export function copyField(label, value) {
   return h('div.copyfield', {}, h('label', { for: id }, label), h('div.row', {}, input, copyButton(label, value, input)));
 }
 
+// A read-only multi-line field (a PEM) with a copy button.
+export function copyArea(label, value, rows = 6) {
+  const id = 'ca-' + Math.random().toString(36).slice(2);
+  const area = h('textarea', { id, readonly: true, rows, spellcheck: 'false' });
+  area.value = value;
+  return h('div.copyfield', {}, h('label', { for: id }, label), h('div.row', {}, area, copyButton(label, value, area)));
+}
+
 // An error box for a failed request or action.
 export function errorBox(err) {
   return h('p.error', { role: 'alert' }, err && err.message ? err.message : String(err));
@@ -142,4 +150,17 @@ export function confirmDialog({ title, body, confirmLabel, typed, danger = true 
     dlg.showModal();
     (input || cancel).focus();
   });
+}
+
+const OBJECT_URL_KEEP_MS = 10000; // long enough for the browser to start the download
+
+// Saves a Blob as a file (a download), e.g. what an authenticated fetch returned: the token
+// stays in a header and never goes into a URL.
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), OBJECT_URL_KEEP_MS);
 }

@@ -82,4 +82,6 @@ function render() {
         finished(op) ? h('button.secondary.small', { type: 'button', 'aria-label': `Dismiss ${label}`, onclick: () => dismiss(op.id) }, 'Dismiss') : null);
     }));
   panel.hidden = tracked.size === 0;
+  // Room below the content, so that what the floating panel covers can be scrolled clear of it.
+  document.body.classList.toggle('ops-open', !panel.hidden);
 }

@@ -14,6 +14,10 @@ const MEMORY_MAX = 1024 * 1024 * MIB; // 1tb
 export const EVICTION_POLICIES = ['noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random',
   'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'];
 
+// dfly-server's --tls_auth_clients values (the API's tls_client_auth), with what they mean.
+export const TLS_CLIENT_AUTH = [['no', 'not asked for'], ['optional', 'optional (checked when given)'], ['yes', 'required']];
+export const TLS_CLIENT_AUTH_DEFAULT = 'no';
+
 // Redis's units, as the API reads them (common/flags.c): k = 1000, kb = 1024, ...
 const UNITS = { b: 1, k: 1e3, kb: 1024, m: 1e6, mb: MIB, g: 1e9, gb: 1024 * MIB, t: 1e12, tb: 1024 * 1024 * MIB };
 

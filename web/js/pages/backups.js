@@ -1,7 +1,7 @@
 // An instance's backups: take one now, watch it run, download the merged RDB file, restore it
 // into the instance, delete it.
 import { del, get, listAll, post, request } from '../api.js';
-import { badge, clear, confirmDialog, errorBox, fmtBytes, h, timeEl } from '../dom.js';
+import { badge, clear, confirmDialog, errorBox, fmtBytes, h, saveBlob, timeEl } from '../dom.js';
 import { onOperationFinished, track } from '../ops.js';
 
 const POLL_MS = 2000;
@@ -36,12 +36,7 @@ export function render(main, [id], _session) {
 
   const download = (b) => act(async () => {
     const { blob } = await request('GET', `/v1/backups/${b.id}/download`, { raw: true });
-    const url = URL.createObjectURL(blob);
-    const a = h('a', { href: url, download: `${b.id}.rdb` });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    saveBlob(blob, `${b.id}.rdb`);
   });
   const restore = async (b) => {
     if (!(await confirmDialog({ title: `Restore ${b.id}?`, body: `Every node of ${inst.name} is stopped, its data replaced with this backup's, and started again. Writes since the backup are lost.`, confirmLabel: 'Restore', typed: inst.name }))) return;

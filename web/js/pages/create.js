@@ -4,7 +4,7 @@ import { idempotencyKey, listAll, post } from '../api.js';
 import { clear, copyField, errorBox, h } from '../dom.js';
 import { field, showErrors } from '../form.js';
 import { track } from '../ops.js';
-import { EVICTION_POLICIES, REPLICAS_MAX, SHARDS_MAX, SHARDS_MIN, validateInstance } from '../validate.js';
+import { EVICTION_POLICIES, REPLICAS_MAX, SHARDS_MAX, SHARDS_MIN, TLS_CLIENT_AUTH, TLS_CLIENT_AUTH_DEFAULT, validateInstance } from '../validate.js';
 
 function credentialsPanel(data) {
   const inst = data.instance;
@@ -36,7 +36,11 @@ export function render(main, _params, session) {
     snapshot_cron: h('input', { type: 'text', placeholder: '0 * * * *', spellcheck: 'false' }),
     appendonly: h('input', { type: 'checkbox' }),
     labels: h('textarea', { rows: 3, placeholder: 'env=prod', spellcheck: 'false' }),
+    tls: h('input', { type: 'checkbox' }),
+    tls_client_auth: h('select', { disabled: true }, TLS_CLIENT_AUTH.map(([v, text]) => h('option', { value: v }, text))),
   };
+  // Client certificates only mean something with TLS.
+  inputs.tls.addEventListener('change', () => (inputs.tls_client_auth.disabled = !inputs.tls.checked));
   const general = h('div', { 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit' }, 'Create instance');
   const form = h('form.card.create', { novalidate: true },
@@ -48,7 +52,9 @@ export function render(main, _params, session) {
       field('eviction_policy', 'Eviction policy', inputs.eviction_policy),
       field('persistence.snapshot_cron', 'Snapshot schedule (cron, UTC)', inputs.snapshot_cron, 'empty for none'),
       field('persistence.appendonly', 'Append-only journal', inputs.appendonly),
-      field('labels', 'Labels', inputs.labels, 'key=value, one per line')),
+      field('labels', 'Labels', inputs.labels, 'key=value, one per line'),
+      field('tls', 'TLS', inputs.tls, 'clients connect with TLS, checked against the CA bundle shown on the instance page'),
+      field('tls_client_auth', 'Client certificates', inputs.tls_client_auth, 'with TLS: whether clients must present a certificate of the instance')),
     general,
     h('div.actions', {}, h('a.button.secondary', { href: '#/instances' }, 'Cancel'), submit));
   const result = h('div');
@@ -75,6 +81,11 @@ export function render(main, _params, session) {
       tenant_id: inputs.tenant_id ? inputs.tenant_id.value : undefined,
     };
     const { errors, body } = validateInstance(values);
+    // Sent only when asked for, so the form works with an API that has no TLS fields.
+    if (inputs.tls.checked) {
+      body.tls = true;
+      if (inputs.tls_client_auth.value !== TLS_CLIENT_AUTH_DEFAULT) body.tls_client_auth = inputs.tls_client_auth.value;
+    }
     if (session.isOperator && !values.tenant_id) errors.tenant_id = 'tenant_id is required with an operator token';
     const first = showErrors(form, errors);
     if (first) {

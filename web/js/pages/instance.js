@@ -1,11 +1,12 @@
 // One instance: status, actions (resize, restart, failover, delete), connection details, its
-// nodes, live charts and the events timeline. Everything refreshes by polling the API.
-import { del, get, patch, post } from '../api.js';
-import { LiveChart } from '../charts.js';
-import { badge, clear, confirmDialog, fill, copyField, errorBox, fmtBytes, h, timeEl } from '../dom.js';
+// nodes, charts of its metrics, the events timeline, and with TLS the CA bundle and the server
+// certificate. Everything refreshes by polling the API.
+import { del, get, patch, post, request } from '../api.js';
+import { badge, clear, confirmDialog, fill, copyField, errorBox, fmtBytes, h, saveBlob, timeEl } from '../dom.js';
 import { field, showErrors } from '../form.js';
+import { metricsPanel } from '../metrics.js';
 import { onOperationFinished, track } from '../ops.js';
-import { REPLICAS_MAX, parseBytes, validateInstance } from '../validate.js';
+import { REPLICAS_MAX, TLS_CLIENT_AUTH, TLS_CLIENT_AUTH_DEFAULT, parseBytes, validateInstance } from '../validate.js';
 
 const INSTANCE_POLL_MS = 2000;
 const EVENTS_POLL_MS = 4000;
@@ -18,10 +19,20 @@ function section(id, title, ...children) {
   return h('section.card', { 'aria-labelledby': id }, h('h2', { id }, title), ...children);
 }
 
+const CA_FILE = 'dfly-ca.pem';
+
 function redisCli(inst) {
   if (!inst.endpoint) return '';
   const cluster = inst.cluster_mode === 'yes' ? ' -c' : '';
-  return `redis-cli${cluster} -h ${inst.endpoint.host} -p ${inst.endpoint.port} --user default --askpass`;
+  const tls = inst.tls ? ` --tls --cacert ${CA_FILE}` : '';
+  const clientCert = inst.tls && inst.tls_client_auth === 'yes' ? ' --cert client.crt --key client.key' : '';
+  return `redis-cli${cluster}${tls}${clientCert} -h ${inst.endpoint.host} -p ${inst.endpoint.port} --user default --askpass`;
+}
+
+// What the connection details depend on: they are redrawn only when it changes (a redraw would
+// take the keyboard focus away from a copy button).
+function connectionKey(inst) {
+  return JSON.stringify([inst.endpoint, inst.uri, inst.cluster_mode, !!inst.tls, inst.tls_client_auth]);
 }
 
 function connection(inst) {
@@ -31,8 +42,76 @@ function connection(inst) {
     copyField('redis-cli', redisCli(inst)),
     h('p.help', {}, 'The password is the one shown when the instance was created. ',
       inst.cluster_mode === 'yes' ? 'This is a cluster: use a cluster-aware client (redis-cli -c). ' : '',
-      'Nodes do not use TLS yet, so there is no CA bundle to download.'),
+      inst.tls ? `The nodes speak TLS only: clients check them against the CA bundle (${CA_FILE}).` : 'The nodes do not use TLS.',
+      inst.tls && inst.tls_client_auth === 'yes' ? ' Clients must also present a certificate of this instance (client certificates are made with the API or the CLI).' : ''),
   ];
+}
+
+// The server certificate's metadata (GET /v1/instances/{id}/certificate).
+function certificateList(c) {
+  const row = (term, ...value) => [h('dt', {}, term), h('dd', {}, ...value)];
+  return h('dl.facts#certificate', {},
+    row('Serial', h('span.mono', {}, c.serial)),
+    row('Issuer', c.issuer),
+    row('Valid from', timeEl(c.not_before)),
+    row('Valid until', timeEl(c.not_after)),
+    row('Renewed after', timeEl(c.renew_after)),
+    row('Names', h('span.mono', {}, (c.sans || []).join(', '))),
+    row('SHA-256 fingerprint', h('span.mono.wrap', {}, c.fingerprint_sha256)));
+}
+
+// The TLS part of the connection card: the CA bundle download, the certificate, its rotation.
+// Fetched when TLS is on and again after an operation finishes (a rotation changes it).
+function tlsPanel(id, onAction) {
+  const box = h('div.tls');
+  const msg = h('div', { 'aria-live': 'polite' });
+  const cert = h('div');
+  let shownFor = null;
+  const download = h('button.secondary', { type: 'button' }, 'Download CA bundle');
+  download.addEventListener('click', async () => {
+    clear(msg);
+    try {
+      const { blob } = await request('GET', '/v1/ca', { raw: true, headers: { Accept: 'application/x-pem-file' } });
+      saveBlob(blob, CA_FILE);
+    } catch (e) {
+      msg.append(errorBox(e));
+    }
+  });
+  const rotate = h('button.secondary', { type: 'button' }, 'Rotate certificate');
+  rotate.addEventListener('click', async () => {
+    if (!(await confirmDialog({ title: 'Rotate the server certificate?', body: 'The nodes get a new certificate from the internal CA; clients that check against the CA bundle keep working.', confirmLabel: 'Rotate', danger: false }))) return;
+    clear(msg);
+    onAction(() => post(`/v1/instances/${id}/certificate/rotate`), msg);
+  });
+  box.append(h('h3', {}, 'Certificates'),
+    h('div.actions', {}, download, rotate, h('a.button.secondary', { href: `#/instances/${id}/certificates` }, 'Client certificates')),
+    msg, cert);
+  const load = async () => {
+    try {
+      const { data } = await get(`/v1/instances/${id}/certificate`);
+      fill(cert, h('h4', {}, 'Server certificate'), certificateList(data));
+    } catch (e) {
+      // TLS just turned on: the reconciler has not issued the certificate yet; ask again at the
+      // next refresh of the instance.
+      if (e.status === 404) shownFor = null;
+      fill(cert, e.status === 404 ? h('p.help', {}, 'The server certificate is being issued.') : errorBox(e));
+    }
+  };
+  return {
+    el: box,
+    // Shows or hides the panel for inst; force reloads the certificate.
+    update(inst, force = false) {
+      box.hidden = !inst.tls;
+      if (!inst.tls) {
+        shownFor = null;
+        return;
+      }
+      if (force || shownFor !== inst.id) {
+        shownFor = inst.id;
+        load();
+      }
+    },
+  };
 }
 
 function nodesTable(inst) {
@@ -52,25 +131,22 @@ function eventItem(e) {
     e.node_id ? h('span.mono', {}, ' ', e.node_id) : null, e.reason ? h('span.reason', {}, ' — ', e.reason) : null);
 }
 
-// The resize form: memory and replicas, sent with If-Match so a stale page cannot undo a change.
-function resizeForm(getInst, onDone) {
-  const mem = h('input', { type: 'text', spellcheck: 'false' });
-  const reps = h('input', { type: 'number', min: 0, max: REPLICAS_MAX });
+// A form that PATCHes the instance with If-Match, so a stale page cannot undo a change.
+// check(inst) -> {errors, body}; fill(inst) shows the instance's values (not while the user is
+// editing a field). Errors, ours or the API's, show at their fields.
+function patchForm(getInst, onDone, { fields, check, fill, submitLabel }) {
   const msg = h('div', { 'aria-live': 'polite' });
-  const btn = h('button', { type: 'submit' }, 'Apply');
-  const form = h('form.inline', { novalidate: true },
-    field('memory', 'Memory', mem), field('replicas_per_shard', 'Replicas per shard', reps), btn, msg);
+  const btn = h('button', { type: 'submit' }, submitLabel);
+  const form = h('form.inline', { novalidate: true }, ...fields, btn, msg);
   form.fill = (inst) => {
-    if (document.activeElement === mem || document.activeElement === reps) return;
-    mem.value = inst.memory % MIB === 0 ? `${inst.memory / MIB}mb` : String(inst.memory);
-    reps.value = inst.replicas_per_shard;
+    if (form.contains(document.activeElement) && document.activeElement !== btn) return;
+    fill(inst);
   };
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clear(msg);
     const inst = getInst();
-    const { errors, body } = validateInstance({ memory: mem.value, replicas_per_shard: reps.value }, { create: false });
-    if (!errors.memory && parseBytes(mem.value) < MIB * inst.shards) errors.memory = 'memory must be at least 1mb per shard';
+    const { errors, body } = check(inst);
     const first = showErrors(form, errors);
     if (first) return first.focus();
     btn.disabled = true;
@@ -90,6 +166,42 @@ function resizeForm(getInst, onDone) {
   return form;
 }
 
+// Memory and replicas per shard.
+function resizeForm(getInst, onDone) {
+  const mem = h('input', { type: 'text', spellcheck: 'false' });
+  const reps = h('input', { type: 'number', min: 0, max: REPLICAS_MAX });
+  return patchForm(getInst, onDone, {
+    submitLabel: 'Apply',
+    fields: [field('memory', 'Memory', mem), field('replicas_per_shard', 'Replicas per shard', reps)],
+    fill: (inst) => {
+      mem.value = inst.memory % MIB === 0 ? `${inst.memory / MIB}mb` : String(inst.memory);
+      reps.value = inst.replicas_per_shard;
+    },
+    check: (inst) => {
+      const res = validateInstance({ memory: mem.value, replicas_per_shard: reps.value }, { create: false });
+      if (!res.errors.memory && parseBytes(mem.value) < MIB * inst.shards) res.errors.memory = 'memory must be at least 1mb per shard';
+      return res;
+    },
+  });
+}
+
+// TLS on or off, and whether clients must show a certificate; applied without restarting nodes.
+function tlsForm(getInst, onDone) {
+  const on = h('input', { type: 'checkbox' });
+  const auth = h('select', {}, TLS_CLIENT_AUTH.map(([v, text]) => h('option', { value: v }, text)));
+  on.addEventListener('change', () => (auth.disabled = !on.checked));
+  return patchForm(getInst, onDone, {
+    submitLabel: 'Save TLS settings',
+    fields: [field('tls', 'TLS', on), field('tls_client_auth', 'Client certificates', auth)],
+    fill: (inst) => {
+      on.checked = !!inst.tls;
+      auth.value = inst.tls_client_auth || TLS_CLIENT_AUTH_DEFAULT;
+      auth.disabled = !on.checked;
+    },
+    check: () => ({ errors: {}, body: on.checked ? { tls: true, tls_client_auth: auth.value } : { tls: false } }),
+  });
+}
+
 export function render(main, [id], _session) {
   let inst = null;
   let alive = true;
@@ -98,27 +210,28 @@ export function render(main, [id], _session) {
   const err = h('div');
   const actionsMsg = h('div', { 'aria-live': 'polite' });
   const conn = h('div');
+  let connKey = null;
+  const chartsBox = h('div');
   const nodes = h('div');
   const events = h('ol.timeline#events', { reversed: true });
   const resize = resizeForm(() => inst, () => refresh());
+  const tlsSettings = tlsForm(() => inst, () => refresh());
+  const tlsSection = h('div', { hidden: true }, h('h3', {}, 'Encryption in transit'), tlsSettings);
   const failoverBtn = h('button.secondary', { type: 'button' }, 'Failover');
   const shardSel = h('select#failover-shard');
-  const charts = {
-    nodes: new LiveChart('Nodes running', [{ label: 'running' }, { label: 'all' }], { unit: 'nodes' }),
-    restarts: new LiveChart('Node restarts (total)', [{ label: 'restarts' }], { unit: 'restarts' }),
-    pending: new LiveChart('Changes not yet applied', [{ label: 'spec − applied' }], { unit: 'versions' }),
-  };
 
-  const act = async (fn) => {
-    clear(actionsMsg);
+  // Starts an action that answers {operation}; its errors go to where (the actions by default).
+  const act = async (fn, where = actionsMsg) => {
+    clear(where);
     try {
       const { data } = await fn();
       track(data.operation, inst.name);
       refresh();
     } catch (e) {
-      actionsMsg.append(errorBox(e));
+      where.append(errorBox(e));
     }
   };
+  const tls = tlsPanel(id, act);
   const restartBtn = h('button.secondary', { type: 'button', onclick: async () => {
     if (await confirmDialog({ title: `Restart ${inst.name}?`, body: 'Nodes restart one at a time; each snapshots its data on the way down.', confirmLabel: 'Restart', danger: false }))
       act(() => post(`/v1/instances/${id}/restart`));
@@ -144,12 +257,10 @@ export function render(main, [id], _session) {
     h('div.columns', {},
       section('actions-title', 'Actions',
         h('div.actions', {}, restartBtn, h('label', { for: 'failover-shard' }, 'Shard'), shardSel, failoverBtn, deleteBtn),
-        h('h3', {}, 'Resize'), resize, actionsMsg),
-      section('conn-title', 'Connection', conn)),
+        h('h3', {}, 'Resize'), resize, tlsSection, actionsMsg),
+      section('conn-title', 'Connection', conn, tls.el)),
     section('nodes-title', 'Nodes', nodes),
-    section('charts-title', 'Charts',
-      h('p.help', {}, 'Sampled from the instance every 2 s while this page is open. Ops/s, memory use, hit ratio, clients and replication lag need a metrics endpoint the API does not have yet.'),
-      h('div.charts', {}, Object.values(charts).map((c) => c.el))),
+    section('charts-title', 'Metrics', chartsBox),
     section('events-title', 'Events', events));
 
   const drawHead = () => {
@@ -158,25 +269,29 @@ export function render(main, [id], _session) {
       badge(inst.status),
       inst.status_reason ? h('span.reason', {}, inst.status_reason) : null,
       h('span.meta', {}, `${inst.id} · ${inst.shards} shard(s) × ${1 + inst.replicas_per_shard} node(s) · ${fmtBytes(inst.memory)} · ${inst.eviction_policy}`),
+      h('a.button.secondary', { href: `#/instances/${id}/users` }, 'Users'),
       h('a.button.secondary', { href: `#/instances/${id}/backups` }, 'Backups'));
   };
   const draw = () => {
     const hadFocus = head.contains(document.activeElement);
     drawHead();
     if (hadFocus) head.querySelector('h1').focus();
-    clear(conn).append(...connection(inst));
+    if (connectionKey(inst) !== connKey) {
+      connKey = connectionKey(inst);
+      clear(conn).append(...connection(inst));
+    }
+    tls.update(inst);
     clear(nodes).append(nodesTable(inst));
     resize.fill(inst);
+    // An API without TLS fields has no TLS settings to show.
+    tlsSection.hidden = inst.tls === undefined;
+    if (!tlsSection.hidden) tlsSettings.fill(inst);
     const canFailover = inst.replicas_per_shard > 0;
     failoverBtn.disabled = !canFailover;
     failoverBtn.title = canFailover ? '' : 'needs replicas';
     if (shardSel.options.length !== inst.shards)
       shardSel.replaceChildren(...Array.from({ length: inst.shards }, (_, i) => h('option', { value: i }, String(i))));
     shardSel.disabled = !canFailover;
-    const now = Date.now();
-    charts.nodes.push(now, [inst.nodes.filter((n) => n.status === 'running').length, inst.nodes.length]);
-    charts.restarts.push(now, [inst.nodes.reduce((a, n) => a + n.restarts, 0)]);
-    charts.pending.push(now, [Math.max(0, inst.spec_version - inst.applied_version)]);
   };
   const refresh = async () => {
     try {
@@ -219,14 +334,16 @@ export function render(main, [id], _session) {
   };
   loop(refresh, INSTANCE_POLL_MS);
   loop(loadEvents, EVENTS_POLL_MS);
+  const stopMetrics = metricsPanel(chartsBox, id);
   const unsub = onOperationFinished(() => {
     refresh();
     loadEvents();
+    if (inst) tls.update(inst, true);
   });
   return () => {
     alive = false;
     timers.forEach(clearTimeout);
     unsub();
-    Object.values(charts).forEach((c) => c.destroy());
+    stopMetrics();
   };
 }
