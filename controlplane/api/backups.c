@@ -17,15 +17,8 @@ static void backup_not_found(http_req *r, const char *id)
 
 void api_backup_create(http_req *r)
 {
-    json_t *body = http_body_object(r, 1);
-    if (!body)
+    if (!http_body_none(r))
         return;
-    int empty = json_object_size(body) == 0;
-    json_decref(body);
-    if (!empty) {
-        http_reply_invalid(r, NULL, "this request takes no body");
-        return;
-    }
     instance_row in;
     if (db_begin() != SQLITE_OK) {
         http_reply_internal(r, "cannot begin");

@@ -68,5 +68,7 @@ void http_query_each(http_req *r, const char *name, void (*fn)(void *ctx, const 
 /* The body as a JSON object. An empty body gives {} when empty_ok. On error answers 400 and
  * returns NULL. New reference. */
 json_t *http_body_object(http_req *r, int empty_ok);
+/* For routes that take no body: 1 when it is empty or {}; else answers 400 or 422 and gives 0. */
+int http_body_none(http_req *r);
 
 #endif

@@ -137,3 +137,15 @@ json_t *http_body_object(http_req *r, int empty_ok)
     }
     return v;
 }
+
+int http_body_none(http_req *r)
+{
+    json_t *body = http_body_object(r, 1);
+    if (!body)
+        return 0;
+    int empty = json_object_size(body) == 0;
+    json_decref(body);
+    if (!empty)
+        http_reply_invalid(r, NULL, "this request takes no body");
+    return empty;
+}
