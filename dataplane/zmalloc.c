@@ -1,7 +1,6 @@
 /* Accounting allocator: see zmalloc.h. */
 #include "zmalloc.h"
 
-#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "clock.h"
 
 #ifdef DFLY_SANITIZE
+#include <malloc.h>
 #define ALLOC(n) malloc(n)
 #define REALLOC(p, n) realloc(p, n)
 #define FREE(p) free(p)
@@ -135,11 +135,12 @@ const char *zmalloc_lib(void)
 
 /* ---- giving memory back ------------------------------------------------------------------- */
 
-/* mimalloc keeps a thread's freed pages, and decommits emptied segments only after a delay, on a
- * later call of that same thread into the allocator; glibc keeps freed blocks in its arenas. A
- * shard that deletes much and then goes quiet (FLUSHALL, a big DEL, expiry of a burst) would
- * hold that memory for good. So each worker collects its own heap when the used memory fell by
- * a good share since the last collection, or when MEMORY PURGE asked for it. */
+/* mimalloc (which is also malloc in the normal build: the shared library replaces it process
+ * wide) keeps a thread's freed pages, and decommits emptied segments only after a delay, on a
+ * later call of that same thread into the allocator. A shard that deletes much and then goes quiet
+ * (FLUSHALL, a big DEL, expiry of a burst) would hold that memory for good. So each worker collects
+ * its own heap when the used memory fell by a good share since the last collection, or when MEMORY
+ * PURGE asked for it. */
 #define RELEASE_DROP_SHARE 8         /* a fall of 1/8 of the peak since the last collection... */
 #define RELEASE_DROP_MIN (1LL << 20) /* ...and of at least 1 MiB */
 
@@ -170,7 +171,6 @@ static void release_now(void)
     mi_option_set(mi_option_decommit_delay, delay);
     mi_option_set(mi_option_segment_decommit_delay, seg_delay);
 #endif
-    malloc_trim(0);
     pthread_mutex_unlock(&release_lock);
 }
 
