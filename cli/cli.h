@@ -256,6 +256,20 @@ int cli_find_instance(cli_ctx *x, const char *ref, dflyapi_result *r);
 int cli_instance_id(cli_ctx *x, const char *ref, char *id, size_t size);
 /* Reports a failed call, clears r and returns the exit code (the common tail of a command). */
 int cli_api_fail_clear(cli_ctx *x, dflyapi_err e, dflyapi_result *r);
+/* The list call of something an instance holds (users, backups, client certificates). */
+typedef dflyapi_err (*cli_instance_list_fn)(dflyapi_client *c, const char *instance_id,
+                                            dflyapi_result *out);
+/* Resolves the instance ref (id or name), lists with fn and prints the items with cols: the
+ * whole of the "... list INSTANCE" commands. Returns an exit code. */
+int cli_print_instance_items(cli_ctx *x, const char *ref, cli_instance_list_fn fn,
+                             const out_column *cols);
+/* The call on one thing an instance holds (a user by name, a client certificate by id). */
+typedef dflyapi_err (*cli_instance_item_fn)(dflyapi_client *c, const char *instance_id,
+                                            const char *item, dflyapi_result *out);
+/* Deletes item of the instance ref with fn (after the caller's confirmation) and says
+ * "<done> <item>" on stderr: the rest of the "... delete INSTANCE ITEM" commands. */
+int cli_delete_instance_item(cli_ctx *x, const char *ref, const char *item, cli_instance_item_fn fn,
+                             const char *done);
 
 /* The columns of an instance in tables. */
 extern const out_column cli_instance_cols[];

@@ -124,17 +124,7 @@ int cmd_backups_create(cli_ctx *x)
 
 int cmd_backups_list(cli_ctx *x)
 {
-    char id[ID_MAX_LEN];
-    int rc = cli_instance_id(x, x->args[0], id, sizeof(id));
-    if (rc != EXIT_OK)
-        return rc;
-    dflyapi_result r = {0};
-    dflyapi_err e = dflyapi_backup_list(cli_api(x), id, &r);
-    if (e != DFLYAPI_OK)
-        return cli_api_fail_clear(x, e, &r);
-    out_print(x, json_object_get(r.body, "items"), backup_cols);
-    dflyapi_result_clear(&r);
-    return EXIT_OK;
+    return cli_print_instance_items(x, x->args[0], dflyapi_backup_list, backup_cols);
 }
 
 int cmd_backups_get(cli_ctx *x)

@@ -202,17 +202,7 @@ int cmd_certs_client_create(cli_ctx *x)
 
 int cmd_certs_client_list(cli_ctx *x)
 {
-    char id[ID_MAX_LEN];
-    int rc = cli_instance_id(x, x->args[0], id, sizeof(id));
-    if (rc != EXIT_OK)
-        return rc;
-    dflyapi_result r = {0};
-    dflyapi_err e = dflyapi_client_cert_list(cli_api(x), id, &r);
-    if (e != DFLYAPI_OK)
-        return cli_api_fail_clear(x, e, &r);
-    out_print(x, json_object_get(r.body, "items"), client_cert_cols);
-    dflyapi_result_clear(&r);
-    return EXIT_OK;
+    return cli_print_instance_items(x, x->args[0], dflyapi_client_cert_list, client_cert_cols);
 }
 
 int cmd_certs_client_revoke(cli_ctx *x)
@@ -220,15 +210,6 @@ int cmd_certs_client_revoke(cli_ctx *x)
     int rc = cli_confirm(x, "Revoke client certificate %s of instance %s?", x->args[1], x->args[0]);
     if (rc != EXIT_OK)
         return rc;
-    char id[ID_MAX_LEN];
-    rc = cli_instance_id(x, x->args[0], id, sizeof(id));
-    if (rc != EXIT_OK)
-        return rc;
-    dflyapi_result r = {0};
-    dflyapi_err e = dflyapi_client_cert_delete(cli_api(x), id, x->args[1], &r);
-    if (e != DFLYAPI_OK)
-        return cli_api_fail_clear(x, e, &r);
-    dflyapi_result_clear(&r);
-    fprintf(stderr, "revoked client certificate %s\n", x->args[1]);
-    return EXIT_OK;
+    return cli_delete_instance_item(x, x->args[0], x->args[1], dflyapi_client_cert_delete,
+                                    "revoked client certificate");
 }

@@ -81,17 +81,7 @@ int cmd_users_create(cli_ctx *x)
 
 int cmd_users_list(cli_ctx *x)
 {
-    char id[ID_MAX_LEN];
-    int rc = cli_instance_id(x, x->args[0], id, sizeof(id));
-    if (rc != EXIT_OK)
-        return rc;
-    dflyapi_result r = {0};
-    dflyapi_err e = dflyapi_user_list(cli_api(x), id, &r);
-    if (e != DFLYAPI_OK)
-        return cli_api_fail_clear(x, e, &r);
-    out_print(x, json_object_get(r.body, "items"), user_cols);
-    dflyapi_result_clear(&r);
-    return EXIT_OK;
+    return cli_print_instance_items(x, x->args[0], dflyapi_user_list, user_cols);
 }
 
 int cmd_users_get(cli_ctx *x)
@@ -135,17 +125,7 @@ int cmd_users_delete(cli_ctx *x)
                          x->args[1], x->args[0]);
     if (rc != EXIT_OK)
         return rc;
-    char id[ID_MAX_LEN];
-    rc = cli_instance_id(x, x->args[0], id, sizeof(id));
-    if (rc != EXIT_OK)
-        return rc;
-    dflyapi_result r = {0};
-    dflyapi_err e = dflyapi_user_delete(cli_api(x), id, x->args[1], &r);
-    if (e != DFLYAPI_OK)
-        return cli_api_fail_clear(x, e, &r);
-    dflyapi_result_clear(&r);
-    fprintf(stderr, "deleted user %s\n", x->args[1]);
-    return EXIT_OK;
+    return cli_delete_instance_item(x, x->args[0], x->args[1], dflyapi_user_delete, "deleted user");
 }
 
 /* Builds the body of a rotation from --password-stdin and --grace; NULL after a usage error. */

@@ -13,6 +13,8 @@
 #define YAML_INDENT 2
 #define PATH_PART_MAX 64
 #define BYTES_PER_KB 1024
+/* Room for an instance id (ids are far shorter; the same bound as the commands use). */
+#define ID_MAX_LEN 256
 
 /* The member at "a.b" of obj, or NULL. */
 static const json_t *member_at(const json_t *obj, const char *path)
@@ -223,4 +225,38 @@ void out_print(cli_ctx *x, const json_t *v, const out_column *cols)
         }
         break;
     }
+}
+
+/* ---- commands on what an instance holds: resolve the instance, call, print ---------------- */
+
+int cli_print_instance_items(cli_ctx *x, const char *ref, cli_instance_list_fn fn,
+                             const out_column *cols)
+{
+    char id[ID_MAX_LEN];
+    int rc = cli_instance_id(x, ref, id, sizeof(id));
+    if (rc != EXIT_OK)
+        return rc;
+    dflyapi_result r = {0};
+    dflyapi_err e = fn(cli_api(x), id, &r);
+    if (e != DFLYAPI_OK)
+        return cli_api_fail_clear(x, e, &r);
+    out_print(x, json_object_get(r.body, "items"), cols);
+    dflyapi_result_clear(&r);
+    return EXIT_OK;
+}
+
+int cli_delete_instance_item(cli_ctx *x, const char *ref, const char *item, cli_instance_item_fn fn,
+                             const char *done)
+{
+    char id[ID_MAX_LEN];
+    int rc = cli_instance_id(x, ref, id, sizeof(id));
+    if (rc != EXIT_OK)
+        return rc;
+    dflyapi_result r = {0};
+    dflyapi_err e = fn(cli_api(x), id, item, &r);
+    if (e != DFLYAPI_OK)
+        return cli_api_fail_clear(x, e, &r);
+    dflyapi_result_clear(&r);
+    fprintf(stderr, "%s %s\n", done, item);
+    return EXIT_OK;
 }

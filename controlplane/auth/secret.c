@@ -19,16 +19,20 @@
 
 static unsigned char key[KEY_LEN];
 
-static int read_key(const char *path, char *err, size_t errlen)
+int secret_key_file_read(const char *path, unsigned char *out, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, key, sizeof(key));
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 1;
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    ssize_t n = read(fd, out, SECRET_KEY_LEN);
     close(fd);
-    if (n != KEY_LEN) {
-        snprintf(err, errlen, "%s: expected %d bytes", path, KEY_LEN);
-        return -EINVAL;
+    if (n != SECRET_KEY_LEN) {
+        snprintf(err, errlen, "%s: expected %d bytes", path, SECRET_KEY_LEN);
+        return -1;
     }
     return 0;
 }
@@ -58,14 +62,9 @@ int secret_init(const char *data_dir, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", data_dir, SECRET_KEY_FILE);
-    int rc = read_key(path, err, errlen);
-    if (rc == 0)
-        return 0;
-    if (rc != -ENOENT) {
-        if (rc != -EINVAL)
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
-        return -1;
-    }
+    int rc = secret_key_file_read(path, key, err, errlen);
+    if (rc <= 0)
+        return rc;
     return create_key(path, err, errlen);
 }
 

@@ -25,4 +25,8 @@ void secret_seal_key(const unsigned char *key, const void *in, size_t n, unsigne
                      size_t *outlen);
 int secret_open_key(const unsigned char *key, const void *in, size_t n, char **out, size_t *outlen);
 
+/* Reads a SECRET_KEY_LEN-byte key file into out: 0, 1 when there is no such file (the caller
+ * decides whether to make one), or -1 with err when it cannot be read or has another size. */
+int secret_key_file_read(const char *path, unsigned char *out, char *err, size_t errlen);
+
 #endif

@@ -133,20 +133,6 @@ static void fingerprint_hex(X509 *x, char *out)
 
 /* ---- the master key -------------------------------------------------------------------------- */
 
-static int master_key_read(const char *path, unsigned char *key, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, key, SECRET_KEY_LEN);
-    close(fd);
-    if (n != SECRET_KEY_LEN) {
-        snprintf(err, errlen, "%s: expected %d bytes", path, SECRET_KEY_LEN);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 static int master_key_create(const char *path, unsigned char *key, char *err, size_t errlen)
 {
     ids_random(key, SECRET_KEY_LEN);
@@ -180,14 +166,9 @@ static int master_key_get(const char *data_dir, int ca_exists, unsigned char *ke
     }
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", data_dir, PKI_MASTER_KEY_FILE);
-    int rc = master_key_read(path, key, err, errlen);
-    if (rc == 0)
-        return 0;
-    if (rc != -ENOENT) {
-        if (rc != -EINVAL)
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
-        return -1;
-    }
+    int rc = secret_key_file_read(path, key, err, errlen);
+    if (rc <= 0)
+        return rc;
     if (ca_exists) {
         snprintf(err, errlen,
                  "the internal CA's key is sealed under a master key, but neither %s nor %s is "

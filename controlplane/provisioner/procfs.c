@@ -78,13 +78,9 @@ int procfs_runs(long pid, const char *exe_name, const char *arg)
     return a && !strcmp(a, arg);
 }
 
-void procfs_each(const char *exe_name, const char *prefix,
-                 int (*fn)(void *ctx, long pid, const char *arg), void *ctx)
+/* The next process of the open /proc listing d other than this one, or 0 at its end. */
+static long next_other_pid(DIR *d)
 {
-    DIR *d = opendir("/proc");
-    if (!d)
-        return;
-    size_t plen = strlen(prefix);
     long self = (long)getpid();
     struct dirent *e;
     // cppcheck-suppress readdirCalled
@@ -92,8 +88,23 @@ void procfs_each(const char *exe_name, const char *prefix,
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
         long pid = strtol(e->d_name, NULL, 10);
+        if (pid != self)
+            return pid;
+    }
+    return 0;
+}
+
+void procfs_each(const char *exe_name, const char *prefix,
+                 int (*fn)(void *ctx, long pid, const char *arg), void *ctx)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return;
+    size_t plen = strlen(prefix);
+    long pid;
+    while ((pid = next_other_pid(d)) > 0) {
         char cmd[CMDLINE_MAX];
-        const char *a = pid == self ? NULL : node_arg(pid, exe_name, cmd, sizeof(cmd));
+        const char *a = node_arg(pid, exe_name, cmd, sizeof(cmd));
         if (a && !strncmp(a, prefix, plen) && fn(ctx, pid, a))
             break;
     }
@@ -146,18 +157,12 @@ int procfs_count_unexeced(const char *prefix)
     self_exe[n] = '\0';
     const char *self_name = argv0_base(self_exe);
     size_t plen = strlen(prefix);
-    long self = (long)getpid();
     int count = 0;
-    struct dirent *e;
-    // cppcheck-suppress readdirCalled
-    while ((e = readdir(d))) {
-        if (!isdigit((unsigned char)e->d_name[0]))
-            continue;
-        long pid = strtol(e->d_name, NULL, 10);
+    long pid;
+    while ((pid = next_other_pid(d)) > 0) {
         char cmd[CMDLINE_MAX];
-        if (pid == self || read_cmdline(pid, cmd, sizeof(cmd)) < 0 ||
-            strcmp(argv0_base(cmd), self_name) || is_dead(pid) ||
-            !uses_path_under(pid, prefix, plen))
+        if (read_cmdline(pid, cmd, sizeof(cmd)) < 0 || strcmp(argv0_base(cmd), self_name) ||
+            is_dead(pid) || !uses_path_under(pid, prefix, plen))
             continue;
         count++;
     }

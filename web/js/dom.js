@@ -117,6 +117,23 @@ export function errorBox(err) {
   return h('p.error', { role: 'alert' }, err && err.message ? err.message : String(err));
 }
 
+// The error box of a page about one instance, where a 404 means the instance is gone.
+export function instanceErrorBox(err) {
+  return errorBox(err && err.status === 404 ? 'This instance does not exist (any more).' : err);
+}
+
+// Runs an action started on a page: clears the page's message area, shows a failure there and
+// reloads the page's data either way (an action that failed may still have changed something).
+export async function runAction(msg, fn, reload) {
+  clear(msg);
+  try {
+    await fn();
+  } catch (e) {
+    msg.append(errorBox(e));
+  }
+  reload();
+}
+
 // A modal confirmation (<dialog>). When typed is given the user must type it to confirm.
 export function confirmDialog({ title, body, confirmLabel, typed, danger = true }) {
   return new Promise((resolve) => {

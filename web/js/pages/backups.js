@@ -1,7 +1,7 @@
 // An instance's backups: take one now, watch it run, download the merged RDB file, restore it
 // into the instance, delete it.
 import { del, get, listAll, post, request } from '../api.js';
-import { badge, clear, confirmDialog, errorBox, fmtBytes, h, saveBlob, timeEl } from '../dom.js';
+import { badge, clear, confirmDialog, errorBox, fmtBytes, h, runAction, saveBlob, timeEl } from '../dom.js';
 import { onOperationFinished, track } from '../ops.js';
 
 const POLL_MS = 2000;
@@ -20,15 +20,7 @@ export function render(main, [id], _session) {
   const empty = h('p.count');
   const takeBtn = h('button', { type: 'button' }, 'Take a backup now');
 
-  const act = async (fn) => {
-    clear(msg);
-    try {
-      await fn();
-    } catch (e) {
-      msg.append(errorBox(e));
-    }
-    load();
-  };
+  const act = (fn) => runAction(msg, fn, load);
   takeBtn.addEventListener('click', () => act(async () => {
     const { data } = await post(`/v1/instances/${id}/backups`);
     track(data.operation, inst ? inst.name : id);

@@ -2,7 +2,7 @@
 // key are shown once, to copy or download), list them, revoke one (the nodes refuse it from then
 // on, through the CA's revocation list).
 import { del, get, idempotencyKey, listAll, post } from '../api.js';
-import { badge, clear, confirmDialog, copyArea, errorBox, h, saveBlob, timeEl } from '../dom.js';
+import { badge, clear, confirmDialog, copyArea, errorBox, h, instanceErrorBox, runAction, saveBlob, timeEl } from '../dom.js';
 import { field, showErrors } from '../form.js';
 
 const POLL_MS = 5000;
@@ -88,13 +88,7 @@ export function render(main, [id], _session) {
 
   const revoke = async (c) => {
     if (!(await confirmDialog({ title: `Revoke ${c.name}?`, body: 'The nodes refuse this certificate from now on. This cannot be undone.', confirmLabel: 'Revoke' }))) return;
-    clear(msg);
-    try {
-      await del(certsPath(id, c.id));
-    } catch (e) {
-      msg.append(errorBox(e));
-    }
-    load();
+    await runAction(msg, () => del(certsPath(id, c.id)), load);
   };
   const row = (c) => h('tr', { dataset: { cert: c.id, name: c.name, revoked: String(c.revoked) } },
     h('th', { scope: 'row' }, c.name),
@@ -131,7 +125,7 @@ export function render(main, [id], _session) {
         count.textContent = items.length ? `${items.length} certificate(s)` : 'No client certificates yet.';
       }
     } catch (e) {
-      if (alive) clear(msg).append(errorBox(e.status === 404 ? 'This instance does not exist (any more).' : e));
+      if (alive) clear(msg).append(instanceErrorBox(e));
     }
     if (alive) timer = setTimeout(load, POLL_MS);
   };

@@ -2,7 +2,7 @@
 // nodes, charts of its metrics, the events timeline, and with TLS the CA bundle and the server
 // certificate. Everything refreshes by polling the API.
 import { del, get, patch, post, request } from '../api.js';
-import { badge, clear, confirmDialog, fill, copyField, errorBox, fmtBytes, h, saveBlob, timeEl } from '../dom.js';
+import { badge, clear, confirmDialog, fill, copyField, errorBox, fmtBytes, h, instanceErrorBox, saveBlob, timeEl } from '../dom.js';
 import { field, showErrors } from '../form.js';
 import { metricsPanel } from '../metrics.js';
 import { onOperationFinished, track } from '../ops.js';
@@ -302,7 +302,7 @@ export function render(main, [id], _session) {
       draw();
     } catch (e) {
       if (!alive) return;
-      clear(err).append(errorBox(e.status === 404 ? 'This instance does not exist (any more).' : e));
+      clear(err).append(instanceErrorBox(e));
     }
   };
   // Events come oldest first in pages; the last page's cursor is kept, so each poll reads only

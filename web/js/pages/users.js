@@ -2,7 +2,7 @@
 // shown once), edit rules, enable/disable, rotate the password (the new one shown once) and
 // finish the rotation, delete. Rules are checked by a running node: a 422 names the token.
 import { del, get, idempotencyKey, patch, post } from '../api.js';
-import { badge, clear, confirmDialog, copyField, errorBox, h, timeEl } from '../dom.js';
+import { badge, clear, confirmDialog, copyField, errorBox, h, instanceErrorBox, runAction, timeEl } from '../dom.js';
 import { field, showErrors } from '../form.js';
 
 const POLL_MS = 5000;
@@ -136,15 +136,7 @@ export function render(main, [id], _session) {
   const count = h('p.count');
   const body = h('tbody');
 
-  const act = async (fn) => {
-    clear(msg);
-    try {
-      await fn();
-    } catch (e) {
-      msg.append(errorBox(e));
-    }
-    load();
-  };
+  const act = (fn) => runAction(msg, fn, load);
   const showPassword = (panel) => {
     secret.replaceChildren(panel);
     secret.querySelector('h2').focus();
@@ -222,7 +214,7 @@ export function render(main, [id], _session) {
         count.textContent = data.items.length ? `${data.items.length} user(s)` : 'No users besides default yet.';
       }
     } catch (e) {
-      if (alive) clear(msg).append(errorBox(e.status === 404 ? 'This instance does not exist (any more).' : e));
+      if (alive) clear(msg).append(instanceErrorBox(e));
     }
     if (alive) timer = setTimeout(load, POLL_MS);
   };
