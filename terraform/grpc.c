@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -186,6 +187,10 @@ static void *job_run(void *arg)
     grpc_job *j = arg;
     grpc_conn *c = j->c;
     j->status = c->handler(c->ud, j->path, j->req, j->req_len, &j->resp, &j->stop);
+    /* The handler's TLS calls left per-thread OpenSSL state (its error queue): free it now, not
+     * in this detached thread's exit, which can still be running when the process ends after
+     * the last answer (LeakSanitizer then reports it). */
+    OPENSSL_thread_stop();
     pthread_mutex_lock(&c->mu);
     j->next = c->done;
     c->done = j;
