@@ -513,6 +513,11 @@ def test_readonly_replica_reads(server_factory):
     master, replica = start_node(server_factory), start_node(server_factory)
     push_all([master, replica], [shard([(0, SLOTS - 1)], master, [replica])])
     c = replica.raw()
+    # The configuration makes it a replica: it answers -LOADING until its first sync is done.
+    deadline = time.time() + 30
+    while replica.client().info("replication").get("master_link_status") != "up":
+        assert time.time() < deadline, "the replica did not sync"
+        time.sleep(0.05)
     slot = key_slot("r")
     moved = f"MOVED {slot} {HOST}:{master.port}"
     assert error_of(c, "GET", "r") == moved
