@@ -7,7 +7,8 @@ so no `terraform init` and no network are needed. The provider writes sanitizer 
 build) to files that the `tf` fixture checks at teardown.
 
 Fixtures:
-    control   a started dfly-control (tests/control/conftest.py's Control)
+    control   a started dfly-control (tests/control/conftest.py's Control); a test marked
+              `@pytest.mark.slow_node_start(seconds)` gets one whose nodes start that much later
     tenant    (tenant_id, tenant_token) of a new tenant
     tf        tf(token=None) -> Terraform: a working directory with its own CLI configuration
 """
@@ -124,12 +125,30 @@ class Terraform:
         return found
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow_node_start(seconds): every dfly-server node the "
+                            "control fixture starts waits that long before it runs")
+
+
+def _slow_server(server, seconds, directory):
+    """A dfly-server named executable that waits, then becomes the real server: the node's
+    process is still found by its name and config argument once it runs."""
+    directory.mkdir(parents=True, exist_ok=True)
+    wrapper = directory / "dfly-server"
+    wrapper.write_text(f'#!/bin/sh\nsleep {seconds}\nexec "{server}" "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
 @pytest.fixture
-def control(tmp_path):
+def control(request, tmp_path):
     binary = os.environ.get("DFLY_CONTROL")
     server = os.environ.get("DFLY_SERVER")
     if not binary or not server:
         pytest.fail("DFLY_CONTROL and DFLY_SERVER must name the built binaries")
+    slow = request.node.get_closest_marker("slow_node_start")
+    if slow:
+        server = _slow_server(server, slow.args[0], tmp_path / "slow-bin")
     c = Control(binary, server, tmp_path / "control")
     c.start()
     yield c
