@@ -301,7 +301,18 @@ static void tls_flush(client *cl)
     }
 }
 
+static void flush_out(client *cl);
+
 void client_flush(client *cl)
+{
+    flush_out(cl);
+    /* A replica's stream goes out a chunk at a time: the next one follows the write's completion
+     * (on_write), or here, when the kernel took everything at once and no completion will come. */
+    if (cl->repl && !cl->writing && !cl->closing)
+        repl_client_drained(cl);
+}
+
+static void flush_out(client *cl)
 {
     /* CLIENT_REPL_TRANSFER: a snapshot is being written to the socket by another thread. */
     if (cl->writing || cl->closing || (cl->flags & CLIENT_REPL_TRANSFER)) {

@@ -340,6 +340,13 @@ void repl_client_written(client *cl)
     pthread_mutex_unlock(&R.mu);
 }
 
+void repl_client_drained(client *cl)
+{
+    repl_replica *rp = cl->repl;
+    if (rp && !cl->closing && rp->state == RS_ONLINE)
+        wake_worker(rp->owner);
+}
+
 void repl_client_closed(client *cl)
 {
     repl_replica *rp = cl->repl;

@@ -87,6 +87,9 @@ static inline int repl_expiry_paused(void)
 void repl_client_closed(struct client *cl);
 /* A write to a replica's connection completed: more of the stream may go (on its thread). */
 void repl_client_written(struct client *cl);
+/* Everything queued for a replica went to the kernel at once, so no write completion will ask
+ * for the next part of the stream: a pump follows on its thread. */
+void repl_client_drained(struct client *cl);
 
 /* ---- INFO and /metrics ----------------------------------------------------------------------- */
 
