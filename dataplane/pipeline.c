@@ -151,6 +151,22 @@ static void group_body(void *arg)
     }
 }
 
+/* A batch holds the requests of one read: usually a handful, but a burst of large commands
+ * leaves arrays sized for it on a connection that may then sit idle. Arrays above these sizes
+ * go with their batch. */
+#define PL_KEEP_CMDS 1024
+#define PL_KEEP_SLICES 8192
+#define PL_KEEP_OUT (1 << 16)
+
+static void drop_if_big(void **arr, size_t *cap, size_t keep)
+{
+    if (*cap <= keep)
+        return;
+    free(*arr);
+    *arr = NULL;
+    *cap = 0;
+}
+
 /* Puts the replies in request order and forgets the batch. */
 static void assemble(pipeline *pl)
 {
@@ -163,10 +179,17 @@ static void assemble(pipeline *pl)
         pl_group *g = &pl->groups[s];
         g->n = 0;
         buf_clear(&g->out);
-        buf_shrink(&g->out, 1 << 16);
+        buf_shrink(&g->out, PL_KEEP_OUT);
+        size_t gcap = (size_t)g->cap;
+        drop_if_big((void **)&g->idx, &gcap, PL_KEEP_CMDS);
+        g->cap = (int)gcap;
     }
     pl->n = 0;
     pl->nslices = 0;
+    size_t cap = (size_t)pl->cap;
+    drop_if_big((void **)&pl->cmds, &cap, PL_KEEP_CMDS);
+    pl->cap = (int)cap;
+    drop_if_big((void **)&pl->slices, &pl->slices_cap, PL_KEEP_SLICES);
 }
 
 static void group_done(void *arg)

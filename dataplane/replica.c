@@ -35,6 +35,7 @@
 #include "server.h"
 #include "tls.h"
 #include "worker.h"
+#include "zmalloc.h"
 
 #define LINK_POLL_MS 100
 #define LINK_READ_CHUNK (64 * 1024)
@@ -1033,6 +1034,7 @@ static link_req *stream(link_io *io, const char *host, int port)
         io_compact(io, st.applied);
         st.unit_end -= st.applied;
         st.applied = 0;
+        zmalloc_maintain(); /* this thread allocates the backlog's blocks of the stream it feeds */
         pthread_mutex_lock(&L.mu);
         L.read_offset = our_offset() + io->in.len;
         pthread_mutex_unlock(&L.mu);

@@ -338,10 +338,10 @@ static void memory_doctor_cmd(cmd_ctx *c)
 
 static void memory_malloc_stats_cmd(cmd_ctx *c)
 {
-    char text[128];
-    snprintf(text, sizeof(text), "Stats not supported for the current allocator (%s)",
-             zmalloc_lib());
-    reply_verbatim(c, text, strlen(text), "txt");
+    buf out = {0};
+    zmalloc_stats(&out);
+    reply_verbatim(c, out.data, out.len, "txt");
+    buf_free(&out);
 }
 
 static void memory_purge_cmd(cmd_ctx *c)

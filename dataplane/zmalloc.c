@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "clock.h"
 
 #ifdef DFLY_SANITIZE
@@ -133,6 +134,24 @@ const char *zmalloc_lib(void)
     return LIBNAME;
 }
 
+#ifdef DFLY_SANITIZE
+void zmalloc_stats(buf *out)
+{
+    buf_append_str(out, "Stats not supported for the current allocator (" LIBNAME ")");
+}
+#else
+static void stats_line(const char *msg, void *arg)
+{
+    buf_append_str(arg, msg);
+}
+
+void zmalloc_stats(buf *out)
+{
+    mi_stats_merge(); /* the calling thread's figures into the process's */
+    mi_stats_print_out(stats_line, out);
+}
+#endif
+
 /* ---- giving memory back ------------------------------------------------------------------- */
 
 /* mimalloc (which is also malloc in the normal build: the shared library replaces it process
@@ -159,6 +178,25 @@ static _Atomic uint64_t purge_epoch; /* MEMORY PURGE requests, counted */
  * of its thread, which an idle shard never makes. */
 static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
 
+#ifndef DFLY_SANITIZE
+/* Spans a thread freed while the delay was in force wait in their segment's decommit mask, and
+ * mimalloc 2.0 acts on that mask only when it takes a new page from the same segment: a
+ * collection does not. A large block always takes a new page, so allocating a few (a thread
+ * rarely owns more segments) makes the expired decommits happen; freed again with the delay at
+ * 0, their own pages go back at once. Sized above mimalloc's medium blocks (128 KiB). */
+#define RELEASE_NUDGE_BLOCKS 4
+#define RELEASE_NUDGE_SIZE (256u << 10)
+
+static void release_pending_decommits(void)
+{
+    void *blocks[RELEASE_NUDGE_BLOCKS];
+    for (int i = 0; i < RELEASE_NUDGE_BLOCKS; i++)
+        blocks[i] = mi_malloc(RELEASE_NUDGE_SIZE); /* NULL is fine: nothing to nudge then */
+    for (int i = 0; i < RELEASE_NUDGE_BLOCKS; i++)
+        mi_free(blocks[i]);
+}
+#endif
+
 static void release_now(void)
 {
     pthread_mutex_lock(&release_lock);
@@ -167,6 +205,8 @@ static void release_now(void)
     long seg_delay = mi_option_get(mi_option_segment_decommit_delay);
     mi_option_set(mi_option_decommit_delay, 0);
     mi_option_set(mi_option_segment_decommit_delay, 0);
+    mi_collect(true);
+    release_pending_decommits();
     mi_collect(true);
     mi_option_set(mi_option_decommit_delay, delay);
     mi_option_set(mi_option_segment_decommit_delay, seg_delay);

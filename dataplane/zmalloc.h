@@ -23,6 +23,11 @@ int64_t zmalloc_used(void);
 size_t zmalloc_rss(void);
 const char *zmalloc_lib(void);
 
+struct buf;
+/* MEMORY MALLOC-STATS: appends the allocator's own statistics (mimalloc's table of reserved,
+ * committed and in-use memory, process-wide) to out, or says that the allocator has none. */
+void zmalloc_stats(struct buf *out);
+
 /* Called by every worker's timer: gives this thread's freed memory back to the system after the
  * used memory fell notably, or after zmalloc_purge. */
 void zmalloc_maintain(void);
