@@ -651,7 +651,7 @@ int snapshot_start(const snapshot_req *req, char *err, size_t errlen)
     if (!atomic_compare_exchange_strong(&snap_stats.running, &none, j)) {
         free(j);
         snprintf(err, errlen, "Background save already in progress");
-        return -1;
+        return SNAPSHOT_BUSY;
     }
     j->req = *req;
     j->to_fd = req->path == NULL;
@@ -732,9 +732,13 @@ typedef struct blocking_save {
     const char *path;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int finished, ok;
+    int finished, ok, busy;
     char err[SNAP_ERR_MAX];
 } blocking_save;
+
+/* Snapshots of others (BGSAVE, the journal's base file, a replica's full sync) that may take
+ * the slot between our wait and our start, each waited for, before the shutdown save gives up. */
+#define BLOCKING_SAVE_TRIES 16
 
 static void blocking_finish(blocking_save *b, int ok, const char *err)
 {
@@ -757,8 +761,11 @@ static void blocking_start_msg(void *arg)
     blocking_save *b = arg;
     snapshot_req req = {.path = b->path, .done = blocking_done, .arg = b};
     char err[SNAP_ERR_MAX];
-    if (snapshot_start(&req, err, sizeof(err)) < 0)
+    int rc = snapshot_start(&req, err, sizeof(err));
+    if (rc < 0) {
+        b->busy = rc == SNAPSHOT_BUSY;
         blocking_finish(b, 0, err);
+    }
 }
 
 int snapshot_save_blocking(const char *path, char *err, size_t errlen)
@@ -766,14 +773,19 @@ int snapshot_save_blocking(const char *path, char *err, size_t errlen)
     blocking_save b = {.path = path};
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv, NULL);
-    /* A snapshot already running (BGSAVE) finishes first: its file is older than now. */
-    while (snapshot_in_progress())
-        usleep(1000);
-    worker_post(workers[0], blocking_start_msg, &b);
-    pthread_mutex_lock(&b.mu);
-    while (!b.finished)
-        pthread_cond_wait(&b.cv, &b.mu);
-    pthread_mutex_unlock(&b.mu);
+    for (int try = 0; try < BLOCKING_SAVE_TRIES; try++) {
+        /* A snapshot already running (BGSAVE) finishes first: its file is older than now. */
+        while (snapshot_in_progress())
+            usleep(1000);
+        b.finished = b.busy = 0;
+        worker_post(workers[0], blocking_start_msg, &b);
+        pthread_mutex_lock(&b.mu);
+        while (!b.finished)
+            pthread_cond_wait(&b.cv, &b.mu);
+        pthread_mutex_unlock(&b.mu);
+        if (!b.busy)
+            break;
+    }
     pthread_mutex_destroy(&b.mu);
     pthread_cond_destroy(&b.cv);
     if (!b.ok)

@@ -33,8 +33,9 @@ typedef struct snapshot_req {
     void *arg;
 } snapshot_req;
 
-/* Starts a snapshot; from a worker thread. Returns 0, or -1 with err when one is already
- * running or the file cannot be created. */
+/* Starts a snapshot; from a worker thread. Returns 0, SNAPSHOT_BUSY with err when one is
+ * already running, or -1 with err when the file cannot be created. */
+#define SNAPSHOT_BUSY (-2)
 int snapshot_start(const snapshot_req *req, char *err, size_t errlen);
 int snapshot_in_progress(void);
 

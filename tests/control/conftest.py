@@ -20,6 +20,7 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +29,9 @@ import requests
 import urllib3
 
 from contract import Contract
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "integration"))  # ports.py
+from ports import free_port  # noqa: E402
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 15.0  # seconds until a started daemon answers /readyz
@@ -48,10 +52,6 @@ def pytest_configure(config):
 CONTRACT = Contract(ROOT / "api" / "openapi.yaml")
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def _port_free(port):

@@ -28,6 +28,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from ports import free_port  # noqa: F401 (tests import it from here)
+
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0  # seconds until a started server must answer PING
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
@@ -55,11 +57,6 @@ class Client(redis.Redis):
         self.connection_pool.disconnect()
 
 
-def free_port():
-    """A port that was free a moment ago (bind to 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def _read(path):

@@ -17,6 +17,8 @@ import subprocess
 import time
 from collections import namedtuple
 
+from conftest import free_port
+
 HOST = "127.0.0.1"
 IO_TIMEOUT = 10.0  # seconds a test waits for an answer
 MEMCACHED = "/usr/bin/memcached"
@@ -42,12 +44,6 @@ STATUS = dict(
 )
 
 Response = namedtuple("Response", "opcode status opaque cas extras key value")
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def connect(port):

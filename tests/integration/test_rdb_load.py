@@ -17,6 +17,7 @@ import time
 import pytest
 import redis
 
+from conftest import free_port
 from dataset import key_value
 
 HOST = "127.0.0.1"
@@ -80,12 +81,6 @@ def rdb_file(body, version=10, checksum=True):
 
 
 # --- servers -------------------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def dfly_dir(tmp_path, name, data=None, src=None, fname="dump.rdb"):
