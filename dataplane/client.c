@@ -29,6 +29,7 @@
 #include "tls.h"
 #include "tracking.h"
 #include "worker.h"
+#include "zmalloc.h"
 
 #define READ_CHUNK (16 * 1024)
 #define RBUF_KEEP (64 * 1024) /* capacity kept by an idle connection */
@@ -86,6 +87,8 @@ static void list_remove(worker *w, client *cl)
 
 static void client_free(client *cl)
 {
+    zmalloc_note_freed(sizeof(*cl) + cl->rbuf.cap + cl->wbuf.cap + cl->wout.cap + cl->spill.cap +
+                       cl->xbuf.cap);
     multi_reset(cl);
     pubsub_unsubscribe_all(cl);
     tracking_client_freed(cl);

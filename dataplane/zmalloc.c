@@ -168,7 +168,14 @@ void zmalloc_stats(buf *out)
  * after (longer than mimalloc's default segment decommit delay of 500 ms). */
 #define RELEASE_FOLLOWUP_MS 1000
 
+/* Freed memory outside the accounting (connections) triggers a release once it reaches
+ * RELEASE_DROP_MIN, at most this often: a stream of short connections must not make every tick
+ * walk the heap. */
+#define RELEASE_UNTRACKED_MIN_MS 1000
+
 static _Thread_local int64_t release_peak;
+static _Thread_local uint64_t release_untracked; /* bytes noted since the last release */
+static _Thread_local uint64_t release_last_ms;
 static _Thread_local uint64_t release_followup_at; /* 0: none due */
 static _Thread_local uint64_t release_epoch_seen;
 static _Atomic uint64_t purge_epoch; /* MEMORY PURGE requests, counted */
@@ -223,15 +230,24 @@ void zmalloc_maintain(void)
     uint64_t epoch = atomic_load_explicit(&purge_epoch, memory_order_relaxed);
     int fell = fall >= RELEASE_DROP_MIN && fall >= release_peak / RELEASE_DROP_SHARE;
     uint64_t now = clock_mono_ms();
-    if (fell || epoch != release_epoch_seen) {
+    int untracked = release_untracked >= (uint64_t)RELEASE_DROP_MIN &&
+                    now - release_last_ms >= RELEASE_UNTRACKED_MIN_MS;
+    if (fell || untracked || epoch != release_epoch_seen) {
         release_epoch_seen = epoch;
         release_peak = used;
+        release_untracked = 0;
+        release_last_ms = now;
         release_followup_at = now + RELEASE_FOLLOWUP_MS;
         release_now();
     } else if (release_followup_at && now >= release_followup_at) {
         release_followup_at = 0;
         release_now();
     }
+}
+
+void zmalloc_note_freed(size_t bytes)
+{
+    release_untracked += bytes;
 }
 
 void zmalloc_purge(void)

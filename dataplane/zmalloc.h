@@ -34,5 +34,8 @@ void zmalloc_maintain(void);
 /* MEMORY PURGE: the calling thread gives its freed memory back now, the others at their next
  * zmalloc_maintain. */
 void zmalloc_purge(void);
+/* The calling thread freed memory that used_memory does not count (a closed connection's
+ * record and buffers): enough of it makes its next zmalloc_maintain give memory back too. */
+void zmalloc_note_freed(size_t bytes);
 
 #endif

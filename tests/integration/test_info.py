@@ -2,6 +2,8 @@
 and shard of a --threads 2 server (keys deliberately on both shards)."""
 
 import re
+import resource
+import socket
 import time
 
 import pytest
@@ -149,6 +151,46 @@ def test_memory_goes_back_after_flushall(server, r):
         time.sleep(0.1)
     assert rss() <= baseline + RSS_RETURN_SLACK, (baseline, rss())
     assert r.execute_command("MEMORY", "PURGE") == "OK"
+
+
+CONN_BURST = 1000  # connections opened at once, each with a PING
+CONN_RSS_GROWTH = 4 * 1024 * 1024  # at least what they add to the resident set
+CONN_RSS_SLACK = 3 * 1024 * 1024  # what may stay resident once they are closed
+
+
+def test_memory_goes_back_after_connections_close(server, r):
+    """Connections' records and buffers are not part of used_memory, yet what a burst of them
+    took goes back to the system once they close, without any command. (The sanitizer build's
+    allocator keeps freed blocks in quarantine by design: there only the client count is
+    checked.)"""
+    mimalloc = r.info("memory")["mem_allocator"].startswith("mimalloc")
+    clients = r.info("clients")["connected_clients"]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < CONN_BURST + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, CONN_BURST + 100), hard))
+    rss = lambda: r.info("memory")["used_memory_rss"]  # noqa: E731
+    baseline = rss()
+    conns = []
+    try:
+        for _ in range(CONN_BURST):
+            c = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            c.sendall(b"PING\r\n")
+            conns.append(c)
+        for c in conns:
+            assert c.recv(64) == b"+PONG\r\n"
+        assert r.info("clients")["connected_clients"] == clients + CONN_BURST
+        assert not mimalloc or rss() > baseline + CONN_RSS_GROWTH
+    finally:
+        for c in conns:
+            c.close()
+    back = lambda: (r.info("clients")["connected_clients"] == clients  # noqa: E731
+                    and (not mimalloc or rss() <= baseline + CONN_RSS_SLACK))
+    deadline = time.monotonic() + 10
+    while not back() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert r.info("clients")["connected_clients"] == clients
+    if mimalloc:
+        assert rss() <= baseline + CONN_RSS_SLACK, (baseline, rss())
 
 
 def test_persistence_and_replication_sections(r):
