@@ -158,14 +158,16 @@ static void group_body(void *arg)
 #define PL_KEEP_SLICES 8192
 #define PL_KEEP_OUT (1 << 16)
 
-static void drop_if_big(void **arr, size_t *cap, size_t keep)
-{
-    if (*cap <= keep)
-        return;
-    free(*arr);
-    *arr = NULL;
-    *cap = 0;
-}
+/* Frees an array (and zeroes its capacity) when it holds more than keep elements; a macro
+ * because the arrays have different element and capacity types. */
+#define DROP_IF_BIG(arr, cap, keep)                                                                \
+    do {                                                                                           \
+        if ((size_t)(cap) > (keep)) {                                                              \
+            free(arr);                                                                             \
+            (arr) = NULL;                                                                          \
+            (cap) = 0;                                                                             \
+        }                                                                                          \
+    } while (0)
 
 /* Puts the replies in request order and forgets the batch. */
 static void assemble(pipeline *pl)
@@ -180,16 +182,12 @@ static void assemble(pipeline *pl)
         g->n = 0;
         buf_clear(&g->out);
         buf_shrink(&g->out, PL_KEEP_OUT);
-        size_t gcap = (size_t)g->cap;
-        drop_if_big((void **)&g->idx, &gcap, PL_KEEP_CMDS);
-        g->cap = (int)gcap;
+        DROP_IF_BIG(g->idx, g->cap, PL_KEEP_CMDS);
     }
     pl->n = 0;
     pl->nslices = 0;
-    size_t cap = (size_t)pl->cap;
-    drop_if_big((void **)&pl->cmds, &cap, PL_KEEP_CMDS);
-    pl->cap = (int)cap;
-    drop_if_big((void **)&pl->slices, &pl->slices_cap, PL_KEEP_SLICES);
+    DROP_IF_BIG(pl->cmds, pl->cap, PL_KEEP_CMDS);
+    DROP_IF_BIG(pl->slices, pl->slices_cap, PL_KEEP_SLICES);
 }
 
 static void group_done(void *arg)

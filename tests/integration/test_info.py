@@ -193,6 +193,38 @@ def test_memory_goes_back_after_connections_close(server, r):
         assert rss() <= baseline + CONN_RSS_SLACK, (baseline, rss())
 
 
+BIG_PIPELINE_HASHES = 2000  # HSETs of BIG_PIPELINE_FIELDS fields in one pipeline: ~14 MB
+BIG_PIPELINE_FIELDS = 200
+PIPELINE_RSS_SLACK = 2 * 1024 * 1024
+
+
+def test_memory_goes_back_after_a_big_pipeline(server, r):
+    """A connection that sent one huge pipeline and stays open holds no memory sized for it
+    afterwards: after FLUSHALL the resident set returns (checked with mimalloc; the sanitizer
+    build checks the replies and the data only)."""
+    mimalloc = r.info("memory")["mem_allocator"].startswith("mimalloc")
+    rss = lambda: r.info("memory")["used_memory_rss"]  # noqa: E731
+    baseline = rss()
+    big = redis.Redis(port=server.port, socket_timeout=120)
+    try:
+        pipe = big.pipeline(transaction=False)
+        for i in range(BIG_PIPELINE_HASHES):
+            pipe.hset(f"bp:{i}", mapping={f"f{j}": "v" * 20 for j in range(BIG_PIPELINE_FIELDS)})
+        assert pipe.execute() == [BIG_PIPELINE_FIELDS] * BIG_PIPELINE_HASHES
+        assert r.hlen("bp:7") == BIG_PIPELINE_FIELDS
+        assert big.ping()  # the connection stays open and idle from here
+        r.flushall()
+        if mimalloc:
+            deadline = time.monotonic() + 10
+            while rss() > baseline + PIPELINE_RSS_SLACK and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert rss() <= baseline + PIPELINE_RSS_SLACK, (baseline, rss())
+        assert r.dbsize() == 0
+    finally:
+        big.close()
+        big.connection_pool.disconnect()
+
+
 def test_persistence_and_replication_sections(r):
     info = r.info("persistence")
     assert info["loading"] == 0
