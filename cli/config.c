@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "cli.h"
 
 #define DEFAULT_ENDPOINT "http://127.0.0.1:8080"
@@ -23,7 +24,7 @@ static char *join(const char *a, const char *b)
 {
     char *s;
     if (asprintf(&s, "%s%s", a, b) < 0)
-        abort();
+        mem_oom_in("joining a path"); /* short strings: asprintf fails only for want of memory */
     return s;
 }
 

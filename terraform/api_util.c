@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
+
 #define MS_PER_S 1000LL
 #define NS_PER_MS 1000000LL
 
@@ -62,7 +64,7 @@ bool api_get_text(provider *p, const char *path, char **text, diags *d, const ch
     *text = NULL;
     FILE *sink = open_memstream(text, &len);
     if (!sink)
-        abort();
+        mem_oom_in("opening a memory stream"); /* it fails only for want of memory */
     dflyapi_req req = {.sink = sink};
     dflyapi_result res = {0};
     dflyapi_err err = api_request(p, "GET", path, &req, &res);

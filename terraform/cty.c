@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 #define CTY_UNKNOWN_EXT_TYPE 0 /* cty's msgpack extension for an unknown value */
 #define CTY_MAX_DEPTH 64       /* deeper input is refused rather than recursed into */
 
 static cty_value *cty_new(cty_kind kind)
 {
-    cty_value *v = calloc(1, sizeof *v);
-    if (!v)
-        abort();
+    cty_value *v = mem_calloc(1, sizeof *v);
     v->kind = kind;
     return v;
 }
@@ -56,9 +56,7 @@ static cty_value *cty_double(double d)
 static cty_value *cty_strn(const char *s, size_t n)
 {
     cty_value *v = cty_new(CTY_STRING);
-    v->s = n ? strndup(s, n) : strdup(""); /* msgpack's empty strings have no pointer */
-    if (!v->s)
-        abort();
+    v->s = n ? mem_strndup(s, n) : mem_strdup(""); /* msgpack's empty strings have no pointer */
     return v;
 }
 
@@ -97,11 +95,9 @@ static void cty_grow(cty_value *c, bool keyed)
     if (c->n < c->cap)
         return;
     c->cap = c->cap ? 2 * c->cap : 8;
-    c->items = realloc(c->items, c->cap * sizeof *c->items);
+    c->items = mem_realloc(c->items, c->cap * sizeof *c->items);
     if (keyed)
-        c->keys = realloc(c->keys, c->cap * sizeof *c->keys);
-    if (!c->items || (keyed && !c->keys))
-        abort();
+        c->keys = mem_realloc(c->keys, c->cap * sizeof *c->keys);
 }
 
 void cty_push(cty_value *l, cty_value *v)
@@ -128,9 +124,7 @@ void cty_set(cty_value *m, const char *key, cty_value *v)
             return;
         }
     cty_grow(m, true);
-    m->keys[m->n] = strdup(key);
-    if (!m->keys[m->n])
-        abort();
+    m->keys[m->n] = mem_strdup(key);
     m->items[m->n++] = v;
 }
 
@@ -153,8 +147,8 @@ cty_value *cty_dup(const cty_value *v)
     c->is_int = v->is_int;
     c->i = v->i;
     c->d = v->d;
-    if (v->s && !(c->s = strdup(v->s)))
-        abort();
+    if (v->s)
+        c->s = mem_strdup(v->s);
     for (size_t i = 0; i < v->n; i++) {
         if (v->kind == CTY_MAP)
             cty_set(c, v->keys[i], cty_dup(v->items[i]));
@@ -283,10 +277,9 @@ static cty_value *from_msgpack(const msgpack_object *o, int depth)
                 cty_free(m);
                 return NULL;
             }
-            char *key = kv->key.via.str.size ? strndup(kv->key.via.str.ptr, kv->key.via.str.size)
-                                             : strdup("");
-            if (!key)
-                abort();
+            char *key = kv->key.via.str.size
+                            ? mem_strndup(kv->key.via.str.ptr, kv->key.via.str.size)
+                            : mem_strdup(""); /* msgpack's empty strings have no pointer */
             cty_set(m, key, e);
             free(key);
         }

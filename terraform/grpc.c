@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
+
 #define GRPC_PREFIX_LEN 5            /* compressed flag + 4-byte big-endian length */
 #define GRPC_MAX_MESSAGE (64u << 20) /* larger requests are refused */
 #define GRPC_MAX_PATH 256
@@ -219,15 +221,11 @@ static void stream_dispatch(grpc_conn *c, grpc_stream *s)
         stream_answer_error(c, s, GRPC_INVALID_ARGUMENT, "truncated message");
         return;
     }
-    grpc_job *j = calloc(1, sizeof *j);
-    if (!j)
-        abort();
+    grpc_job *j = mem_calloc(1, sizeof *j);
     j->c = c;
     j->stream_id = s->id;
     memcpy(j->path, s->path, sizeof j->path);
-    j->req = malloc(mlen ? mlen : 1);
-    if (!j->req)
-        abort();
+    j->req = mem_malloc(mlen);
     memcpy(j->req, b + GRPC_PREFIX_LEN, mlen);
     j->req_len = mlen;
     buf_init(&j->resp);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "provider.h"
 #include "tfplugin6.pb-c.h"
 
@@ -62,14 +63,10 @@ static Tfplugin6__Diagnostic **diag_protos(const diags *d, size_t *n)
     size_t count = 0;
     for (const diag *g = d->head; g; g = g->next)
         count++;
-    Tfplugin6__Diagnostic **out = calloc(count + 1, sizeof *out);
-    if (!out)
-        abort();
+    Tfplugin6__Diagnostic **out = mem_calloc(count + 1, sizeof *out);
     size_t i = 0;
     for (const diag *g = d->head; g; g = g->next, i++) {
-        Tfplugin6__Diagnostic *p = calloc(1, sizeof *p);
-        if (!p)
-            abort();
+        Tfplugin6__Diagnostic *p = mem_calloc(1, sizeof *p);
         tfplugin6__diagnostic__init(p);
         p->severity = g->warning ? TFPLUGIN6__DIAGNOSTIC__SEVERITY__WARNING
                                  : TFPLUGIN6__DIAGNOSTIC__SEVERITY__ERROR;
@@ -79,18 +76,12 @@ static Tfplugin6__Diagnostic **diag_protos(const diags *d, size_t *n)
         while (steps < DIAG_MAX_PATH && g->path[steps])
             steps++;
         if (steps) {
-            Tfplugin6__AttributePath *ap = calloc(1, sizeof *ap);
-            if (!ap)
-                abort();
+            Tfplugin6__AttributePath *ap = mem_calloc(1, sizeof *ap);
             tfplugin6__attribute_path__init(ap);
             ap->n_steps = steps;
-            ap->steps = calloc(steps, sizeof *ap->steps);
-            if (!ap->steps)
-                abort();
+            ap->steps = mem_calloc(steps, sizeof *ap->steps);
             for (size_t s = 0; s < steps; s++) {
-                Tfplugin6__AttributePath__Step *st = calloc(1, sizeof *st);
-                if (!st)
-                    abort();
+                Tfplugin6__AttributePath__Step *st = mem_calloc(1, sizeof *st);
                 tfplugin6__attribute_path__step__init(st);
                 st->selector_case = TFPLUGIN6__ATTRIBUTE_PATH__STEP__SELECTOR_ATTRIBUTE_NAME;
                 st->attribute_name = (char *)g->path[s];
@@ -167,9 +158,7 @@ static void pack(const ProtobufCMessage *m, buf *out)
 static Tfplugin6__GetProviderSchema__Response__ResourceSchemasEntry *rs_entry(const char *name,
                                                                               const tf_schema *s)
 {
-    Tfplugin6__GetProviderSchema__Response__ResourceSchemasEntry *e = malloc(sizeof *e);
-    if (!e)
-        abort();
+    Tfplugin6__GetProviderSchema__Response__ResourceSchemasEntry *e = mem_malloc(sizeof *e);
     tfplugin6__get_provider_schema__response__resource_schemas_entry__init(e);
     e->key = (char *)name;
     e->value = schema_proto(s);
@@ -179,9 +168,7 @@ static Tfplugin6__GetProviderSchema__Response__ResourceSchemasEntry *rs_entry(co
 static Tfplugin6__GetProviderSchema__Response__DataSourceSchemasEntry *ds_entry(const char *name,
                                                                                 const tf_schema *s)
 {
-    Tfplugin6__GetProviderSchema__Response__DataSourceSchemasEntry *e = malloc(sizeof *e);
-    if (!e)
-        abort();
+    Tfplugin6__GetProviderSchema__Response__DataSourceSchemasEntry *e = mem_malloc(sizeof *e);
     tfplugin6__get_provider_schema__response__data_source_schemas_entry__init(e);
     e->key = (char *)name;
     e->value = schema_proto(s);
@@ -454,15 +441,11 @@ static Tfplugin6__AttributePath **replace_paths(const char **replace, size_t *n)
     size_t count = 0;
     while (count < PLAN_MAX_REPLACE && replace[count])
         count++;
-    Tfplugin6__AttributePath **paths = calloc(count + 1, sizeof *paths);
-    if (!paths)
-        abort();
+    Tfplugin6__AttributePath **paths = mem_calloc(count + 1, sizeof *paths);
     for (size_t i = 0; i < count; i++) {
-        Tfplugin6__AttributePath *ap = calloc(1, sizeof *ap);
-        Tfplugin6__AttributePath__Step *st = calloc(1, sizeof *st);
-        Tfplugin6__AttributePath__Step **steps = calloc(1, sizeof *steps);
-        if (!ap || !st || !steps)
-            abort();
+        Tfplugin6__AttributePath *ap = mem_calloc(1, sizeof *ap);
+        Tfplugin6__AttributePath__Step *st = mem_calloc(1, sizeof *st);
+        Tfplugin6__AttributePath__Step **steps = mem_calloc(1, sizeof *steps);
         tfplugin6__attribute_path__init(ap);
         tfplugin6__attribute_path__step__init(st);
         st->selector_case = TFPLUGIN6__ATTRIBUTE_PATH__STEP__SELECTOR_ATTRIBUTE_NAME;

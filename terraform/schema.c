@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 const tf_type TF_STRING = {TY_STRING, NULL, NULL};
 const tf_type TF_NUMBER = {TY_NUMBER, NULL, NULL};
 const tf_type TF_BOOL = {TY_BOOL, NULL, NULL};
@@ -30,14 +32,14 @@ static json_t *type_json(const tf_type *t)
 
 static Tfplugin6__Schema__Attribute *attr_proto(const tf_attr *a)
 {
-    Tfplugin6__Schema__Attribute *p = malloc(sizeof *p);
-    if (!p)
-        abort();
+    Tfplugin6__Schema__Attribute *p = mem_malloc(sizeof *p);
     tfplugin6__schema__attribute__init(p);
     p->name = (char *)a->name;
     json_t *t = type_json(a->type);
     char *text = json_dumps(t, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(t);
+    if (!text) /* only when memory runs out: the type is a small valid value */
+        mem_oom_in("encoding an attribute type");
     p->type.data = (uint8_t *)text;
     p->type.len = strlen(text);
     p->description = (char *)(a->description ? a->description : "");
@@ -59,40 +61,33 @@ static size_t attr_count(const tf_attr *attrs)
 static Tfplugin6__Schema__Block *block_proto(const tf_attr *attrs, const tf_block *blocks,
                                              const char *description)
 {
-    Tfplugin6__Schema__Block *b = malloc(sizeof *b);
-    if (!b)
-        abort();
+    Tfplugin6__Schema__Block *b = mem_malloc(sizeof *b);
     tfplugin6__schema__block__init(b);
     b->description = (char *)(description ? description : "");
     b->n_attributes = attr_count(attrs);
-    b->attributes = calloc(b->n_attributes + 1, sizeof *b->attributes);
+    b->attributes = mem_calloc(b->n_attributes + 1, sizeof *b->attributes);
     for (size_t i = 0; i < b->n_attributes; i++)
         b->attributes[i] = attr_proto(&attrs[i]);
     size_t nb = 0;
     while (blocks && blocks[nb].name)
         nb++;
     b->n_block_types = nb;
-    b->block_types = calloc(nb + 1, sizeof *b->block_types);
+    b->block_types = mem_calloc(nb + 1, sizeof *b->block_types);
     for (size_t i = 0; i < nb; i++) {
-        Tfplugin6__Schema__NestedBlock *nbp = malloc(sizeof *nbp);
-        if (!nbp)
-            abort();
+        Tfplugin6__Schema__NestedBlock *nbp = mem_malloc(sizeof *nbp);
         tfplugin6__schema__nested_block__init(nbp);
-        nbp->type_name = (char *)blocks[i].name;
+        const tf_block *nested = &blocks[i];
+        nbp->type_name = (char *)nested->name;
         nbp->nesting = TFPLUGIN6__SCHEMA__NESTED_BLOCK__NESTING_MODE__SINGLE;
-        nbp->block = block_proto(blocks[i].attrs, NULL, blocks[i].description);
+        nbp->block = block_proto(nested->attrs, NULL, nested->description);
         b->block_types[i] = nbp;
     }
-    if (!b->attributes || !b->block_types)
-        abort();
     return b;
 }
 
 Tfplugin6__Schema *schema_proto(const tf_schema *s)
 {
-    Tfplugin6__Schema *p = malloc(sizeof *p);
-    if (!p)
-        abort();
+    Tfplugin6__Schema *p = mem_malloc(sizeof *p);
     tfplugin6__schema__init(p);
     p->version = s->version;
     p->block = block_proto(s->attrs, s->blocks, s->description);

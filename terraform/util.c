@@ -1,6 +1,7 @@
 /* Diagnostics and the small parsers resources share (see provider.h). */
 #include "provider.h"
 
+#include "alloc.h"
 #include "flags.h"
 
 #include <ctype.h>
@@ -14,11 +15,9 @@
 
 static diag *diag_add(diags *d, bool warning, const char *attr, const char *summary, char *detail)
 {
-    diag *g = calloc(1, sizeof *g);
-    if (!g)
-        abort();
+    diag *g = mem_calloc(1, sizeof *g);
     g->warning = warning;
-    g->summary = strdup(summary);
+    g->summary = mem_strdup(summary);
     g->detail = detail;
     g->path[0] = attr;
     if (d->tail)
@@ -173,9 +172,7 @@ bool import_id_split(const char *id, char **parent, const char **child)
     const char *sep = strchr(id, IMPORT_SEPARATOR);
     if (!sep || sep == id || !sep[1] || strchr(sep + 1, IMPORT_SEPARATOR))
         return false;
-    *parent = strndup(id, (size_t)(sep - id));
-    if (!*parent)
-        abort();
+    *parent = mem_strndup(id, (size_t)(sep - id));
     *child = sep + 1;
     return true;
 }
