@@ -59,6 +59,8 @@ RSS_NOISE_BYTES = 64 << 20  # allocator and buffer swings below this are not gro
 BGSAVE_S = 60
 START_TIMEOUT_S = 30
 CATCH_UP_TIMEOUT_S = 120
+DIGEST_TRIES = 10  # comparisons of the master's and the replica's digests at the end
+DIGEST_RETRY_S = 1.0
 LIGHT_PERIOD_S = 1.0  # a light client sends one command this often
 FLEET_CONNECT_BATCH = 50  # connections opened between two checks of the server
 SETTLE_S = 5  # after FLUSHALL: time for lazy frees and the allocator to give memory back
@@ -238,6 +240,29 @@ def measure_capacity(loaders, seconds):
     return (sum(l.ops for l in loaders) - ops0) / (time.monotonic() - t0)
 
 
+def caught_up(master, replica):
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if (replica.info("replication")["slave_repl_offset"]
+                == master.info("replication")["master_repl_offset"]):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def digests_agree(master, replica):
+    """(equal, comparisons): DEBUG DIGEST of both once the replica caught up. A key of the load
+    can expire between the two DIGEST calls (expiries of up to 5 s run out after the load),
+    so a difference is looked at again after the master's DEL has streamed; one that stays
+    is a divergence."""
+    for attempt in range(1, DIGEST_TRIES + 1):
+        if (caught_up(master, replica) and master.execute_command("DEBUG", "DIGEST")
+                == replica.execute_command("DEBUG", "DIGEST")):
+            return True, attempt
+        time.sleep(DIGEST_RETRY_S)
+    return False, DIGEST_TRIES
+
+
 def bgsave_and_wait(client):
     try:
         client.bgsave()
@@ -294,6 +319,11 @@ class PubSubCheck(threading.Thread):
         for pattern in (False, True):
             p = redis.Redis(port=self.port, socket_timeout=60).pubsub()
             p.psubscribe("soak:*") if pattern else p.subscribe("soak:chan")
+            # Publishing starts once the subscription is confirmed: messages before it would
+            # rightly not arrive.
+            confirmed = p.get_message(timeout=START_TIMEOUT_S)
+            if not confirmed or confirmed["type"] not in ("subscribe", "psubscribe"):
+                self.errors.append(f"no confirmation of the subscription: {confirmed}")
             subs.append([p, -1])
         pub = redis.Redis(port=self.port, socket_timeout=60)
         while not self.stop.is_set():
@@ -429,12 +459,10 @@ def main():
     if fleet and fleet.errors:
         failures.append(f"idle and light clients: {fleet.errors[:5]}")
     if not failures:
-        deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if rc.info("replication")["slave_repl_offset"] == mc.info("replication")["master_repl_offset"]:
-                break
-            time.sleep(0.5)
-        if mc.execute_command("DEBUG", "DIGEST") != rc.execute_command("DEBUG", "DIGEST"):
+        same, tries = digests_agree(mc, rc)
+        print(f"soak: digests {'equal' if same else 'DIFFERENT'} after {tries} comparison(s)",
+              flush=True)
+        if not same:
             failures.append("the replica's digest differs from the master's")
     if args.flush_check and master.poll() is None:
         settle_after_flush(mc)
