@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,8 +21,8 @@
 #define LIBNAME "libc"
 #else
 #include <mimalloc.h>
-#define ALLOC(n) mi_malloc(n)
-#define REALLOC(p, n) mi_realloc(p, n)
+#define ALLOC(n) mi_heap_malloc(data_heap_get(), n)
+#define REALLOC(p, n) mi_heap_realloc(data_heap_get(), p, n)
 #define FREE(p) mi_free(p)
 #define USABLE(p) mi_usable_size(p)
 #define LIBNAME "mimalloc-" MI_STRINGIFY(MI_MALLOC_VERSION)
@@ -31,10 +32,40 @@
 
 #define ZMALLOC_MAX_THREADS 1024
 
-/* One counter per thread, padded to its own cache line. */
+#ifndef DFLY_SANITIZE
+/* Keyspace data lives in a heap of its own per thread, apart from the thread's default heap
+ * (connections, buffers, messages, statistics). A page of mimalloc holds blocks of one heap only,
+ * so the long-lived small blocks of the server's own bookkeeping never pin a page of data: after
+ * a FLUSHALL or a big DEL the data pages empty out entirely and go back to the system. A heap
+ * may be used by its own thread only; blocks are freed from any thread as before. At thread exit
+ * mimalloc hands the heap's remaining pages to the thread's default heap. */
+static _Thread_local mi_heap_t *data_heap;
+
+static mi_heap_t *data_heap_get(void)
+{
+    if (__builtin_expect(data_heap == NULL, 0)) {
+        data_heap = mi_heap_new();
+        if (!data_heap)
+            mem_oom(sizeof(void *));
+    }
+    return data_heap;
+}
+#endif
+
+/* What a thread's heaps (keyspace data, and the rest) held at its last collection (MEMORY
+ * MALLOC-STATS): pages, the bytes they keep committed, and the bytes of the live blocks. */
+enum { HEAP_DATA, HEAP_OTHER, HEAP_KINDS };
+struct heap_summary {
+    _Atomic int64_t pages[HEAP_KINDS], committed[HEAP_KINDS], live[HEAP_KINDS];
+    char name[16];
+    atomic_bool recorded; /* set once name is written */
+};
+
+/* One counter per thread, padded to its own cache lines. */
 struct counter {
     _Atomic int64_t used;
-    char pad[64 - sizeof(int64_t)];
+    struct heap_summary heap;
+    char pad[128 - sizeof(int64_t) - sizeof(struct heap_summary)];
 };
 static struct counter counters[ZMALLOC_MAX_THREADS];
 static atomic_int next_slot;
@@ -149,6 +180,20 @@ void zmalloc_stats(buf *out)
 {
     mi_stats_merge(); /* the calling thread's figures into the process's */
     mi_stats_print_out(stats_line, out);
+    buf_append_str(out, "\nthread heaps at their last collection:\n"
+                        "  thread           heap     pages   committed        live\n");
+    static const char *const kinds[HEAP_KINDS] = {"data", "other"};
+    int n = atomic_load(&next_slot);
+    for (int i = 0; i < n && i < ZMALLOC_MAX_THREADS; i++) {
+        struct heap_summary *h = &counters[i].heap;
+        if (!atomic_load_explicit(&h->recorded, memory_order_acquire))
+            continue;
+        for (int k = 0; k < HEAP_KINDS; k++)
+            buf_printf(out, "  %-16s %-5s %8lld %11lld %11lld\n", h->name, kinds[k],
+                       (long long)atomic_load_explicit(&h->pages[k], memory_order_relaxed),
+                       (long long)atomic_load_explicit(&h->committed[k], memory_order_relaxed),
+                       (long long)atomic_load_explicit(&h->live[k], memory_order_relaxed));
+    }
 }
 #endif
 
@@ -204,6 +249,46 @@ static void release_pending_decommits(void)
 }
 #endif
 
+#ifndef DFLY_SANITIZE
+struct heap_tally {
+    int64_t pages, committed, live;
+};
+
+static bool tally_area(const mi_heap_t *heap, const mi_heap_area_t *area, void *block,
+                       size_t block_size, void *arg)
+{
+    (void)heap;
+    (void)block;
+    (void)block_size;
+    struct heap_tally *t = arg;
+    t->pages++;
+    t->committed += (int64_t)area->committed;
+    t->live += (int64_t)(area->used * area->block_size);
+    return true;
+}
+
+/* Records this thread's heaps in its slot; the areas only, no walk over the blocks. */
+static void heap_summarize(void)
+{
+    struct heap_summary *h = &counter_get()->heap;
+    mi_heap_t *heaps[HEAP_KINDS] = {data_heap, mi_heap_get_default()};
+    for (int k = 0; k < HEAP_KINDS; k++) {
+        struct heap_tally t = {0};
+        if (heaps[k])
+            mi_heap_visit_blocks(heaps[k], false, tally_area, &t);
+        atomic_store_explicit(&h->pages[k], t.pages, memory_order_relaxed);
+        atomic_store_explicit(&h->committed[k], t.committed, memory_order_relaxed);
+        atomic_store_explicit(&h->live[k], t.live, memory_order_relaxed);
+    }
+    mi_stats_merge(); /* and this thread's allocator statistics into the process's table */
+    if (!atomic_load_explicit(&h->recorded, memory_order_relaxed)) {
+        if (pthread_getname_np(pthread_self(), h->name, sizeof h->name) != 0)
+            strcpy(h->name, "?");
+        atomic_store_explicit(&h->recorded, true, memory_order_release);
+    }
+}
+#endif
+
 static void release_now(void)
 {
     pthread_mutex_lock(&release_lock);
@@ -212,11 +297,14 @@ static void release_now(void)
     long seg_delay = mi_option_get(mi_option_segment_decommit_delay);
     mi_option_set(mi_option_decommit_delay, 0);
     mi_option_set(mi_option_segment_decommit_delay, 0);
+    if (data_heap)
+        mi_heap_collect(data_heap, true);
     mi_collect(true);
     release_pending_decommits();
     mi_collect(true);
     mi_option_set(mi_option_decommit_delay, delay);
     mi_option_set(mi_option_segment_decommit_delay, seg_delay);
+    heap_summarize();
 #endif
     pthread_mutex_unlock(&release_lock);
 }

@@ -1,8 +1,9 @@
 /* Allocation for the data store with exact accounting.
  *
  * Every block of keyspace data goes through zmalloc, which adds the block's usable size to a
- * per-thread counter; used_memory is the sum of those counters. Blocks are mimalloc's (per-thread
- * heaps), or libc's in the sanitizer build so that ASan sees them. A block may be freed by any
+ * per-thread counter; used_memory is the sum of those counters. Blocks are mimalloc's, from a data
+ * heap per thread apart from the thread's default heap (see zmalloc.c), or libc's in the
+ * sanitizer build so that ASan sees them. A block may be freed by any
  * thread: the freeing thread's counter goes down, and only the sum has meaning. */
 #ifndef DFLY_ZMALLOC_H
 #define DFLY_ZMALLOC_H
@@ -25,7 +26,8 @@ const char *zmalloc_lib(void);
 
 struct buf;
 /* MEMORY MALLOC-STATS: appends the allocator's own statistics (mimalloc's table of reserved,
- * committed and in-use memory, process-wide) to out, or says that the allocator has none. */
+ * committed and in-use memory, process-wide, then each thread's data and other heap at its last
+ * collection) to out, or says that the allocator has none. */
 void zmalloc_stats(struct buf *out);
 
 /* Called by every worker's timer: gives this thread's freed memory back to the system after the

@@ -288,6 +288,23 @@ def footprint(client, pid):
             "fds": open_fds(pid)}
 
 
+def save_diagnostics(directory, tag, client, pid):
+    """smaps, the allocator's table and INFO memory, for finding what did not come back."""
+    if not directory:
+        return
+    os.makedirs(directory, exist_ok=True)
+    with open(f"/proc/{pid}/smaps") as src, open(os.path.join(directory, f"{tag}.smaps"), "w") as dst:
+        dst.write(src.read())
+    with open(os.path.join(directory, f"{tag}.malloc"), "w") as f:
+        try:
+            f.write(client.execute_command("MEMORY", "MALLOC-STATS"))
+        except redis.ResponseError as e:
+            f.write(str(e))
+        f.write("\n")
+        for k, v in client.info("memory").items():
+            f.write(f"{k}:{v}\n")
+
+
 def returned_failures(before, after, share):
     """What did not come back within share (or the floor) of its pre-load level."""
     failures = []
@@ -367,6 +384,9 @@ def main():
     ap.add_argument("--flush-check", action="store_true",
                     help="FLUSHALL at the end and check memory and descriptors came back")
     ap.add_argument("--return", dest="ret", type=float, default=0.05)
+    ap.add_argument("--diagnostics", metavar="DIR",
+                    help="save the master's smaps, MEMORY MALLOC-STATS and INFO memory before "
+                         "and after the load into DIR")
     args = ap.parse_args()
     if args.clients:
         args.flush_check = True
@@ -399,6 +419,7 @@ def main():
         settle_after_flush(mc)
         print(f"soak: warm-up {sum(getattr(t, 'ops', 0) for t in warm)} commands", flush=True)
     before = footprint(mc, master.pid)
+    save_diagnostics(args.diagnostics, "before", mc, master.pid)
     print(f"soak: before the load {before}", flush=True)
 
     stop = threading.Event()
@@ -467,6 +488,7 @@ def main():
     if args.flush_check and master.poll() is None:
         settle_after_flush(mc)
         after = footprint(mc, master.pid)
+        save_diagnostics(args.diagnostics, "after", mc, master.pid)
         print(f"soak: after FLUSHALL {after}", flush=True)
         failures.extend(returned_failures(before, after, args.ret))
     quarter = len(samples) // 4
