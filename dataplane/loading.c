@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +107,11 @@ int loading_start(void)
     if (source == LOAD_NONE)
         return 0;
     atomic_store(&start_time, (int64_t)time(NULL));
+    /* INFO shows the size from the first moment it says loading:1 (the loader sets it again
+     * once it has the file open). */
+    struct stat st;
+    if (source == LOAD_RDB && stat(server.cfg.dbfilename, &st) == 0)
+        loading_set_total_bytes((uint64_t)st.st_size);
     atomic_store(&server.loading, 1);
     if (source == LOAD_RDB)
         log_info("Loading the snapshot %s", server.cfg.dbfilename);

@@ -36,6 +36,8 @@ STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 KILL_TIMEOUT = 5.0  # seconds to reap a process after SIGKILL
 CLI_TIMEOUT = 10.0  # seconds one redis-cli run may take
 CLIENT_TIMEOUT = 10.0  # socket timeout of clients made by .client()
+LOAD_WAIT_S = 60.0  # seconds wait_loaded waits for the data a server started with
+LOAD_POLL_S = 0.05
 PORT_ATTEMPTS = 3  # starts tried when the picked port was taken meanwhile
 LOG_TAIL_LINES = 200  # lines of a log printed with a failure
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -398,6 +400,16 @@ class DflyServer(ServerProcess):
         env = dict(os.environ)
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         return env
+
+    def wait_loaded(self, timeout=LOAD_WAIT_S):
+        """Until INFO says the snapshot or journal it started with is loaded: the server answers
+        PING while it loads, and data commands get -LOADING until then."""
+        c = self.client()
+        deadline = time.monotonic() + timeout
+        while c.info("persistence")["loading"] and time.monotonic() < deadline:
+            time.sleep(LOAD_POLL_S)
+        assert c.info("persistence")["loading"] == 0, "still loading"
+        c.close()
 
 
 class RedisServer(ServerProcess):
