@@ -677,9 +677,9 @@ static void client_process(client *cl)
             cl->argv[i].len = cl->rp.arg_off[2 * i + 1];
         }
         const command *cmd;
-        int shard;
-        if (pipeline_squashable(cl, argc, cl->argv, &cmd, &shard)) {
-            pipeline_add(cl, cmd, shard, argc, cl->argv);
+        int shard, key;
+        if (pipeline_squashable(cl, argc, cl->argv, &cmd, &shard, &key)) {
+            pipeline_add(cl, cmd, shard, key, argc, cl->argv);
             resp_parser_next(&cl->rp);
             if (pipeline_count(cl) >= PIPELINE_BATCH_MAX && run_batch(cl))
                 return;

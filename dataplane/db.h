@@ -77,6 +77,15 @@ static inline shard *shard_of(const char *key, size_t len)
 {
     return shards[key_shard(key, len)];
 }
+/* Remembers in c that key lives on shard id (computed by the caller). */
+static inline void ctx_key_shard_known(cmd_ctx *c, const char *key, size_t len, int id)
+{
+    if (len && len <= CTX_KEY_CACHE) {
+        __builtin_memcpy(c->kc_key, key, len);
+        c->kc_len = len;
+        c->kc_shard = id;
+    }
+}
 /* The shard of key, remembered in c for the next lookup of the same key. */
 static inline int ctx_key_shard(cmd_ctx *c, const char *key, size_t len)
 {
@@ -86,11 +95,7 @@ static inline int ctx_key_shard(cmd_ctx *c, const char *key, size_t len)
     if (len == c->kc_len && __builtin_memcmp(key, c->kc_key, len) == 0)
         return c->kc_shard;
     int id = key_shard(key, len);
-    if (len && len <= CTX_KEY_CACHE) {
-        __builtin_memcpy(c->kc_key, key, len);
-        c->kc_len = len;
-        c->kc_shard = id;
-    }
+    ctx_key_shard_known(c, key, len, id);
     return id;
 }
 static inline shard *ctx_shard(cmd_ctx *c, const char *key, size_t len)

@@ -85,7 +85,8 @@ void dispatch_call(cmd_ctx *c)
         counter_add(&current_worker->cmdstats[c->cmd->id].failed, 1);
         return;
     }
-    int64_t start = clock_wall_us();
+    int64_t start = c->start_us ? c->start_us : clock_wall_us();
+    c->start_us = 0; /* EXEC's and scripts' commands read the clock themselves */
     c->error = 0;
     if (!(c->flags & (CTX_IN_EXEC | CTX_IN_SCRIPT)))
         c->now_ms = start / 1000;
@@ -100,6 +101,7 @@ void dispatch_call(cmd_ctx *c)
         journal_after(c, &jr);
     tracking_after_command(c); /* client-side caching: the keys a tracking client read */
     int64_t end = clock_wall_us();
+    c->end_us = end;
     uint64_t dur = end > start ? (uint64_t)(end - start) : 0;
     worker *w = current_worker;
     cmd_stats *st = &w->cmdstats[c->cmd->id];

@@ -153,7 +153,7 @@ static int try_batch(client *cl, mc_conn *mc, const command *cmd, int argc, slic
     if (command_get_keys(cmd, argc, argv, keys, 2) != 1)
         return 0;
     int shard = key_shard(argv[keys[0]].p, argv[keys[0]].len);
-    pipeline_add(cl, cmd, shard, argc, argv);
+    pipeline_add(cl, cmd, shard, keys[0], argc, argv);
     consume(cl, mc, consumed, swallow);
     return 1;
 }

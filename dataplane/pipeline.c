@@ -21,6 +21,7 @@ typedef struct pl_cmd {
     int argc;
     size_t argv_at; /* index of its first slice in the arena */
     int group;      /* shard */
+    int key;        /* index in its argv of a key on that shard, -1: none */
     size_t rstart, rlen;
 } pl_cmd;
 
@@ -60,7 +61,7 @@ static pipeline *pl_get(client *cl)
 }
 
 int pipeline_squashable(client *cl, int argc, const slice *argv, const command **out_cmd,
-                        int *out_shard)
+                        int *out_shard, int *out_key)
 {
     /* While loading, every request passes dispatch_command's -LOADING gate; so it does while
      * the journal cannot be written (MISCONF). */
@@ -91,10 +92,11 @@ int pipeline_squashable(client *cl, int argc, const slice *argv, const command *
     }
     *out_cmd = cmd;
     *out_shard = shard;
+    *out_key = n > 0 ? keys[0] : -1;
     return 1;
 }
 
-void pipeline_add(client *cl, const command *cmd, int shard, int argc, const slice *argv)
+void pipeline_add(client *cl, const command *cmd, int shard, int key, int argc, const slice *argv)
 {
     pipeline *pl = pl_get(cl);
     if (pl->n == pl->cap) {
@@ -111,6 +113,7 @@ void pipeline_add(client *cl, const command *cmd, int shard, int argc, const sli
     pc->argc = argc;
     pc->argv_at = pl->nslices;
     pc->group = shard;
+    pc->key = key;
     memcpy(pl->slices + pl->nslices, argv, sizeof(slice) * (size_t)argc);
     pl->nslices += (size_t)argc;
     pl_group *g = &pl->groups[shard];
@@ -133,6 +136,7 @@ static void group_body(void *arg)
     pipeline *pl = g->pl;
     client *cl = pl->cl;
     int remote = current_worker != cl->owner;
+    int64_t now_us = 0; /* one command's end is the next one's start */
     for (int i = 0; i < g->n; i++) {
         pl_cmd *pc = &pl->cmds[g->idx[i]];
         cmd_ctx c = {
@@ -144,10 +148,14 @@ static void group_body(void *arg)
             .resp = cl->resp,
             .out = &g->out,
             .flags = remote ? CTX_REMOTE : 0,
+            .start_us = now_us,
         };
+        if (pc->key >= 0)
+            ctx_key_shard_known(&c, c.argv[pc->key].p, c.argv[pc->key].len, pc->group);
         pc->rstart = g->out.len;
         dispatch_run(&c);
         pc->rlen = g->out.len - pc->rstart;
+        now_us = c.end_us;
     }
 }
 
