@@ -36,7 +36,8 @@ void dispatch_set_exec_route(dispatch_route_fn fn)
     exec_route = fn;
 }
 
-void dispatch_add_shards(const command *cmd, int argc, const slice *argv, shardset *set)
+void dispatch_add_shards(const command *cmd, int argc, const slice *argv, shardset *set,
+                         cmd_ctx *remember)
 {
     if (cmd->flags & CMD_ALL_SHARDS) {
         shardset_all(set);
@@ -52,18 +53,23 @@ void dispatch_add_shards(const command *cmd, int argc, const slice *argv, shards
     int n = command_get_keys(cmd, argc, argv, keys, max);
     if (n < 0)
         shardset_all(set); /* keys we cannot list (a syntax error, or very many): hold all */
-    for (int i = 0; i < n; i++)
-        shardset_add(set, key_shard(argv[keys[i]].p, argv[keys[i]].len));
+    for (int i = 0; i < n; i++) {
+        const slice *k = &argv[keys[i]];
+        int id = key_shard(k->p, k->len);
+        shardset_add(set, id);
+        if (i == 0 && remember)
+            ctx_key_shard_known(remember, k->p, k->len, id);
+    }
     if (keys != stack_keys)
         free(keys);
 }
 
-int dispatch_shards(const command *cmd, int argc, const slice *argv, shardset *set)
+int dispatch_shards(cmd_ctx *c, shardset *set)
 {
     shardset_clear(set);
-    if (cmd->flags & CMD_CLIENT_STATE)
+    if (c->cmd->flags & CMD_CLIENT_STATE)
         return 0;
-    dispatch_add_shards(cmd, argc, argv, set);
+    dispatch_add_shards(c->cmd, c->argc, c->argv, set, c);
     return 0;
 }
 
@@ -366,7 +372,7 @@ int dispatch_command(client *cl, int argc, slice *argv)
     if (exec_route && !strcmp(cmd->name, "exec"))
         exec_route(cl, &set);
     else
-        dispatch_shards(cmd, argc, argv, &set);
+        dispatch_shards(c, &set);
     if (tx_run(&set, run_body, body_done, cl)) {
         if (!c->blocked)
             return 0;

@@ -11,9 +11,10 @@
  * threads (cl->waiting is set and client_command_done follows). */
 int dispatch_command(client *cl, int argc, slice *argv);
 
-/* The shards a call touches. Returns 0, or -1 when its keys cannot be determined (the command
- * then runs on the client's thread and reports the syntax error itself). */
-int dispatch_shards(const command *cmd, int argc, const slice *argv, shardset *set);
+/* The shards c's call touches; c remembers its first key's (db.h ctx_key_shard). Returns 0, or
+ * -1 when its keys cannot be determined (the command then runs on the client's thread and
+ * reports the syntax error itself). */
+int dispatch_shards(cmd_ctx *c, shardset *set);
 
 /* Calls c->cmd's proc with statistics: the one place every command passes through, also for
  * EXEC and scripts. The caller holds the shards of its keys. */
@@ -28,8 +29,10 @@ int dispatch_memory_ok(cmd_ctx *c);
  * serving needs shards the server does not hold). On cl's thread. */
 void dispatch_rerun_blocked(client *cl);
 
-/* Keys of a call whose shards must all be held, e.g. for EXEC. Adds to set. */
-void dispatch_add_shards(const command *cmd, int argc, const slice *argv, shardset *set);
+/* Keys of a call whose shards must all be held, e.g. for EXEC. Adds to set; remember (or NULL)
+ * learns the first key's shard. */
+void dispatch_add_shards(const command *cmd, int argc, const slice *argv, shardset *set,
+                         cmd_ctx *remember);
 
 /* Optional per-command routing used by EXEC: fills set from the client's state. */
 typedef int (*dispatch_route_fn)(client *cl, shardset *set);

@@ -430,7 +430,7 @@ static int exec_route(client *cl, shardset *set)
     if (!(cl->flags & CLIENT_MULTI) || (cl->flags & CLIENT_DIRTY_EXEC))
         return 0;
     for (int i = 0; i < cl->mcount; i++)
-        dispatch_add_shards(cl->mqueue[i].cmd, cl->mqueue[i].argc, cl->mqueue[i].argv, set);
+        dispatch_add_shards(cl->mqueue[i].cmd, cl->mqueue[i].argc, cl->mqueue[i].argv, set, NULL);
     if (cl->watch)
         for (int i = 0; i < cl->watch->nkeys; i++)
             shardset_add(set, key_shard(cl->watch->keys[i].key, cl->watch->keys[i].len));
