@@ -186,6 +186,22 @@ int table_rehash_step(table *t, int n)
     return 1;
 }
 
+void table_prefetch(const table *t, uint64_t h, int stage)
+{
+    for (int i = 0; i < 2 && t->size[i]; i++) {
+        entry *const *slot = &t->buckets[i][h & (t->size[i] - 1)];
+        if (stage == 0) {
+            __builtin_prefetch(slot);
+        } else {
+            const entry *e = table_untag(*slot);
+            if (e)
+                __builtin_prefetch(e);
+        }
+        if (!rehashing(t))
+            break;
+    }
+}
+
 static int key_eq(const entry *e, const char *key, size_t len)
 {
     size_t klen;

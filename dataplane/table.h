@@ -51,6 +51,12 @@ static inline void table_ref_set(entry **ref, entry *n)
     *ref = (entry *)(((uintptr_t)*ref & ~(uintptr_t)TABLE_PTR_MASK) | (uintptr_t)n);
 }
 
+/* Cache hints ahead of a lookup of a key whose table_hash is h: stage 0 fetches its bucket slot,
+ * stage 1 (issued once the slot had time to arrive) the first entry of its chain. A batch of
+ * lookups issued this way waits for memory about once instead of once per key. Never reads
+ * past what the table holds now: a resize in between only makes the hint useless. */
+void table_prefetch(const table *t, uint64_t h, int stage);
+
 /* Returns the address of the link that points to key's entry (so that callers can replace or
  * unlink it), or NULL. */
 entry **table_find_ref(table *t, const char *key, size_t len);
