@@ -656,6 +656,21 @@ def redis_cluster_node(redis_server_factory):
     raise AssertionError("redis cluster node did not become ok")
 
 
+def test_keyslot_matches_redis_for_every_key_length(server_factory, redis_server_factory):
+    """CLUSTER KEYSLOT against Redis for keys of 0 to 64 bytes (the CRC16 takes four bytes at a
+    time, then one at a time: every split), binary bytes and hash tags included."""
+    s = server_factory("--cluster_mode=emulated")
+    ours, ref = s.client(decode_responses=False), redis_cluster_node(redis_server_factory).client()
+    rng = random.Random(1316)
+    keys = [bytes(rng.randrange(256) for _ in range(n)) for n in range(65) for _ in range(3)]
+    keys += [b"{" + k + b"}x" for k in keys[:60]] + [b"123456789", b"{}", b"{a", b"a}{b}"]
+    for k in keys:
+        assert ours.execute_command("CLUSTER", "KEYSLOT", k) == ref.execute_command(
+            "CLUSTER", "KEYSLOT", k
+        ), k
+    assert ours.execute_command("CLUSTER", "KEYSLOT", b"123456789") == 0x31C3  # XMODEM's check
+
+
 def test_emulated_matches_redis(server_factory, redis_server_factory):
     s = server_factory("--cluster_mode=emulated")
     ref = redis_cluster_node(redis_server_factory)
