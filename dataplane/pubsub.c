@@ -775,18 +775,24 @@ long pubsub_publish(cmd_ctx *c, int kind, const char *ch, size_t chlen, const ch
     collect(&rl, kind, ch, chlen);
     int local_ok = self_w && atomic_load(&inflight[self_w->id].n) == 0;
     post_remote(&rl, c, local_ok, kind, ch, chlen, msg, mlen);
+    /* Only the recipients served here stay listed, chosen while the lock is held: another
+     * thread's handle may be freed by its thread as soon as the lock is released, so it must
+     * not even be looked at after that. */
+    long n = rl.n;
+    int kept = 0;
+    for (int i = 0; i < rl.n; i++)
+        if (serve_inline(&rl.v[i], c, local_ok))
+            rl.v[kept++] = rl.v[i];
+    rl.n = kept;
     pthread_rwlock_unlock(&reg_lock);
     /* This thread's own subscribers: their handles can only go away on this thread, and the
      * patterns were copied, so the lock is no longer needed. */
     const client *self = c ? c->cl : NULL;
     for (int i = 0; i < rl.n; i++) {
         const rcpt *r = &rl.v[i];
-        if (!serve_inline(r, c, local_ok))
-            continue;
         const char *pat = r->pat_len == NO_PATTERN ? NULL : rl.pats.data + r->pat_off;
         deliver_one(r->h, kind, pat, pat ? r->pat_len : 0, ch, chlen, msg, mlen, self);
     }
-    long n = rl.n;
     rl_free(&rl);
     return n;
 }

@@ -12,7 +12,7 @@ import time
 import pytest
 import redis
 
-from resp_raw import Error, Push, RawConn, conns_per_thread, encode
+from resp_raw import Error, Push, RawConn, conns_per_thread, encode, thread_of
 
 NTHREADS = 2  # the `server` fixture runs --threads 2
 WAIT_S = 5.0  # bound on every wait for a state change
@@ -182,6 +182,49 @@ def test_publish_count_is_exact_while_a_subscriber_leaves(server):
         assert counted == list(range(len(counted)))
         assert sub.nothing_within(0.2)
         assert sub.command("PING") == "PONG"
+
+
+CHURN_SUBSCRIBERS = 1000  # subscribers that come and go during the churn test
+CHURN_SECONDS = 10.0  # bound on the churn test's loop
+
+
+def test_subscribers_leaving_on_one_thread_while_another_publishes(server):
+    """Subscribers on one thread subscribe and disconnect, one after the other, while a publisher
+    on the other thread streams to their channel. A publish lists a subscriber's handle under
+    the registry lock; once the lock is released, the subscriber's thread may free it, so the
+    publisher must not look at it any more (ASan caught exactly that read). Every PUBLISH gets
+    a count, and the server keeps serving."""
+    conns = raw_pair(server)
+    sub_thread, pub = 0, conns[1]
+    conns[0].close()
+    stop, counts, errors = threading.Event(), [], []
+
+    def stream():
+        try:
+            while not stop.is_set():
+                pub.send(b"".join(encode("PUBLISH", "churn", "m") for _ in range(RACE_BATCH)))
+                counts.extend(pub.read_reply() for _ in range(RACE_BATCH))
+        except Exception as e:  # reported below: the loop must end either way
+            errors.append(repr(e))
+
+    t = threading.Thread(target=stream)
+    t.start()
+    left = 0
+    deadline = time.monotonic() + CHURN_SECONDS
+    try:
+        while left < CHURN_SUBSCRIBERS and time.monotonic() < deadline:
+            for c in conns_per_thread(server.port, NTHREADS).values():
+                if thread_of(c) == sub_thread:
+                    c.command("SUBSCRIBE", "churn")
+                    left += 1
+                c.close()  # gone without UNSUBSCRIBE, maybe with messages on their way
+    finally:
+        stop.set()
+        t.join(timeout=WAIT_S * 4)
+    assert not t.is_alive() and not errors, errors
+    assert left >= CHURN_SUBSCRIBERS // 10, left
+    assert counts and all(isinstance(n, int) and n >= 0 for n in counts)
+    assert pub.command("PING") == "PONG"
 
 
 # --- RESP2 subscribed mode and RESP3 ----------------------------------------------------------
