@@ -32,7 +32,7 @@
 #include "zmalloc.h"
 
 #define READ_CHUNK (16 * 1024)
-#define RBUF_KEEP (64 * 1024) /* capacity kept by an idle connection */
+#define SPARE_MAX (64 * 1024) /* largest emptied buffer kept for reuse; larger ones are freed */
 #define PROTO_DETECT_MAX 8192 /* bytes to see the first line before deciding */
 #define MS_PER_SEC 1000
 #define TLS_READ_BUF (64 * 1024)     /* encrypted bytes taken per read */
@@ -57,6 +57,32 @@
 static _Thread_local char tls_read_buf[TLS_READ_BUF];
 
 static atomic_long connected_clients;
+
+/* An idle connection holds no I/O buffer: a buffer that empties goes back to its worker's spare
+ * (one for input, one for output; the worker's thread only) or is freed, and the next read or
+ * reply takes the spare. A thousand idle connections then keep no allocator pages resident, and
+ * a busy thread still reuses one block rather than allocating one per request. The cron frees
+ * spares nobody took since its last run (client_cron): an idle thread holds none either. */
+static void buf_park(buf *b, buf *spare)
+{
+    if (b->len || !b->cap)
+        return;
+    if (!spare->cap && b->cap <= SPARE_MAX) {
+        *spare = *b;
+        buf_init(b);
+    } else {
+        buf_free(b);
+    }
+}
+
+static void buf_unpark(client *cl, buf *b, buf *spare)
+{
+    if (!b->cap && spare->cap) {
+        *b = *spare;
+        buf_init(spare);
+        cl->owner->spare_taken = 1;
+    }
+}
 
 long client_count(void)
 {
@@ -188,7 +214,7 @@ static void on_write(uv_write_t *req, int status)
     counter_add(&cl->owner->stats.net_out, cl->wout.len);
     cl->out_total += cl->wout.len;
     buf_clear(&cl->wout);
-    buf_shrink(&cl->wout, RBUF_KEEP);
+    buf_park(&cl->wout, &cl->owner->spare_out);
     if (status < 0) {
         client_close(cl);
         return;
@@ -288,7 +314,7 @@ static void tls_flush(client *cl)
             cl->tls_plain_pos += (size_t)took;
             if (cl->tls_plain_pos == cl->tls_plain.len) {
                 buf_clear(&cl->tls_plain);
-                buf_shrink(&cl->tls_plain, RBUF_KEEP);
+                buf_park(&cl->tls_plain, &cl->owner->spare_out);
                 cl->tls_plain_pos = 0;
             }
         }
@@ -339,7 +365,7 @@ static void flush_out(client *cl)
         counter_add(&cl->owner->stats.net_out, (uint64_t)n);
         cl->out_total += (uint64_t)n;
         buf_clear(&cl->wbuf);
-        buf_shrink(&cl->wbuf, RBUF_KEEP);
+        buf_park(&cl->wbuf, &cl->owner->spare_out);
         cl->obuf_soft_since_ms = 0;
         if (cl->flags & CLIENT_CLOSE_AFTER_REPLY)
             client_close(cl);
@@ -385,7 +411,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
         return;
     }
     buf *target = cl->waiting ? &cl->spill : &cl->rbuf;
-    size_t want = READ_CHUNK;
+    buf_unpark(cl, target, &cl->owner->spare_in);
+    size_t want = READ_CHUNK - 1; /* with the NUL, 16 KiB: mimalloc keeps it in a 64 KiB page */
     if (!cl->waiting) {
         /* A large bulk being received: make room for all of it at once. */
         size_t need = resp_pending_bulk(&cl->rp, cl->rbuf.len);
@@ -424,13 +451,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         client_close(cl);
         return;
     }
-    if (nread == 0)
-        return;
     buf *target = cl->waiting ? &cl->spill : &cl->rbuf;
+    if (nread == 0) { /* nothing after all: the buffer on_alloc made room in may go back */
+        buf_park(target, &cl->owner->spare_in);
+        return;
+    }
     if (cl->tls && (cl->flags & CLIENT_REPL_TRANSFER)) {
         /* The snapshot writer uses the TLS state now: decrypt later. */
         buf_append(&cl->tls_held, b->base, (size_t)nread);
     } else if (cl->tls) {
+        buf_unpark(cl, target, &cl->owner->spare_in);
         if (tls_read(cl, b->base, (size_t)nread, target) < 0)
             return;
     } else {
@@ -588,16 +618,15 @@ static void compact_rbuf(client *cl)
 {
     resp_parser *p = &cl->rp;
     size_t begin = p->start;
-    if (begin == 0)
-        return;
-    buf_consume(&cl->rbuf, begin);
-    p->start = 0;
-    p->pos -= begin;
-    if (p->type == 1)
-        for (int i = 0; i < p->argc; i++)
-            p->arg_off[2 * i] -= begin;
-    if (cl->rbuf.len == 0)
-        buf_shrink(&cl->rbuf, RBUF_KEEP);
+    if (begin) {
+        buf_consume(&cl->rbuf, begin);
+        p->start = 0;
+        p->pos -= begin;
+        if (p->type == 1)
+            for (int i = 0; i < p->argc; i++)
+                p->arg_off[2 * i] -= begin;
+    }
+    buf_park(&cl->rbuf, &cl->owner->spare_in);
 }
 
 /* After a command: reply suppression, and the parser moves to the next request. */
@@ -630,6 +659,7 @@ static void client_process(client *cl)
         .max_multibulk = server.cfg.max_multibulk_len,
         .max_inline = PROTO_INLINE_MAX_SIZE,
     };
+    buf_unpark(cl, &cl->wbuf, &cl->owner->spare_out);
     while (!cl->waiting && !cl->closing && !(cl->flags & CLIENT_CLOSE_AFTER_REPLY)) {
         if (cl->proto == PROTO_UNKNOWN) {
             if (!cl->rbuf.len)
@@ -711,7 +741,7 @@ static void take_spill(client *cl)
     compact_rbuf(cl);
     buf_append(&cl->rbuf, cl->spill.data, cl->spill.len);
     buf_clear(&cl->spill);
-    buf_shrink(&cl->spill, RBUF_KEEP);
+    buf_park(&cl->spill, &cl->owner->spare_in);
 }
 
 void client_batch_done(client *cl)
@@ -754,6 +784,11 @@ void client_repl_transfer_end(client *cl)
 
 void client_cron(worker *w)
 {
+    if (!w->spare_taken) {
+        buf_free(&w->spare_in);
+        buf_free(&w->spare_out);
+    }
+    w->spare_taken = 0;
     if (server.cfg.timeout <= 0)
         return;
     uint64_t now = clock_mono_ms();

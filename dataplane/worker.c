@@ -554,6 +554,8 @@ void workers_stop(void)
         worker *w = workers[i];
         free(w->cmdstats);
         free(w->listeners);
+        buf_free(&w->spare_in);
+        buf_free(&w->spare_out);
         free(w);
     }
     free(workers);

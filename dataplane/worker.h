@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "buf.h"
 #include "db.h"
 
 /* An inbox message. Posting transfers it to the target thread, which frees it. */
@@ -64,6 +65,11 @@ typedef struct worker {
     int nlisteners;
     worker_stats stats;
     struct cmd_stats *cmdstats; /* per command id */
+    /* I/O buffers of idle connections, parked for the next connection that reads or replies
+     * (client.c): one for input, one for output. */
+    buf spare_in;
+    buf spare_out;
+    int spare_taken; /* a spare was taken since the last cron run, which frees unused ones */
     int stopping;
 } worker;
 

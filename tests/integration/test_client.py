@@ -258,6 +258,28 @@ def test_list_many_connections(server):
             c.close()
 
 
+IDLE_BIG_VALUE = 40_000  # a request and a reply larger than a read
+
+
+def test_idle_connections_hold_no_buffers(server, per_thread):
+    """After a large request and a large reply, an idle connection keeps no input or output
+    buffer (CLIENT LIST: qbuf-free, rbs, omem and tot-mem are 0), on every thread."""
+    for t, c in per_thread.items():
+        assert c.command("CLIENT", "SETNAME", f"idle-{t}") == Simple("OK")
+        assert c.command("SET", f"idle:{t}", "v" * IDLE_BIG_VALUE) == Simple("OK")
+        assert c.command("GET", f"idle:{t}") == b"v" * IDLE_BIG_VALUE
+    observer = RawConn(server.port)
+    try:
+        entries = [e for e in client_list(observer) if e["name"].startswith("idle-")]
+    finally:
+        observer.close()
+    assert sorted(e["name"] for e in entries) == sorted(f"idle-{t}" for t in per_thread)
+    for e in entries:
+        assert (e["qbuf"], e["qbuf-free"], e["rbs"], e["omem"], e["tot-mem"]) == (
+            "0", "0", "0", "0", "0"
+        ), e
+
+
 # ---- CLIENT KILL --------------------------------------------------------------------------
 
 
