@@ -20,7 +20,10 @@ struct client;
 struct worker;
 struct sync_job;
 
-#define REPL_BLOCK_SIZE (64 * 1024)          /* the stream buffer's blocks */
+/* The stream buffer's blocks, header included. Above mimalloc's medium blocks (128 KiB), each
+ * has pages of its own: a freed block's memory goes back to the system whole, instead of staying
+ * resident beside the blocks of the backlog that still live. */
+#define REPL_BLOCK_BYTES (256 * 1024)
 #define REPL_SEND_CHUNK (256 * 1024)         /* stream bytes queued on a replica's socket at once */
 #define REPL_CRON_MS 100                     /* the master's periodic work (worker 0) */
 #define REPL_RECONNECT_MS 1000               /* a replica retries its master this often */
@@ -87,6 +90,7 @@ struct repl {
     int64_t second_offset; /* second_repl_offset, or -1 */
     int backlog_on;        /* a backlog exists: created with the first replica, as Redis does */
     repl_block *head, *tail;
+    repl_block *spare; /* a trimmed block kept for the next one: no allocation per block */
     repl_replica *replicas;
     int nreplicas;
     _Atomic long good_replicas; /* online replicas acknowledging within min-replicas-max-lag */
@@ -114,6 +118,9 @@ void repl_new_id(char out[REPL_ID_LEN + 1]);
 void repl_backlog_enable(void);
 /* Appends stream bytes (the tap, or a replica proxying its master's stream). R.mu NOT held. */
 void repl_feed(const char *p, size_t len);
+/* The stream index of the backlog's first byte: the last repl-backlog-size bytes, or more while
+ * a replica's position holds them. R.mu held. */
+uint64_t repl_first_kept_locked(void);
 /* Empties the buffer and sets the offset (a replica after a full sync). R.mu held. */
 void repl_backlog_reset_locked(uint64_t offset);
 /* Sets or clears a reason of repl_write_guard. */

@@ -555,8 +555,7 @@ static int can_continue_locked(const char *replid, long long offset)
     if (!same && !previous)
         return 0;
     uint64_t want = (uint64_t)offset - 1;
-    uint64_t first = R.head ? R.head->start : R.offset;
-    return want >= first && want <= R.offset;
+    return want >= repl_first_kept_locked() && want <= R.offset;
 }
 
 void repl_sync_command(cmd_ctx *c, const char *replid, long long offset, int psync)

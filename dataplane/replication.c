@@ -83,10 +83,19 @@ static long long obuf_hard_limit(void)
     return REPL_OBUF_HARD_DEFAULT;
 }
 
+/* Blocks are allocated and freed with R.mu held. */
 static repl_block *block_new(uint64_t start, size_t need)
 {
-    size_t cap = need > REPL_BLOCK_SIZE ? need : REPL_BLOCK_SIZE;
-    repl_block *b = mem_malloc(sizeof(*b) + cap);
+    size_t cap = REPL_BLOCK_BYTES - sizeof(repl_block);
+    repl_block *b;
+    if (need <= cap && R.spare) {
+        b = R.spare;
+        R.spare = NULL;
+    } else {
+        if (need > cap)
+            cap = need;
+        b = mem_malloc(sizeof(*b) + cap);
+    }
     b->next = NULL;
     b->start = start;
     b->used = 0;
@@ -94,21 +103,38 @@ static repl_block *block_new(uint64_t start, size_t need)
     return b;
 }
 
-/* Frees blocks that are past the backlog and behind every replica (mu). */
-static void trim_locked(void)
+static void block_free(repl_block *b)
+{
+    if (!R.spare && b->cap == REPL_BLOCK_BYTES - sizeof(repl_block))
+        R.spare = b;
+    else
+        free(b);
+}
+
+/* The stream index from which bytes are still wanted: the backlog's repl-backlog-size, and
+ * every replica's position (mu). Whole blocks below it are freed; bytes below it in the first
+ * block kept are no longer part of the backlog. */
+static uint64_t keep_from_locked(void)
 {
     uint64_t size = (uint64_t)server.cfg.repl_backlog_size;
     uint64_t keep = R.offset > size ? R.offset - size : 0;
     for (repl_replica *rp = R.replicas; rp; rp = rp->next)
         if (rp->has_pos && rp->pos < keep)
             keep = rp->pos;
+    return keep;
+}
+
+/* Frees blocks that are past the backlog and behind every replica (mu). */
+static void trim_locked(void)
+{
+    uint64_t keep = keep_from_locked();
     while (R.head && R.head != R.tail && R.head->start + R.head->used <= keep) {
         repl_block *b = R.head;
         R.head = b->next;
         for (repl_replica *rp = R.replicas; rp; rp = rp->next)
             if (rp->cur == b)
                 rp->cur = NULL;
-        free(b);
+        block_free(b);
     }
 }
 
@@ -117,7 +143,7 @@ void repl_backlog_reset_locked(uint64_t offset)
     while (R.head) {
         repl_block *b = R.head;
         R.head = b->next;
-        free(b);
+        block_free(b);
     }
     R.tail = NULL;
     R.offset = offset;
@@ -125,10 +151,12 @@ void repl_backlog_reset_locked(uint64_t offset)
         rp->cur = NULL;
 }
 
-/* The index of the first byte kept (mu). */
-static uint64_t first_kept_locked(void)
+uint64_t repl_first_kept_locked(void)
 {
-    return R.head ? R.head->start : R.offset;
+    if (!R.head)
+        return R.offset;
+    uint64_t keep = keep_from_locked();
+    return keep > R.head->start ? keep : R.head->start;
 }
 
 /* ---- waking the workers of online replicas --------------------------------------------------- */
@@ -760,7 +788,7 @@ void replication_info(buf *out)
         info_link(out);
     pthread_mutex_lock(&R.mu);
     info_replicas_locked(out);
-    uint64_t first = first_kept_locked();
+    uint64_t first = repl_first_kept_locked();
     buf_printf(out,
                "master_failover_state:no-failover\r\n"
                "master_replid:%s\r\n"

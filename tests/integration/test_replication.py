@@ -227,6 +227,13 @@ def test_partial_resync_after_the_link_is_cut(server_factory):
     wait_caught_up(m, r)
     assert stats(m) == (2, 3, 1)
     assert all_digests(r) == all_digests(m)
+    # The backlog is the last repl-backlog-size bytes of the stream, however its buffer's
+    # blocks fall (they are larger than this backlog).
+    info = repl_info(m)
+    assert info["repl_backlog_histlen"] == int(SMALL_BACKLOG)
+    assert info["repl_backlog_first_byte_offset"] == (
+        info["master_repl_offset"] - int(SMALL_BACKLOG) + 1
+    )
 
 
 def test_replica_is_read_only_and_replicaof_no_one_promotes(server_factory):
