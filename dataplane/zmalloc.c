@@ -53,19 +53,26 @@ static mi_heap_t *data_heap_get(void)
 #endif
 
 /* What a thread's heaps (keyspace data, and the rest) held at its last collection (MEMORY
- * MALLOC-STATS): pages, the bytes they keep committed, and the bytes of the live blocks. */
+ * MALLOC-STATS): pages, the bytes they keep committed, and the bytes of the live blocks; and the
+ * block sizes whose pages keep the most committed memory that no live block uses (a page
+ * stays resident while any of its blocks lives: this names what pins memory). */
 enum { HEAP_DATA, HEAP_OTHER, HEAP_KINDS };
+#define HEAP_IDLE_TOP 4 /* block sizes listed per heap */
+struct heap_figures {
+    _Atomic int64_t block, pages, committed, live; /* block: its size, for the per-size rows */
+};
 struct heap_summary {
-    _Atomic int64_t pages[HEAP_KINDS], committed[HEAP_KINDS], live[HEAP_KINDS];
+    struct heap_figures total[HEAP_KINDS];
+    struct heap_figures idle[HEAP_KINDS][HEAP_IDLE_TOP]; /* most unused first; block 0: none */
     char name[16];
     atomic_bool recorded; /* set once name is written */
 };
+static struct heap_summary summaries[ZMALLOC_MAX_THREADS];
 
 /* One counter per thread, padded to its own cache lines. */
 struct counter {
     _Atomic int64_t used;
-    struct heap_summary heap;
-    char pad[128 - sizeof(int64_t) - sizeof(struct heap_summary)];
+    char pad[128 - sizeof(int64_t)];
 };
 static struct counter counters[ZMALLOC_MAX_THREADS];
 static atomic_int next_slot;
@@ -166,6 +173,21 @@ const char *zmalloc_lib(void)
 }
 
 #ifdef DFLY_SANITIZE
+static void figures_line(buf *out, const char *thread, const char *kind,
+                         const struct heap_figures *f, int with_block)
+{
+    long long block = atomic_load_explicit(&f->block, memory_order_relaxed);
+    if (with_block && !block)
+        return;
+    buf_printf(out, "  %-16s %-5s ", thread, kind);
+    if (with_block)
+        buf_printf(out, "%8lld ", block);
+    buf_printf(out, "%8lld %11lld %11lld\n",
+               (long long)atomic_load_explicit(&f->pages, memory_order_relaxed),
+               (long long)atomic_load_explicit(&f->committed, memory_order_relaxed),
+               (long long)atomic_load_explicit(&f->live, memory_order_relaxed));
+}
+
 void zmalloc_stats(buf *out)
 {
     buf_append_str(out, "Stats not supported for the current allocator (" LIBNAME ")");
@@ -176,23 +198,42 @@ static void stats_line(const char *msg, void *arg)
     buf_append_str(arg, msg);
 }
 
+static void figures_line(buf *out, const char *thread, const char *kind,
+                         const struct heap_figures *f, int with_block)
+{
+    long long block = atomic_load_explicit(&f->block, memory_order_relaxed);
+    if (with_block && !block)
+        return;
+    buf_printf(out, "  %-16s %-5s ", thread, kind);
+    if (with_block)
+        buf_printf(out, "%8lld ", block);
+    buf_printf(out, "%8lld %11lld %11lld\n",
+               (long long)atomic_load_explicit(&f->pages, memory_order_relaxed),
+               (long long)atomic_load_explicit(&f->committed, memory_order_relaxed),
+               (long long)atomic_load_explicit(&f->live, memory_order_relaxed));
+}
+
 void zmalloc_stats(buf *out)
 {
     mi_stats_merge(); /* the calling thread's figures into the process's */
     mi_stats_print_out(stats_line, out);
-    buf_append_str(out, "\nthread heaps at their last collection:\n"
-                        "  thread           heap     pages   committed        live\n");
     static const char *const kinds[HEAP_KINDS] = {"data", "other"};
     int n = atomic_load(&next_slot);
-    for (int i = 0; i < n && i < ZMALLOC_MAX_THREADS; i++) {
-        struct heap_summary *h = &counters[i].heap;
-        if (!atomic_load_explicit(&h->recorded, memory_order_acquire))
-            continue;
-        for (int k = 0; k < HEAP_KINDS; k++)
-            buf_printf(out, "  %-16s %-5s %8lld %11lld %11lld\n", h->name, kinds[k],
-                       (long long)atomic_load_explicit(&h->pages[k], memory_order_relaxed),
-                       (long long)atomic_load_explicit(&h->committed[k], memory_order_relaxed),
-                       (long long)atomic_load_explicit(&h->live[k], memory_order_relaxed));
+    for (int idle = 0; idle < 2; idle++) {
+        buf_append_str(out, idle ? "\nblock sizes keeping the most unused memory committed:\n"
+                                   "  thread           heap     block    pages   committed        "
+                                   "live\n"
+                                 : "\nthread heaps at their last collection:\n"
+                                   "  thread           heap     pages   committed        live\n");
+        for (int i = 0; i < n && i < ZMALLOC_MAX_THREADS; i++) {
+            struct heap_summary *h = &summaries[i];
+            if (!atomic_load_explicit(&h->recorded, memory_order_acquire))
+                continue;
+            for (int k = 0; k < HEAP_KINDS; k++)
+                for (int j = 0; j < (idle ? HEAP_IDLE_TOP : 1); j++)
+                    figures_line(out, h->name, kinds[k], idle ? &h->idle[k][j] : &h->total[k],
+                                 idle);
+        }
     }
 }
 #endif
@@ -250,9 +291,22 @@ static void release_pending_decommits(void)
 #endif
 
 #ifndef DFLY_SANITIZE
-struct heap_tally {
-    int64_t pages, committed, live;
+#define HEAP_TALLY_SIZES 96 /* distinct block sizes tallied (mimalloc has 74 size classes) */
+struct tally {
+    int64_t block, pages, committed, live;
 };
+struct heap_tally {
+    struct tally total;
+    struct tally by_size[HEAP_TALLY_SIZES];
+    int nsizes;
+};
+
+static void tally_add(struct tally *t, const mi_heap_area_t *area)
+{
+    t->pages++;
+    t->committed += (int64_t)area->committed;
+    t->live += (int64_t)(area->used * area->block_size);
+}
 
 static bool tally_area(const mi_heap_t *heap, const mi_heap_area_t *area, void *block,
                        size_t block_size, void *arg)
@@ -261,24 +315,55 @@ static bool tally_area(const mi_heap_t *heap, const mi_heap_area_t *area, void *
     (void)block;
     (void)block_size;
     struct heap_tally *t = arg;
-    t->pages++;
-    t->committed += (int64_t)area->committed;
-    t->live += (int64_t)(area->used * area->block_size);
+    tally_add(&t->total, area);
+    int i = 0;
+    while (i < t->nsizes && t->by_size[i].block != (int64_t)area->block_size)
+        i++;
+    if (i == HEAP_TALLY_SIZES)
+        return true; /* more sizes than any mimalloc has: the total still counts it */
+    if (i == t->nsizes) {
+        t->nsizes++;
+        t->by_size[i] = (struct tally){.block = (int64_t)area->block_size};
+    }
+    tally_add(&t->by_size[i], area);
     return true;
+}
+
+static int64_t tally_unused(const struct tally *t)
+{
+    return t->committed - t->live;
+}
+
+static void figures_store(struct heap_figures *f, const struct tally *t)
+{
+    atomic_store_explicit(&f->block, t->block, memory_order_relaxed);
+    atomic_store_explicit(&f->pages, t->pages, memory_order_relaxed);
+    atomic_store_explicit(&f->committed, t->committed, memory_order_relaxed);
+    atomic_store_explicit(&f->live, t->live, memory_order_relaxed);
 }
 
 /* Records this thread's heaps in its slot; the areas only, no walk over the blocks. */
 static void heap_summarize(void)
 {
-    struct heap_summary *h = &counter_get()->heap;
+    struct heap_summary *h = &summaries[counter_get() - counters];
     mi_heap_t *heaps[HEAP_KINDS] = {data_heap, mi_heap_get_default()};
     for (int k = 0; k < HEAP_KINDS; k++) {
-        struct heap_tally t = {0};
+        static _Thread_local struct heap_tally t;
+        memset(&t, 0, sizeof(t));
         if (heaps[k])
             mi_heap_visit_blocks(heaps[k], false, tally_area, &t);
-        atomic_store_explicit(&h->pages[k], t.pages, memory_order_relaxed);
-        atomic_store_explicit(&h->committed[k], t.committed, memory_order_relaxed);
-        atomic_store_explicit(&h->live[k], t.live, memory_order_relaxed);
+        figures_store(&h->total[k], &t.total);
+        for (int j = 0; j < HEAP_IDLE_TOP; j++) { /* the sizes with the most unused, in order */
+            int best = -1;
+            for (int i = 0; i < t.nsizes; i++)
+                if (tally_unused(&t.by_size[i]) > 0 &&
+                    (best < 0 || tally_unused(&t.by_size[i]) > tally_unused(&t.by_size[best])))
+                    best = i;
+            struct tally none = {0};
+            figures_store(&h->idle[k][j], best < 0 ? &none : &t.by_size[best]);
+            if (best >= 0)
+                t.by_size[best].committed = t.by_size[best].live; /* taken */
+        }
     }
     mi_stats_merge(); /* and this thread's allocator statistics into the process's table */
     if (!atomic_load_explicit(&h->recorded, memory_order_relaxed)) {
