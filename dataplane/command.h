@@ -102,9 +102,12 @@ typedef struct cmd_ctx {
     int blocked;     /* set by block_on_keys / block_keep_waiting: no reply now, the client waits */
     slice ready_key; /* with CTX_UNBLOCKED: the key that became ready */
     /* The last key whose shard was computed (db.h ctx_shard): commands look one key up
-     * several times, and the CRC16 is not free. */
+     * several times, and the CRC16 is not free. A batch also hands over the key's table hash,
+     * which its prefetch computed (db.h ctx_key_hash). */
     size_t kc_len; /* 0: nothing remembered */
     int kc_shard;
+    int kc_hashed; /* kc_hash holds table_hash of kc_key */
+    uint64_t kc_hash;
     char kc_key[CTX_KEY_CACHE];
     /* A batch runs its commands back to back: the clock read when one ends is when the next
      * starts, so that each costs one reading, not two. start_us, when not 0, is taken (once) as

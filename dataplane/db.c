@@ -230,7 +230,7 @@ static void expire_entry(cmd_ctx *c, shard *s, int dbid, entry **ref)
 static entry **find_live_for(cmd_ctx *c, shard *s, const char *key, size_t len, int write)
 {
     db *d = &s->dbs[c->dbid];
-    entry **ref = table_find_ref(&d->keys, key, len);
+    entry **ref = table_find_ref_hashed(&d->keys, key, len, ctx_key_hash(c, key, len));
     if (ref && db_expired(table_ref_entry(ref), c->now_ms)) {
         if (repl_is_replica() && (c->flags & CTX_MASTER))
             return ref;

@@ -84,7 +84,23 @@ static inline void ctx_key_shard_known(cmd_ctx *c, const char *key, size_t len, 
         __builtin_memcpy(c->kc_key, key, len);
         c->kc_len = len;
         c->kc_shard = id;
+        c->kc_hashed = 0;
     }
+}
+/* Remembers the table hash of the key ctx_key_shard_known just remembered. */
+static inline void ctx_key_hash_known(cmd_ctx *c, size_t len, uint64_t hash)
+{
+    if (len && len == c->kc_len) {
+        c->kc_hash = hash;
+        c->kc_hashed = 1;
+    }
+}
+/* table_hash of key: the remembered one when it is that key. */
+static inline uint64_t ctx_key_hash(const cmd_ctx *c, const char *key, size_t len)
+{
+    if (c->kc_hashed && len == c->kc_len && __builtin_memcmp(key, c->kc_key, len) == 0)
+        return c->kc_hash;
+    return table_hash(key, len);
 }
 /* The shard of key, remembered in c for the next lookup of the same key. */
 static inline int ctx_key_shard(cmd_ctx *c, const char *key, size_t len)

@@ -176,8 +176,11 @@ static void group_body(void *arg)
             .flags = remote ? CTX_REMOTE : 0,
             .start_us = now_us,
         };
-        if (pc->key >= 0)
-            ctx_key_shard_known(&c, c.argv[pc->key].p, c.argv[pc->key].len, pc->group);
+        if (pc->key >= 0) {
+            const slice *k = &c.argv[pc->key];
+            ctx_key_shard_known(&c, k->p, k->len, pc->group);
+            ctx_key_hash_known(&c, k->len, pc->hash); /* its prefetch computed it */
+        }
         pc->rstart = g->out.len;
         dispatch_run(&c);
         pc->rlen = g->out.len - pc->rstart;

@@ -211,11 +211,15 @@ static int key_eq(const entry *e, const char *key, size_t len)
 
 entry **table_find_ref(table *t, const char *key, size_t len)
 {
+    return t->size[0] ? table_find_ref_hashed(t, key, len, table_hash(key, len)) : NULL;
+}
+
+entry **table_find_ref_hashed(table *t, const char *key, size_t len, uint64_t h)
+{
     if (t->size[0] == 0)
         return NULL;
     if (rehashing(t))
         table_rehash_step(t, 1);
-    uint64_t h = table_hash(key, len);
     for (int i = 0; i < 2; i++) {
         if (!t->size[i])
             break;

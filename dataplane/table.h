@@ -60,6 +60,8 @@ void table_prefetch(const table *t, uint64_t h, int stage);
 /* Returns the address of the link that points to key's entry (so that callers can replace or
  * unlink it), or NULL. */
 entry **table_find_ref(table *t, const char *key, size_t len);
+/* The same, with key's table_hash computed by the caller. */
+entry **table_find_ref_hashed(table *t, const char *key, size_t len, uint64_t h);
 entry *table_find(table *t, const char *key, size_t len);
 /* Adds e; its key must not be present. */
 void table_insert(table *t, entry *e);
