@@ -98,15 +98,8 @@ def start_loaded(server_factory, d, *args, threads=2, fname="dump.rdb", wait=Tru
     """dfly-server on directory d loading d/fname; waits until the load is over."""
     s = server_factory("--dir", str(d), "--dbfilename", fname, *args, threads=threads)
     if wait:
-        wait_loaded(s.client())
+        s.wait_loaded()
     return s
-
-
-def wait_loaded(c, timeout=LOAD_WAIT_S):
-    deadline = time.monotonic() + timeout
-    while c.info("persistence")["loading"] and time.monotonic() < deadline:
-        time.sleep(POLL_S)
-    assert c.info("persistence")["loading"] == 0
 
 
 def run_refused(dfly_binary, d, *args, fname="dump.rdb"):
@@ -391,7 +384,7 @@ def test_file_pages_are_given_back_while_loading(server_factory, tmp_path):
     while c.info("persistence")["loading"] and time.monotonic() < deadline:
         peak = max(peak, mapped_rss_kb(s.proc.pid, "dump.rdb"))
         time.sleep(POLL_S)
-    wait_loaded(c)
+    s.wait_loaded()
     assert c.dbsize() == 0
     assert 0 < peak and peak * 1024 < len(data) / 8, (peak, len(data))
     assert f"keys expired: {RSS_FILE_KEYS}" in s.log()
@@ -654,7 +647,7 @@ def test_loading_state(server_factory, redis_server_factory, tmp_path):
     with pytest.raises(redis.exceptions.BusyLoadingError):
         c.get("key:1")
     assert c.config_get("key-load-delay") == {"key-load-delay": str(KEY_DELAY_US)}
-    wait_loaded(c)
+    s.wait_loaded()
     assert c.dbsize() == LOADING_KEYS
     assert c.get("key:1") == "value:1"
     assert c.get(f"key:{LOADING_KEYS - 1}") == f"value:{LOADING_KEYS - 1}"
