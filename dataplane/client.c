@@ -661,6 +661,8 @@ static void client_process(client *cl)
     };
     buf_unpark(cl, &cl->wbuf, &cl->owner->spare_out);
     while (!cl->waiting && !cl->closing && !(cl->flags & CLIENT_CLOSE_AFTER_REPLY)) {
+        if (!cl->rbuf.data)
+            break; /* parked: all input so far was processed, and none came since */
         if (cl->proto == PROTO_UNKNOWN) {
             if (!cl->rbuf.len)
                 break;

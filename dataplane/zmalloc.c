@@ -67,7 +67,9 @@ struct heap_summary {
     char name[16];
     atomic_bool recorded; /* set once name is written */
 };
+#ifndef DFLY_SANITIZE
 static struct heap_summary summaries[ZMALLOC_MAX_THREADS];
+#endif
 
 /* One counter per thread, padded to its own cache lines. */
 struct counter {
@@ -173,21 +175,6 @@ const char *zmalloc_lib(void)
 }
 
 #ifdef DFLY_SANITIZE
-static void figures_line(buf *out, const char *thread, const char *kind,
-                         const struct heap_figures *f, int with_block)
-{
-    long long block = atomic_load_explicit(&f->block, memory_order_relaxed);
-    if (with_block && !block)
-        return;
-    buf_printf(out, "  %-16s %-5s ", thread, kind);
-    if (with_block)
-        buf_printf(out, "%8lld ", block);
-    buf_printf(out, "%8lld %11lld %11lld\n",
-               (long long)atomic_load_explicit(&f->pages, memory_order_relaxed),
-               (long long)atomic_load_explicit(&f->committed, memory_order_relaxed),
-               (long long)atomic_load_explicit(&f->live, memory_order_relaxed));
-}
-
 void zmalloc_stats(buf *out)
 {
     buf_append_str(out, "Stats not supported for the current allocator (" LIBNAME ")");
