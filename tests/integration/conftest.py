@@ -14,7 +14,8 @@ Fixtures:
     dfly_binary            path of dfly-server ($DFLY_SERVER)
     server                 a dfly-server with --threads 2
     r                      redis-py client of `server` (decode_responses=True)
-    server_factory         server_factory(*args, threads=2) -> DflyServer
+    server_factory         server_factory(*args, threads=2) -> DflyServer (a restart on an
+                           earlier server's workdir returns once its files are loaded)
     redis_server_factory   redis_server_factory(*args) -> RedisServer (Debian's redis-server)
 """
 
@@ -490,16 +491,22 @@ def dfly_binary():
 
 @pytest.fixture
 def server_factory(request, dfly_binary, tmp_path):
-    """server_factory(*args, threads=2, port=None, workdir=None) starts a dfly-server with
-    extra args, in workdir (default: a new directory; pass an earlier server's workdir to
-    restart on its files); every server started is stopped at teardown."""
+    """server_factory(*args, threads=2, port=None, workdir=None, wait_loaded=None) starts a
+    dfly-server with extra args, in workdir (default: a new directory; pass an earlier server's
+    workdir to restart on its files); every server started is stopped at teardown. A server
+    answers PING while it loads its files, and data commands get -LOADING: a restart (workdir
+    given) returns once the load is over, unless wait_loaded=False."""
     servers = []
 
-    def start(*args, threads=2, port=None, workdir=None):
+    def start(*args, threads=2, port=None, workdir=None, wait_loaded=None):
+        restart = workdir is not None
         workdir = workdir or tmp_path / f"dfly{len(servers)}"
         s = DflyServer(dfly_binary, workdir, args=args, threads=threads, port=port)
         servers.append(s)
-        return s.start()
+        s.start()
+        if restart if wait_loaded is None else wait_loaded:
+            s.wait_loaded()
+        return s
 
     yield start
     _finish(request, servers)

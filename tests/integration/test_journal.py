@@ -103,18 +103,11 @@ def jstart(server_factory, *args):
     return s
 
 
-def loaded(s):
-    """s, once its dataset is loaded (it answers PING while loading)."""
-    c = s.client()
-    wait_for(lambda: persistence(c)["loading"] == 0, what="the load")
-    return s
-
-
 def start_refused(server_factory, workdir, *args):
     """Starts a server that must refuse its journal: it exits with an error, during its start or,
     as it answers PING while it loads, right after."""
     try:
-        s = server_factory(*args, workdir=workdir)
+        s = server_factory(*args, workdir=workdir, wait_loaded=False)
     except Exception:
         return
     s.check_exit = False
@@ -128,7 +121,7 @@ def restart(server_factory, s, *args, kill=False):
         s.kill()
     else:
         s.stop()
-    return loaded(server_factory(*args, workdir=s.workdir))
+    return server_factory(*args, workdir=s.workdir)
 
 
 def state(c, dbs=dataset.DBS):
@@ -498,7 +491,7 @@ def test_torn_last_record_is_cut_with_a_log_line(server_factory):
     good = incr.stat().st_size
     with open(incr, "ab") as f:
         f.write(b"*3\r\n$3\r\nSET\r\n$4\r\ntorn\r\n$5\r\nhal")  # power went out mid-record
-    s2 = loaded(server_factory(*JOURNAL, workdir=s.workdir))
+    s2 = server_factory(*JOURNAL, workdir=s.workdir)
     c2 = s2.client()
     assert c2.dbsize() == 100 and c2.get("k99") == "99" and c2.get("torn") is None
     assert "Truncating the AOF" in s2.log()
@@ -515,7 +508,7 @@ def test_unfinished_multi_at_the_end_is_reverted(server_factory):
     s.kill()
     with open(incr_files(s)[-1], "ab") as f:
         f.write(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$1\r\n1\r\n")
-    s2 = loaded(server_factory(*JOURNAL, workdir=s.workdir))
+    s2 = server_factory(*JOURNAL, workdir=s.workdir)
     c2 = s2.client()
     assert c2.get("before") == "1" and c2.get("half") is None
     assert "Revert incomplete MULTI/EXEC" in s2.log()
@@ -599,7 +592,7 @@ def test_kill9_loses_no_acknowledged_write(server_factory):
         for t in threads:
             t.join(timeout=10)
         acked_all.append([list(a) for a in acked])
-        s = loaded(server_factory(*args, workdir=s.workdir))
+        s = server_factory(*args, workdir=s.workdir)
         c = s.client()
         for rnd_acked in acked_all:
             for w, entries in enumerate(rnd_acked):

@@ -19,7 +19,6 @@ def start(server_factory, *args, workdir=None):
     port = free_port()
     s = server_factory("--memcached_port", port, *args, workdir=workdir)
     s.mc_port = port
-    s.wait_loaded()  # a restart answers gets with SERVER_ERROR LOADING until its data is in
     return s
 
 
