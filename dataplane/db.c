@@ -242,6 +242,11 @@ static entry **find_live_for(cmd_ctx *c, shard *s, const char *key, size_t len, 
     return ref;
 }
 
+int db_expiry_passed(const cmd_ctx *c, int64_t when)
+{
+    return when <= c->now_ms && !repl_is_replica() && !atomic_load(&server.loading);
+}
+
 static entry **find_live(cmd_ctx *c, shard *s, const char *key, size_t len)
 {
     return find_live_for(c, s, key, len, 0);

@@ -159,6 +159,12 @@ void db_flush(shard *s, int dbid); /* dbid -1: every db */
 /* Exchanges databases id1 and id2 of shard s (SWAPDB, run on every shard) and tells WATCH. */
 void db_swap(shard *s, int id1, int id2);
 int db_expired(const entry *e, int64_t now_ms);
+/* Redis's checkAlreadyExpired: whether a command giving a key the expiry `when` deletes it at
+ * once (EXPIRE and the like, GETEX, RESTORE, SET with a time past). Not on a replica, nor while
+ * loading: there the command replays what a master did while the time was still ahead, so the
+ * key stays, expired, until the master's DEL, and what the master ran after it (a RENAME of the
+ * key, say) finds it too. */
+int db_expiry_passed(const cmd_ctx *c, int64_t when);
 
 /* Deletes expired keys of shard s's databases within a time budget (active expiry). */
 void db_active_expire(shard *s, uint64_t budget_us);

@@ -181,7 +181,7 @@ static void restore_cmd(cmd_ctx *c)
     int deleted = o.replace && db_delete(c, key->p, key->len);
     if (ttl && !o.absttl)
         ttl += c->now_ms;
-    if (ttl && ttl <= c->now_ms) {
+    if (ttl && db_expiry_passed(c, ttl)) {
         /* Already expired: nothing is stored, but a replaced key is gone. */
         entry_free(e);
         if (deleted) {

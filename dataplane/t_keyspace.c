@@ -674,7 +674,7 @@ static void expire_generic(cmd_ctx *c, long long unit_ms, int absolute)
         return;
     }
     /* Journaled with the absolute time, so that a replay expires the key when this did. */
-    if (when <= c->now_ms) {
+    if (db_expiry_passed(c, when)) {
         db_delete(c, key->p, key->len);
         db_signal_modified(c, key->p, key->len);
         db_notify(c, NOTIFY_GENERIC, "del", key->p, key->len);

@@ -270,7 +270,7 @@ static void getex_cmd(cmd_ctx *c)
     if (expire && expire_ms_or_reply(c, expire, flags, &when))
         return;
     reply_string(c, e);
-    if ((flags & (SET_EXAT | SET_PXAT)) && when <= c->now_ms) {
+    if ((flags & (SET_EXAT | SET_PXAT)) && db_expiry_passed(c, when)) {
         /* An absolute time already past: the key goes now rather than on its next access. */
         db_delete(c, key->p, key->len);
         db_signal_modified(c, key->p, key->len);

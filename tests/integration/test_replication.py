@@ -28,6 +28,9 @@ ERR_NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 SMALL_BACKLOG = "16384"  # the smallest repl-backlog-size
 BEYOND_BACKLOG_WRITES = 200  # 1 KiB writes: far past SMALL_BACKLOG
 EXPIRING_TTL_MS = 2000
+PAST_EXPIRY_MS = 300  # an expiry that has passed when the stalled replica applies it
+REPLICA_STALL_S = 1.5  # DEBUG SLEEP on the replica: well beyond PAST_EXPIRY_MS
+STALL_SETTLE_S = 0.1  # for the DEBUG SLEEP, then the first write, to begin
 BURST_HASHES = 1000  # HSETs of BURST_FIELDS fields: a ~7 MB stream in well under a second
 BURST_FIELDS = 200
 QUIET_PING_PERIOD = "60"  # seconds: no PING from the master during the burst test
@@ -288,6 +291,37 @@ def test_writable_replica_and_expiry_follow_the_master(server_factory):
     assert m.get("gone") is None  # the master expires it and streams DEL
     wait_caught_up(m, r)
     assert r.execute_command("DBSIZE") == 1  # only "local"
+
+
+def test_an_expiry_already_past_when_the_replica_applies_it(server_factory):
+    """The master gives a key 300 ms and renames it at once; the replica applies the stream
+    only after the 300 ms. It keeps the key, expired, until the master's DEL (Redis's
+    checkAlreadyExpired), so the RENAME after it works there too and the renamed key, made
+    persistent, exists on both sides."""
+    master = server_factory()
+    replica = server_factory(threads=1)  # DEBUG SLEEP stops the thread that applies the stream
+    m, r = master.client(), replica.client()
+    replicaof(r, master.port)
+    wait_caught_up(m, r)
+    asleep = threading.Thread(
+        target=lambda: replica.client().execute_command("DEBUG", "SLEEP", REPLICA_STALL_S)
+    )
+    asleep.start()
+    time.sleep(STALL_SETTLE_S)
+    m.set("first", 1)  # the replica's stream reader waits for this one to be applied
+    time.sleep(STALL_SETTLE_S)
+    p = m.pipeline(transaction=False)
+    p.set("k", "v")
+    p.execute_command("WAIT", 1, 1)  # a GETACK: the replica applies what came before it
+    p.pexpire("k", PAST_EXPIRY_MS)
+    p.rename("k", "k2")
+    p.persist("k2")
+    assert p.execute() == [True, 0, True, True, True]
+    asleep.join()
+    wait_caught_up(m, r)
+    assert r.get("k2") == "v" and r.exists("k") == 0
+    assert all_digests(r) == all_digests(m)
+    assert "failed when replayed" not in replica.log()
 
 
 def test_publish_reaches_subscribers_of_replicas(server_factory):
