@@ -24,6 +24,7 @@ struct sync_job;
  * has pages of its own: a freed block's memory goes back to the system whole, instead of staying
  * resident beside the blocks of the backlog that still live. */
 #define REPL_BLOCK_BYTES (256 * 1024)
+#define REPL_BLOCK_CAP (REPL_BLOCK_BYTES - sizeof(repl_block)) /* its data bytes */
 #define REPL_SEND_CHUNK (256 * 1024)         /* stream bytes queued on a replica's socket at once */
 #define REPL_CRON_MS 100                     /* the master's periodic work (worker 0) */
 #define REPL_RECONNECT_MS 1000               /* a replica retries its master this often */

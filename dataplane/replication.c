@@ -86,7 +86,7 @@ static long long obuf_hard_limit(void)
 /* Blocks are allocated and freed with R.mu held. */
 static repl_block *block_new(uint64_t start, size_t need)
 {
-    size_t cap = REPL_BLOCK_BYTES - sizeof(repl_block);
+    size_t cap = REPL_BLOCK_CAP;
     repl_block *b;
     if (need <= cap && R.spare) {
         b = R.spare;
@@ -105,7 +105,7 @@ static repl_block *block_new(uint64_t start, size_t need)
 
 static void block_free(repl_block *b)
 {
-    if (!R.spare && b->cap == REPL_BLOCK_BYTES - sizeof(repl_block))
+    if (!R.spare && b->cap == REPL_BLOCK_CAP)
         R.spare = b;
     else
         free(b);

@@ -321,6 +321,12 @@ static int64_t tally_unused(const struct tally *t)
     return t->committed - t->live;
 }
 
+static int by_unused_desc(const void *a, const void *b)
+{
+    int64_t ua = tally_unused(a), ub = tally_unused(b);
+    return (ua < ub) - (ua > ub);
+}
+
 static void figures_store(struct heap_figures *f, const struct tally *t)
 {
     atomic_store_explicit(&f->block, t->block, memory_order_relaxed);
@@ -340,16 +346,11 @@ static void heap_summarize(void)
         if (heaps[k])
             mi_heap_visit_blocks(heaps[k], false, tally_area, &t);
         figures_store(&h->total[k], &t.total);
+        qsort(t.by_size, (size_t)t.nsizes, sizeof(t.by_size[0]), by_unused_desc);
         for (int j = 0; j < HEAP_IDLE_TOP; j++) { /* the sizes with the most unused, in order */
-            int best = -1;
-            for (int i = 0; i < t.nsizes; i++)
-                if (tally_unused(&t.by_size[i]) > 0 &&
-                    (best < 0 || tally_unused(&t.by_size[i]) > tally_unused(&t.by_size[best])))
-                    best = i;
-            struct tally none = {0};
-            figures_store(&h->idle[k][j], best < 0 ? &none : &t.by_size[best]);
-            if (best >= 0)
-                t.by_size[best].committed = t.by_size[best].live; /* taken */
+            static const struct tally none;
+            int some = j < t.nsizes && tally_unused(&t.by_size[j]) > 0;
+            figures_store(&h->idle[k][j], some ? &t.by_size[j] : &none);
         }
     }
     mi_stats_merge(); /* and this thread's allocator statistics into the process's table */

@@ -140,9 +140,8 @@ def restarted(fault_factory, s, *args):
     """A plain server (no shim) on s's files, once it has loaded them; and its client."""
     s.stop()
     again = fault_factory(*args, workdir=s.workdir, preload=False)
-    c = again.client()
-    wait_until(lambda: c.info("persistence")["loading"] == 0, "the files to load")
-    return c
+    again.wait_loaded()
+    return again.client()
 
 
 def base_written(c):
