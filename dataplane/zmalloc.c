@@ -259,21 +259,81 @@ static _Atomic uint64_t purge_epoch; /* MEMORY PURGE requests, counted */
 static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #ifndef DFLY_SANITIZE
-/* Spans a thread freed while the delay was in force wait in their segment's decommit mask, and
- * mimalloc 2.0 acts on that mask only when it takes a new page from the same segment: a
- * collection does not. A large block always takes a new page, so allocating a few (a thread
- * rarely owns more segments) makes the expired decommits happen; freed again with the delay at
- * 0, their own pages go back at once. Sized above mimalloc's medium blocks (128 KiB). */
-#define RELEASE_NUDGE_BLOCKS 4
-#define RELEASE_NUDGE_SIZE (256u << 10)
+/* Spans a thread freed while the decommit delay was in force wait in their segment's decommit
+ * mask, and mimalloc 2.0 acts on that mask only when the thread next takes a page from the same
+ * segment: a collection does not, so a shard that freed much and went quiet would keep it all
+ * resident. The flush below takes a page from every segment of the thread: it allocates from a
+ * heap of its own, which has no partly used pages, until an allocation lands in a segment that
+ * holds none of the thread's pages (a fresh one: every free span of the others is taken), then
+ * destroys that heap. With the delays at 0, each page taken applies its segment's expired
+ * decommits, and each page given back is decommitted at once. Blocks of 192 KiB (pages of 3
+ * slices, untouched but for a word) take the large spans cheaply; 16 KiB blocks, mimalloc's
+ * largest small ones, then take the spans of 1 and 2 slices (64 KiB each).
+ * The work is bounded: a thread with more segments than are listed, or more free spans than
+ * the limits, is flushed in part. */
+#define FLUSH_SEGMENT_BYTES ((uintptr_t)32 << 20) /* mimalloc 2.0's segments: size and alignment */
+#define FLUSH_SEGMENTS_MAX 256                    /* 8 GiB of segments per thread */
+#define FLUSH_LARGE_BLOCK (192u << 10)
+#define FLUSH_LARGE_MAX 4096 /* 768 MiB of free spans */
+#define FLUSH_SMALL_BLOCK (16u << 10)
+#define FLUSH_SMALL_MAX 8192 /* 2,048 pages of one slice */
+
+struct segment_set {
+    uintptr_t base[FLUSH_SEGMENTS_MAX];
+    int n;
+};
+
+static uintptr_t segment_of(const void *p)
+{
+    return (uintptr_t)p & ~(FLUSH_SEGMENT_BYTES - 1);
+}
+
+static bool segment_set_has(const struct segment_set *s, uintptr_t base)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->base[i] == base)
+            return true;
+    return false;
+}
+
+static bool segment_note(const mi_heap_t *heap, const mi_heap_area_t *area, void *block,
+                         size_t block_size, void *arg)
+{
+    (void)heap;
+    (void)block;
+    (void)block_size;
+    struct segment_set *s = arg;
+    uintptr_t base = segment_of(area->blocks);
+    if (s->n < FLUSH_SEGMENTS_MAX && !segment_set_has(s, base))
+        s->base[s->n++] = base;
+    return true;
+}
+
+/* Allocates blocks of one size from the scratch heap until one lands outside the thread's
+ * segments, or `max` of them. */
+static void flush_take(mi_heap_t *scratch, const struct segment_set *s, size_t size, int max)
+{
+    for (int i = 0; i < max; i++) {
+        void *p = mi_heap_malloc(scratch, size);
+        if (!p || !segment_set_has(s, segment_of(p)))
+            return;
+    }
+}
 
 static void release_pending_decommits(void)
 {
-    void *blocks[RELEASE_NUDGE_BLOCKS];
-    for (int i = 0; i < RELEASE_NUDGE_BLOCKS; i++)
-        blocks[i] = mi_malloc(RELEASE_NUDGE_SIZE); /* NULL is fine: nothing to nudge then */
-    for (int i = 0; i < RELEASE_NUDGE_BLOCKS; i++)
-        mi_free(blocks[i]);
+    static _Thread_local struct segment_set segments;
+    segments.n = 0;
+    mi_heap_t *heaps[] = {data_heap, mi_heap_get_default()};
+    for (size_t k = 0; k < sizeof heaps / sizeof heaps[0]; k++)
+        if (heaps[k])
+            mi_heap_visit_blocks(heaps[k], false, segment_note, &segments);
+    mi_heap_t *scratch = mi_heap_new();
+    if (!scratch)
+        return; /* out of memory: nothing to flush with */
+    flush_take(scratch, &segments, FLUSH_LARGE_BLOCK, FLUSH_LARGE_MAX);
+    flush_take(scratch, &segments, FLUSH_SMALL_BLOCK, FLUSH_SMALL_MAX);
+    mi_heap_destroy(scratch);
 }
 #endif
 
