@@ -293,15 +293,21 @@ export function render(main, [id], _session) {
       shardSel.replaceChildren(...Array.from({ length: inst.shards }, (_, i) => h('option', { value: i }, String(i))));
     shardSel.disabled = !canFailover;
   };
+  // Refreshes overlap (the poll, and one after each action): an answer to an earlier request
+  // than the one shown last is stale, and would show TLS still on after it was turned off.
+  let asked = 0;
+  let shown = 0;
   const refresh = async () => {
+    const n = ++asked;
     try {
       const { data } = await get(`/v1/instances/${id}`);
-      if (!alive) return;
+      if (!alive || n < shown) return;
+      shown = n;
       inst = data;
       clear(err);
       draw();
     } catch (e) {
-      if (!alive) return;
+      if (!alive || n < shown) return;
       clear(err).append(instanceErrorBox(e));
     }
   };
@@ -335,10 +341,12 @@ export function render(main, [id], _session) {
   loop(refresh, INSTANCE_POLL_MS);
   loop(loadEvents, EVENTS_POLL_MS);
   const stopMetrics = metricsPanel(chartsBox, id);
-  const unsub = onOperationFinished(() => {
-    refresh();
+  const unsub = onOperationFinished(async () => {
     loadEvents();
-    if (inst) tls.update(inst, true);
+    // The certificate is reloaded for the instance as it is now: one the operation turned TLS
+    // off for has none to fetch.
+    await refresh();
+    if (alive && inst) tls.update(inst, true);
   });
   return () => {
     alive = false;
