@@ -267,8 +267,8 @@ static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
  * holds none of the thread's pages (a fresh one: every free span of the others is taken), then
  * destroys that heap. With the delays at 0, each page taken applies its segment's expired
  * decommits, and each page given back is decommitted at once with the free span it joins, so
- * every free span ends up decommitted whether its delay had passed or not. Blocks of 192 KiB (pages of 3
- * slices, untouched but for a word) take the large spans cheaply; 16 KiB blocks, mimalloc's
+ * every free span ends up decommitted whether its delay had passed or not. Blocks of 192 KiB (pages
+ * of 3 slices, untouched but for a word) take the large spans cheaply; 16 KiB blocks, mimalloc's
  * largest small ones, then take the spans of 1 and 2 slices (64 KiB each).
  * The work is bounded: a thread with more segments than are listed, or more free spans than
  * the limits, is flushed in part. */
