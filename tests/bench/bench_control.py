@@ -232,7 +232,7 @@ def main():
         print(f"| {name} | {rps:.0f} | {p50:.1f} ms | {p99:.1f} ms | {err} |")
     print(f"\n(daemon RSS with {INSTANCES} instances: {api_rss:.1f} MB)\n")
     print(f"### The daemon with {nodes} running nodes\n")
-    print(f"| nodes | CPU (idle, % of one core) | RSS |\n| --- | --- | --- |")
+    print("| nodes | CPU (idle, % of one core) | RSS |\n| --- | --- | --- |")
     print(f"| {nodes} | {cpu:.1f} % | {rss:.1f} MB |")
 
 

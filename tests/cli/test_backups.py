@@ -2,7 +2,6 @@
 create/update, against a real dfly-control. Skipped when the daemon's contract has no backup
 routes (they came with a later issue than the CLI)."""
 
-import json
 
 import pytest
 import requests

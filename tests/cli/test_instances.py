@@ -2,7 +2,6 @@
 dfly-server nodes."""
 
 import json
-import os
 import signal
 import subprocess
 import time

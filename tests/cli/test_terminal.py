@@ -8,7 +8,6 @@ import select
 import subprocess
 import time
 
-import pytest
 
 from conftest import Cli
 

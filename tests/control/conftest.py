@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import urllib3
 
 from contract import Contract
 

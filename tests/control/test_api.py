@@ -3,7 +3,6 @@ ETags, pagination, and the OpenAPI document itself. Every answer is checked agai
 api/openapi.yaml by Control.api."""
 
 import json
-import os
 import stat
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import CONTRACT, ROOT
+from conftest import ROOT
 
 SMALL = {"memory": "8mb"}
 

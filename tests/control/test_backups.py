@@ -3,7 +3,6 @@ new instance of another shard count and into the same instance (key by key equal
 source), refused when a file is corrupt (the instance untouched), retried when they fail, and
 exported as one RDB file that redis-server 7.0 loads."""
 
-import os
 import random
 import shutil
 import subprocess
@@ -359,7 +358,7 @@ def test_backup_survives_a_daemon_crash(bctl, btenant):
     bid = r.json()["backup"]["id"]
     bctl.kill()
     bctl.start()
-    b = wait_backup(bctl, bid, tok)
+    wait_backup(bctl, bid, tok)
     dst, pw2, inst2 = create(bctl, tok, "crash-copy", 1, restore_from=bid)
     c2 = client(inst2, pw2)
     assert contents(c2, keys) == want

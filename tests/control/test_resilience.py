@@ -3,10 +3,8 @@ SIGKILL in the middle of a create or a delete converges after its restart, adopt
 with no duplicate process, no port given twice, nothing leaked."""
 
 import os
-import shutil
 import signal
 import subprocess
-import time
 
 import redis
 

@@ -8,9 +8,7 @@ with a PATCH, tenant isolation, the master key, and --tls-auto for the API itsel
 import hashlib
 import socket
 import ssl
-import time
 
-import pytest
 import redis
 import requests
 

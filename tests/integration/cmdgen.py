@@ -9,7 +9,6 @@ OBJECT IDLETIME...) and encodings (OBJECT ENCODING: dfly keeps small sets as lis
 does, where 7.0 uses a hash table) are left out of the differential mix; the concurrent mix adds them.
 """
 
-import random
 
 KEYS = [f"k{i}" for i in range(8)] + ["{t}a", "{t}b", "{t}c"]
 MEMBERS = [f"m{i}" for i in range(12)] + ["", "a b", "\u00e9", "0", "-1", "1.5"]

@@ -21,7 +21,6 @@ Fixtures:
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path

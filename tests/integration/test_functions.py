@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from difftest import DiffRunner
-from resp_raw import Error, RawConn, Simple, conns_per_thread, encode
+from resp_raw import Error, Simple, conns_per_thread, encode
 from shardkeys import keys_per_shard
 
 THREADS = 2

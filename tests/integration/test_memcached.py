@@ -7,7 +7,7 @@ import time
 
 import pytest
 from pymemcache.client.base import Client
-from pymemcache.exceptions import MemcacheClientError, MemcacheServerError
+from pymemcache.exceptions import MemcacheServerError
 
 from memcache_support import (
     OP,

@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from conftest import HOST, Client, free_port

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import free_port
-from resp_raw import Error, RawConn, Simple, conns_per_thread, encode, thread_of
+from resp_raw import Error, RawConn, Simple, encode, thread_of
 from test_tls import certs, tls_factory  # noqa: F401  (fixtures)
 
 BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."

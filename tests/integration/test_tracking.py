@@ -12,7 +12,7 @@ import time
 import pytest
 
 from resp_raw import Error, Push, RawConn, conns_per_thread, encode, info_text
-from shardkeys import key_shard, keys_per_shard
+from shardkeys import keys_per_shard
 
 NTHREADS = 2  # the `server` fixture runs --threads 2
 WAIT_S = 5.0  # bound on every wait for something to arrive

@@ -38,12 +38,6 @@ def _load_control_conftest():
     return mod
 
 
-def pytest_configure(config):
-    # the https test's daemon has a test certificate that readiness probes do not verify
-    config.addinivalue_line("filterwarnings",
-                            "ignore::urllib3.exceptions.InsecureRequestWarning")
-
-
 cc = _load_control_conftest()
 Control = cc.Control
 wait_for = cc.wait_for
@@ -128,6 +122,9 @@ class Terraform:
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow_node_start(seconds): every dfly-server node the "
                             "control fixture starts waits that long before it runs")
+    # the https test's daemon has a test certificate that readiness probes do not verify
+    config.addinivalue_line("filterwarnings",
+                            "ignore::urllib3.exceptions.InsecureRequestWarning")
 
 
 def _slow_server(server, seconds, directory):

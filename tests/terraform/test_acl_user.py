@@ -5,7 +5,6 @@ and undone, the password rotates on a new password_version, import, removal and 
 
 import json
 
-import pytest
 import redis
 
 from conftest import wait_for
@@ -31,14 +30,14 @@ def users_tf(rules=RULES, password_version=None, with_user=True):
           sensitive = true
         }}
         """ if with_user else ""
-    return f"""
-        resource "dfly_instance" "main" {{
+    return """
+        resource "dfly_instance" "main" {
           name   = "users"
           memory = "32mb"
-        }}
-        output "id"   {{ value = dfly_instance.main.id }}
-        output "host" {{ value = dfly_instance.main.host }}
-        output "port" {{ value = dfly_instance.main.port }}
+        }
+        output "id"   { value = dfly_instance.main.id }
+        output "host" { value = dfly_instance.main.host }
+        output "port" { value = dfly_instance.main.port }
         """ + user
 
 
