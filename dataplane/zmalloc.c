@@ -265,13 +265,16 @@ static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
  * resident. The flush below takes a page from every segment of the thread: it allocates from a
  * heap of its own, which has no partly used pages, until an allocation lands in a segment that
  * holds none of the thread's pages (a fresh one: every free span of the others is taken), then
- * destroys that heap. With the delays at 0, each page taken applies its segment's expired
+ * frees those blocks. With the delays at 0, each page taken applies its segment's expired
  * decommits, and each page given back is decommitted at once with the free span it joins, so
- * every free span ends up decommitted whether its delay had passed or not. Blocks of 192 KiB (pages
- * of 3 slices, untouched but for a word) take the large spans cheaply; 16 KiB blocks, mimalloc's
- * largest small ones, then take the spans of 1 and 2 slices (64 KiB each).
- * The work is bounded: a thread with more segments than are listed, or more free spans than
- * the limits, is flushed in part. */
+ * every free span ends up decommitted whether its delay had passed or not. The blocks are freed
+ * one by one (each holds the list of those taken before it) and the heap deleted, not destroyed:
+ * taking a page may reclaim into that heap a segment a thread abandoned when it ended, with
+ * live blocks in it, and mi_heap_delete hands those pages on to the default heap. Blocks of 192 KiB
+ * (pages of 3 slices, untouched but for a word) take the large spans cheaply; 16 KiB blocks,
+ * mimalloc's largest small ones, then take the spans of 1 and 2 slices (64 KiB each). The work is
+ * bounded: a thread with more segments than are listed, or more free spans than the limits, is
+ * flushed in part. */
 #define FLUSH_SEGMENT_BYTES ((uintptr_t)32 << 20) /* mimalloc 2.0's segment size, alignment */
 #define FLUSH_SEGMENTS_MAX 256                    /* 8 GiB of segments per thread */
 #define FLUSH_LARGE_BLOCK (192u << 10)
@@ -311,14 +314,21 @@ static bool segment_note(const mi_heap_t *heap, const mi_heap_area_t *area, void
 }
 
 /* Allocates blocks of one size from the scratch heap until one lands outside the thread's
- * segments, or `max` of them. */
-static void flush_take(mi_heap_t *scratch, const struct segment_set *s, size_t size, int max)
+ * segments, or `max` of them; each block's first word links it to the blocks taken before it
+ * (`taken`). Returns the newest. */
+static void **flush_take(mi_heap_t *scratch, const struct segment_set *s, size_t size, int max,
+                         void **taken)
 {
     for (int i = 0; i < max; i++) {
-        void *p = mi_heap_malloc(scratch, size);
-        if (!p || !segment_set_has(s, segment_of(p)))
-            return;
+        void **p = mi_heap_malloc(scratch, size);
+        if (!p)
+            break;
+        *p = taken;
+        taken = p;
+        if (!segment_set_has(s, segment_of(p)))
+            break;
     }
+    return taken;
 }
 
 static void release_pending_decommits(void)
@@ -332,9 +342,14 @@ static void release_pending_decommits(void)
     mi_heap_t *scratch = mi_heap_new();
     if (!scratch)
         return; /* out of memory: nothing to flush with */
-    flush_take(scratch, &segments, FLUSH_LARGE_BLOCK, FLUSH_LARGE_MAX);
-    flush_take(scratch, &segments, FLUSH_SMALL_BLOCK, FLUSH_SMALL_MAX);
-    mi_heap_destroy(scratch);
+    void **taken = flush_take(scratch, &segments, FLUSH_LARGE_BLOCK, FLUSH_LARGE_MAX, NULL);
+    taken = flush_take(scratch, &segments, FLUSH_SMALL_BLOCK, FLUSH_SMALL_MAX, taken);
+    while (taken) {
+        void **next = *taken;
+        mi_free(taken);
+        taken = next;
+    }
+    mi_heap_delete(scratch);
 }
 #endif
 
