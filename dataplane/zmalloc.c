@@ -68,6 +68,13 @@ struct heap_summary {
     atomic_bool recorded; /* set once name is written */
 };
 #ifndef DFLY_SANITIZE
+/* This thread's heaps, by HEAP_* (the data heap NULL until the thread first stores data). */
+static void thread_heaps(mi_heap_t *heaps[HEAP_KINDS])
+{
+    heaps[HEAP_DATA] = data_heap;
+    heaps[HEAP_OTHER] = mi_heap_get_default();
+}
+
 static struct heap_summary summaries[ZMALLOC_MAX_THREADS];
 #endif
 
@@ -335,8 +342,9 @@ static void release_pending_decommits(void)
 {
     static _Thread_local struct segment_set segments;
     segments.n = 0;
-    mi_heap_t *heaps[] = {data_heap, mi_heap_get_default()};
-    for (size_t k = 0; k < sizeof heaps / sizeof heaps[0]; k++)
+    mi_heap_t *heaps[HEAP_KINDS];
+    thread_heaps(heaps);
+    for (int k = 0; k < HEAP_KINDS; k++)
         if (heaps[k])
             mi_heap_visit_blocks(heaps[k], false, segment_note, &segments);
     mi_heap_t *scratch = mi_heap_new();
@@ -415,7 +423,8 @@ static void figures_store(struct heap_figures *f, const struct tally *t)
 static void heap_summarize(void)
 {
     struct heap_summary *h = &summaries[counter_get() - counters];
-    mi_heap_t *heaps[HEAP_KINDS] = {data_heap, mi_heap_get_default()};
+    mi_heap_t *heaps[HEAP_KINDS];
+    thread_heaps(heaps);
     for (int k = 0; k < HEAP_KINDS; k++) {
         static _Thread_local struct heap_tally t;
         memset(&t, 0, sizeof(t));

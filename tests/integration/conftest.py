@@ -136,6 +136,12 @@ def _process_tree(pid):
     return tree
 
 
+def allocates_with_mimalloc(r):
+    """True for the normal build; the sanitizer build allocates with libc (mem_allocator), whose
+    freed memory AddressSanitizer keeps in quarantine, so RSS says little there."""
+    return r.info("memory")["mem_allocator"].startswith("mimalloc")
+
+
 def owns_listener(pid, port):
     """True if process `pid` (or a descendant) holds a socket listening on `port`.
     Tells our server apart from another process that took the port meanwhile.

@@ -9,6 +9,7 @@ import time
 import pytest
 import redis
 
+from conftest import allocates_with_mimalloc
 from resp_raw import Map, RawConn, Verbatim
 from shardkeys import key_shard, keys_per_shard
 
@@ -143,7 +144,7 @@ def test_memory_goes_back_after_flushall(server, r):
     assert rss() > baseline + RSS_GROWTH
     r.flushall()
     assert r.info("memory")["used_memory"] < 1024 * 1024
-    if not r.info("memory")["mem_allocator"].startswith("mimalloc"):
+    if not allocates_with_mimalloc(r):
         assert r.execute_command("MEMORY", "PURGE") == "OK"
         return
     deadline = time.monotonic() + 10
@@ -172,7 +173,7 @@ def test_memory_goes_back_after_a_del_that_leaves_a_few_keys(server, r):
     assert r.delete(*doomed) == len(doomed)
     assert r.dbsize() == SPARSE_KEYS // SPARSE_KEEP_EVERY
     assert r.info("memory")["used_memory"] < 1024 * 1024
-    if not r.info("memory")["mem_allocator"].startswith("mimalloc"):
+    if not allocates_with_mimalloc(r):
         return  # the sanitizer build's allocator keeps freed blocks in quarantine by design
     deadline = time.monotonic() + 10
     while rss() > baseline + RSS_RETURN_SLACK and time.monotonic() < deadline:
@@ -191,7 +192,7 @@ def test_memory_goes_back_after_connections_close(server, r):
     took goes back to the system once they close, without any command. (The sanitizer build's
     allocator keeps freed blocks in quarantine by design: there only the client count is
     checked.)"""
-    mimalloc = r.info("memory")["mem_allocator"].startswith("mimalloc")
+    mimalloc = allocates_with_mimalloc(r)
     clients = r.info("clients")["connected_clients"]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < CONN_BURST + 100:
@@ -230,7 +231,7 @@ def test_memory_goes_back_after_a_big_pipeline(server, r):
     """A connection that sent one huge pipeline and stays open holds no memory sized for it
     afterwards: after FLUSHALL the resident set returns (checked with mimalloc; the sanitizer
     build checks the replies and the data only)."""
-    mimalloc = r.info("memory")["mem_allocator"].startswith("mimalloc")
+    mimalloc = allocates_with_mimalloc(r)
     rss = lambda: r.info("memory")["used_memory_rss"]  # noqa: E731
     baseline = rss()
     big = redis.Redis(port=server.port, socket_timeout=120)

@@ -12,6 +12,7 @@ import time
 import pytest
 import redis
 
+from conftest import allocates_with_mimalloc
 from resp_raw import Error, Push, RawConn, conns_per_thread, encode, thread_of
 
 NTHREADS = 2  # the `server` fixture runs --threads 2
@@ -518,7 +519,7 @@ def test_subscriber_that_never_reads_is_disconnected(server, r, limit):
     pub = server.client()
     payload = "x" * FLOOD_PAYLOAD
     flood_until_dropped(r, pub, "flood", payload)
-    quarantine = 0 if r.info("memory")["mem_allocator"].startswith("mimalloc") else ASAN_QUARANTINE
+    quarantine = 0 if allocates_with_mimalloc(r) else ASAN_QUARANTINE
     assert rss(r) - before < RSS_GROWTH_MAX + quarantine
     assert_closed(slow)
     slow.close()

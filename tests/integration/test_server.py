@@ -9,6 +9,7 @@ import time
 import pytest
 import redis
 
+from conftest import allocates_with_mimalloc
 from resp_raw import Map, RawConn, Set, Verbatim
 from shardkeys import key_shard, keys_per_shard
 
@@ -257,13 +258,13 @@ def test_memory_stats_doctor_help(r, rr):
         assert field in stats
     assert "Sam" in rr.execute_command("MEMORY", "DOCTOR")
     malloc_stats = rr.execute_command("MEMORY", "MALLOC-STATS")
-    if r.info("memory")["mem_allocator"].startswith("mimalloc"):
+    if allocates_with_mimalloc(r):
         # mimalloc's own table: the process's reserved and committed memory
         assert "reserved:" in malloc_stats and "committed:" in malloc_stats, malloc_stats
     else:  # the sanitizer build allocates with libc
         assert malloc_stats == "Stats not supported for the current allocator (libc)"
     assert rr.execute_command("MEMORY", "PURGE") == "OK"
-    if r.info("memory")["mem_allocator"].startswith("mimalloc"):
+    if allocates_with_mimalloc(r):
         # each worker collects its heap after a PURGE and records it in the table
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
